@@ -1,0 +1,162 @@
+package batch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dialq/dialq/chunking"
+)
+
+// A part's records are stored in one Redis string in a compact binary form, so that
+// task payloads carry only ids and a 20,000-record part costs one GET:
+//
+//	version byte, uvarint count, then per record: uvarint line, string phone,
+//	flags byte (which optional fields follow), the optional strings, and for
+//	params a uvarint count and the strings. A string is a uvarint length and bytes.
+const codecVersion = 1
+
+const (
+	hasName = 1 << iota
+	hasCustomerID
+	hasAttach
+	hasCompany
+	hasParams
+)
+
+// EncodeRecords encodes recs.
+func EncodeRecords(recs []chunking.Record) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(recs)*16)
+	b = append(b, codecVersion)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, r := range recs {
+		b = binary.AppendUvarint(b, uint64(r.Line))
+		b = appendString(b, r.Phone)
+		var flags byte
+		for _, f := range []struct {
+			bit byte
+			set bool
+		}{{hasName, r.Name != ""}, {hasCustomerID, r.CustomerID != ""}, {hasAttach, r.Attach != ""}, {hasCompany, r.Company != ""}, {hasParams, len(r.Params) > 0}} {
+			if f.set {
+				flags |= f.bit
+			}
+		}
+		b = append(b, flags)
+		if flags&hasName != 0 {
+			b = appendString(b, r.Name)
+		}
+		if flags&hasCustomerID != 0 {
+			b = appendString(b, r.CustomerID)
+		}
+		if flags&hasAttach != 0 {
+			b = appendString(b, r.Attach)
+		}
+		if flags&hasCompany != 0 {
+			b = appendString(b, r.Company)
+		}
+		if flags&hasParams != 0 {
+			b = binary.AppendUvarint(b, uint64(len(r.Params)))
+			for _, p := range r.Params {
+				b = appendString(b, p)
+			}
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+var errCorrupt = errors.New("corrupt part encoding")
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) == 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+// DecodeRecords decodes what EncodeRecords wrote.
+func DecodeRecords(b []byte) ([]chunking.Record, error) {
+	d := &decoder{b: b}
+	if v := d.byte(); d.err == nil && v != codecVersion {
+		return nil, fmt.Errorf("part encoding version %d: want %d", v, codecVersion)
+	}
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	recs := make([]chunking.Record, 0, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		r := chunking.Record{Line: int64(d.uvarint()), Phone: d.string()}
+		flags := d.byte()
+		if flags&hasName != 0 {
+			r.Name = d.string()
+		}
+		if flags&hasCustomerID != 0 {
+			r.CustomerID = d.string()
+		}
+		if flags&hasAttach != 0 {
+			r.Attach = d.string()
+		}
+		if flags&hasCompany != 0 {
+			r.Company = d.string()
+		}
+		if flags&hasParams != 0 {
+			np := d.uvarint()
+			if np > uint64(len(d.b)) {
+				d.err = errCorrupt
+				break
+			}
+			r.Params = make([]string, np)
+			for j := range r.Params {
+				r.Params[j] = d.string()
+			}
+		}
+		recs = append(recs, r)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, errCorrupt
+	}
+	return recs, nil
+}

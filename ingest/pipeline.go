@@ -1,0 +1,208 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/dialq/dialq/chunking"
+)
+
+// Reject is a row that will not be delivered, with the reason.
+type Reject struct {
+	Line   int64
+	Raw    string
+	Reason string
+}
+
+// Sink receives the outcome of every row, in input order.
+type Sink interface {
+	Accept(rec chunking.Record) error
+	Reject(r Reject) error
+}
+
+// Counts is what happened to the rows: Read = Accepted + Rejected, always.
+// Duplicates are counted within Rejected too.
+type Counts struct {
+	Read       int64 `json:"read"`
+	Accepted   int64 `json:"accepted"`
+	Rejected   int64 `json:"rejected"`
+	Duplicates int64 `json:"duplicates"`
+}
+
+// Options configure Run.
+type Options struct {
+	Vendor string
+	Region string
+	// Workers validate in parallel; 0 means one per CPU. Validation is the cost.
+	Workers int
+	// Progress, if set, is called after each block with the rows read so far.
+	Progress func(read int64)
+}
+
+const blockRows = 512
+
+type block struct {
+	seq  int
+	rows []Row
+	out  []validated
+}
+
+type validated struct {
+	key    uint64
+	rec    chunking.Record
+	reason string
+}
+
+// Run reads every row of src, validates rows in parallel, and hands each outcome to
+// sink in input order: duplicates are judged in order, so the first occurrence wins.
+// It returns an *InputError when the input breaks off; sink has then seen a prefix.
+func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, error) {
+	norm, err := NewNormaliser(opt.Vendor, opt.Region)
+	if err != nil {
+		return Counts{}, err
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	todo := make(chan *block, workers*2)
+	done := make(chan *block, workers*2)
+	var readErr error
+	go func() {
+		defer close(todo)
+		readErr = readBlocks(ctx, src, todo)
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				b.out = make([]validated, len(b.rows))
+				for i := range b.rows {
+					b.out[i] = validate(norm, opt.Vendor, &b.rows[i])
+				}
+				select {
+				case done <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	var c Counts
+	dedup := NewDedup()
+	pending := map[int]*block{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := c.consume(b, dedup, sink); err != nil {
+				cancel()
+				for range done { // let the workers finish
+				}
+				return c, err
+			}
+			if opt.Progress != nil {
+				opt.Progress(c.Read)
+			}
+		}
+	}
+	if readErr != nil {
+		return c, readErr
+	}
+	return c, ctx.Err()
+}
+
+func (c *Counts) consume(b *block, dedup *Dedup, sink Sink) error {
+	for i, v := range b.out {
+		row := &b.rows[i]
+		c.Read++
+		reason := v.reason
+		if reason == "" {
+			if first, added := dedup.Add(v.key, row.Line); !added {
+				reason = fmt.Sprintf("duplicate of line %d", first)
+				c.Duplicates++
+			}
+		}
+		if reason != "" {
+			c.Rejected++
+			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason}); err != nil {
+				return err
+			}
+			continue
+		}
+		c.Accepted++
+		if err := sink.Accept(v.rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readBlocks(ctx context.Context, src *Source, todo chan<- *block) error {
+	seq := 0
+	b := &block{seq: seq, rows: make([]Row, 0, blockRows)}
+	send := func() bool {
+		select {
+		case todo <- b:
+			seq++
+			b = &block{seq: seq, rows: make([]Row, 0, blockRows)}
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for {
+		row, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			if len(b.rows) > 0 {
+				send()
+			}
+			return nil
+		}
+		if err != nil {
+			if len(b.rows) > 0 {
+				send()
+			}
+			return err
+		}
+		b.rows = append(b.rows, row)
+		if len(b.rows) == blockRows && !send() {
+			return ctx.Err()
+		}
+	}
+}
+
+func validate(norm *Normaliser, vendor string, row *Row) validated {
+	if row.Problem != "" {
+		return validated{reason: row.Problem}
+	}
+	key, phone, reason := norm.Normalise(row.Phone)
+	if reason != "" {
+		return validated{reason: reason}
+	}
+	rec := chunking.Record{
+		Line: row.Line, Phone: phone, Name: row.Name, CustomerID: row.CustomerID,
+		Attach: row.Attach, Company: row.Company, Params: row.Params,
+	}
+	if reason := checkFields(vendor, &rec); reason != "" {
+		return validated{reason: reason}
+	}
+	return validated{key: key, rec: rec}
+}
