@@ -1,0 +1,177 @@
+package monitor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dialq/dialq/redact"
+	"github.com/hibiken/asynqmon"
+)
+
+// PayloadFormatter shows a task payload in the dashboard as JSON with phone numbers
+// masked and secret-looking fields dropped; anything else shows as "<N bytes>".
+var PayloadFormatter = asynqmon.PayloadFormatterFunc(func(_ string, payload []byte) string {
+	return redactJSON(payload)
+})
+
+// ResultFormatter treats task results the way PayloadFormatter treats payloads.
+var ResultFormatter = asynqmon.ResultFormatterFunc(func(_ string, result []byte) string {
+	return redactJSON(result)
+})
+
+// minPhoneDigits is the shortest digit run taken for a phone number. It also
+// catches long numeric ids and timestamps; over-masking a dashboard is cheap.
+const minPhoneDigits = 7
+
+// maxDepth bounds the recursion: the token stream does not limit nesting.
+const maxDepth = 64
+
+// secretWords drop a field whose name contains any of them, case-insensitively.
+// Substring matching over-matches ("monkey"), which costs a field in a dashboard;
+// missing a secret costs more.
+var secretWords = []string{"token", "sign", "secret", "password", "passwd", "key", "credential", "authorization"}
+
+var errTooDeep = errors.New("json nested too deeply")
+
+// redactJSON re-encodes b with phone-like digit runs masked and secret-looking fields
+// removed, keeping the fields in their original order.
+func redactJSON(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var buf bytes.Buffer
+	if err := copyRedacted(dec, &buf, 0); err != nil {
+		return notJSON(b)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return notJSON(b) // trailing data: not one JSON value
+	}
+	return buf.String()
+}
+
+func notJSON(b []byte) string { return fmt.Sprintf("<%d bytes>", len(b)) }
+
+// copyRedacted copies the next JSON value from dec to buf.
+func copyRedacted(dec *json.Decoder, buf *bytes.Buffer, depth int) error {
+	if depth > maxDepth {
+		return errTooDeep
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			buf.WriteByte('{')
+			n := 0
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string) // the decoder only yields string keys inside an object
+				if secretName(k) {
+					if err := copyRedacted(dec, &bytes.Buffer{}, depth+1); err != nil {
+						return err
+					}
+					continue
+				}
+				if n > 0 {
+					buf.WriteByte(',')
+				}
+				n++
+				writeString(buf, maskDigits(k))
+				buf.WriteByte(':')
+				if err := copyRedacted(dec, buf, depth+1); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte('}')
+		case '[':
+			buf.WriteByte('[')
+			for n := 0; dec.More(); n++ {
+				if n > 0 {
+					buf.WriteByte(',')
+				}
+				if err := copyRedacted(dec, buf, depth+1); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte(']')
+		default:
+			return fmt.Errorf("unexpected %v", t)
+		}
+		_, err := dec.Token() // the closing delimiter
+		return err
+	case string:
+		writeString(buf, maskDigits(t))
+	case json.Number:
+		// A masked number is no longer a number: show it as a string.
+		if s := t.String(); maskDigits(s) != s {
+			writeString(buf, maskDigits(s))
+		} else {
+			buf.WriteString(s)
+		}
+	case bool:
+		fmt.Fprint(buf, t)
+	case nil:
+		buf.WriteString("null")
+	default:
+		return fmt.Errorf("unexpected token %T", tok)
+	}
+	return nil
+}
+
+// writeString writes s as a JSON string without HTML escaping, so that the
+// dashboard shows "<" as "<".
+func writeString(buf *bytes.Buffer, s string) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	buf.Truncate(buf.Len() - 1)
+}
+
+func secretName(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskDigits masks every run of at least minPhoneDigits ASCII digits in s with
+// redact.Phone, keeping its first three and last two digits.
+func maskDigits(s string) string {
+	var b strings.Builder
+	last := 0 // s[:last] is already in b
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j-i >= minPhoneDigits {
+			b.WriteString(s[last:i])
+			b.WriteString(redact.Phone(s[i:j]))
+			last = j
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
