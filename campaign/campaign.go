@@ -86,7 +86,8 @@ type Speech struct {
 // FlashAI is addPlan's settings (sheet §4).
 type FlashAI struct {
 	Common
-	UserID          int64    `json:"user_id"`
+	// UserID is the vendor user; zero means the worker's FLASHAI_USER_ID.
+	UserID          int64    `json:"user_id,omitempty"`
 	BotenceID       string   `json:"botence_id"`
 	CallDate        string   `json:"call_date"`
 	CallHours       []int    `json:"call_hours"`
@@ -292,8 +293,8 @@ var batchPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 // Validate implements Campaign.
 func (c *FlashAI) Validate() error {
 	switch {
-	case c.UserID <= 0:
-		return fieldErr("user_id", "required")
+	case c.UserID < 0:
+		return fieldErr("user_id", "must be positive (or left out: the worker's FLASHAI_USER_ID)")
 	case c.BotenceID == "":
 		return fieldErr("botence_id", "required")
 	case len(c.CallHours) == 0:
