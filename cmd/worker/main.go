@@ -1,0 +1,286 @@
+// Command worker delivers batch parts to the dialing vendors: an asynq server with
+// one handler per vendor action, fleet-wide rate limits, and an HTTP listener with
+// the dashboard (/monitoring/), /metrics, /healthz and /readyz.
+//
+// Every flag defaults from an environment variable; see README "Worker configuration".
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/monitor"
+	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/nxcloud"
+	"github.com/dialq/dialq/vendors/speech"
+	"github.com/dialq/dialq/vendors/yccall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := logrus.New()
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetOutput(os.Stderr)
+	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
+		log.WithError(err).Error("worker stopped")
+		os.Exit(1)
+	}
+}
+
+// config is the worker's configuration after flags and environment.
+type config struct {
+	redisURL        string
+	concurrency     int
+	queues          map[string]int
+	shutdownTimeout time.Duration
+	httpAddr        string
+	rates           map[string]float64
+	logLevel        string
+	monUser         string
+	monPassword     string
+	monWritable     bool
+	vendors         string
+}
+
+func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*config, error) {
+	c := &config{rates: map[string]float64{}}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.redisURL, "redis", envconf.Or(getenv, "REDIS_URL", redisconf.DefaultURL), "Redis URL, redis:// or rediss:// (REDIS_URL)")
+	concurrency := fs.String("concurrency", envconf.Or(getenv, "WORKER_CONCURRENCY", "20"), "parts processed at once (WORKER_CONCURRENCY)")
+	queues := fs.String("queues", envconf.Or(getenv, "WORKER_QUEUES", jobs.ControlQueue+"=6,"+jobs.DefaultQueue+"=3"), "queues and weights (WORKER_QUEUES)")
+	shutdown := fs.String("shutdown-timeout", envconf.Or(getenv, "WORKER_SHUTDOWN_TIMEOUT", "25s"), "time in-flight calls get on SIGTERM (WORKER_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.httpAddr, "http", envconf.Or(getenv, "WORKER_HTTP_ADDR", ":8080"), "HTTP listener for /monitoring/, /metrics, /healthz, /readyz; empty disables (WORKER_HTTP_ADDR)")
+	fs.StringVar(&c.logLevel, "log-level", envconf.Or(getenv, "LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
+	fs.StringVar(&c.vendors, "vendors", envconf.Or(getenv, "WORKER_VENDORS", "configured"), "comma list of vendors to serve, or 'configured' for every configured one (WORKER_VENDORS)")
+	writable := fs.String("monitoring-writable", envconf.Or(getenv, "MONITORING_WRITABLE", "false"), "let the dashboard change queues; needs MONITORING_USER/PASSWORD")
+	rateFlags := map[string]*string{}
+	for _, v := range chunking.Vendors {
+		name := strings.ToUpper(v) + "_RATE"
+		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.concurrency, err = strconv.Atoi(*concurrency); err != nil || c.concurrency < 1 {
+		return nil, fmt.Errorf("concurrency %q: want a positive number", *concurrency)
+	}
+	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
+		return nil, fmt.Errorf("shutdown timeout %q: want a duration such as 25s", *shutdown)
+	}
+	if c.queues, err = parseQueues(*queues); err != nil {
+		return nil, err
+	}
+	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
+		return nil, fmt.Errorf("MONITORING_WRITABLE %q: want true or false", *writable)
+	}
+	for v, s := range rateFlags {
+		r, err := strconv.ParseFloat(*s, 64)
+		if err != nil || r < 0 {
+			return nil, fmt.Errorf("%s rate %q: want calls per second, 0 for unlimited", v, *s)
+		}
+		c.rates[v] = r
+	}
+	c.monUser = getenv("MONITORING_USER")
+	if c.monPassword, err = envconf.Secret(getenv, "MONITORING_PASSWORD"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parseQueues(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, item := range strings.Split(s, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(item), "=")
+		n, err := strconv.Atoi(w)
+		if !ok || name == "" || err != nil || n < 1 {
+			return nil, fmt.Errorf("queues %q: want name=weight[,name=weight]", s)
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+// vendorClients builds the client of every configured vendor; a half-configured
+// vendor is an error that names the missing variable.
+func vendorClients(getenv envconf.Getenv, rdb redis.UniversalClient, want string) (*jobs.Deps, []string, error) {
+	d := &jobs.Deps{}
+	wanted := func(v string) bool {
+		return want == "configured" || want == "" || strings.Contains(","+want+",", ","+v+",")
+	}
+	var problems []string
+	if cfg, ok, err := nxcloud.ConfigFromEnv(getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok && wanted("nxcloud") {
+		if d.NXCloud, err = nxcloud.NewClient(cfg); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if cfg, ok, err := yccall.ConfigFromEnv(getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok && wanted("yccall") {
+		if d.Yccall, err = yccall.NewClient(cfg); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if cfg, ok, err := speech.ConfigFromEnv(getenv); err != nil {
+		problems = append(problems, "speech: "+err.Error())
+	} else if ok && wanted("speech") {
+		if d.Speech, err = speech.NewClient(cfg); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if cfg, ok, err := flashai.ConfigFromEnv(getenv); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok && wanted("flashai") {
+		cfg.Nonces = flashai.NewRedisNonces(rdb)
+		if d.FlashAI, err = flashai.NewClient(cfg); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("vendor configuration: %s", strings.Join(problems, "; "))
+	}
+	var served []string
+	for v, ok := range map[string]bool{"nxcloud": d.NXCloud != nil, "yccall": d.Yccall != nil, "speech": d.Speech != nil, "flashai": d.FlashAI != nil} {
+		if ok {
+			served = append(served, v)
+		}
+	}
+	sort.Strings(served)
+	if len(served) == 0 {
+		return nil, nil, errors.New("no vendor is configured: set the variables of at least one (see README)")
+	}
+	return d, served, nil
+}
+
+func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
+	cfg, err := parseConfig(args, getenv, log.Out)
+	if err != nil {
+		return err
+	}
+	level, err := logrus.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	log.SetLevel(level)
+	ropt, aopt, err := redisconf.Parse(cfg.redisURL)
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+
+	deps, served, err := vendorClients(getenv, rdb, cfg.vendors)
+	if err != nil {
+		return err
+	}
+	limiter, err := ratelimit.New(rdb, cfg.rates)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	insp := asynq.NewInspector(aopt)
+	defer insp.Close()
+	reg.MustRegister(monitor.NewQueueCollector(insp))
+
+	entry := log.WithField("component", "worker")
+	deps.Store = batch.NewStore(rdb)
+	deps.Limiter = limiter
+	deps.Metrics = monitor.NewMetrics(reg)
+	deps.Log = entry
+
+	mux := asynq.NewServeMux()
+	jobs.Register(mux, deps)
+	srv := asynq.NewServer(aopt, asynq.Config{
+		Concurrency:     cfg.concurrency,
+		Queues:          cfg.queues,
+		ShutdownTimeout: cfg.shutdownTimeout,
+		RetryDelayFunc:  jobs.RetryDelay,
+		IsFailure:       jobs.IsFailure,
+		ErrorHandler:    jobs.ErrorHandler(deps),
+		Logger:          entry.WithField("component", "asynq"),
+		LogLevel:        asynqLevel(level),
+	})
+
+	var httpSrv *http.Server
+	if cfg.httpAddr != "" {
+		h, err := monitor.NewHandler(monitor.HTTPConfig{
+			RedisConnOpt: aopt, Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
+			Ready: func(ctx context.Context) error {
+				if err := rdb.Ping(ctx).Err(); err != nil {
+					return errors.New("redis does not answer")
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("monitoring: %w", err)
+		}
+		defer h.Close()
+		ln, err := net.Listen("tcp", cfg.httpAddr)
+		if err != nil {
+			return fmt.Errorf("http listener: %w", err)
+		}
+		httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = httpSrv.Serve(ln) }()
+		entry.WithField("addr", ln.Addr().String()).Info("http listening: /monitoring/ /metrics /healthz /readyz")
+	}
+
+	// Start, not Run: Run traps signals itself, and this process owns its context.
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	entry.WithFields(logrus.Fields{"vendors": served, "concurrency": cfg.concurrency, "queues": cfg.queues}).Info("worker started")
+	<-ctx.Done()
+	entry.Info("shutting down: no new parts; in-flight calls get the shutdown timeout")
+	srv.Stop()
+	srv.Shutdown()
+	if httpSrv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutCtx)
+	}
+	entry.Info("worker stopped")
+	return nil
+}
+
+func asynqLevel(l logrus.Level) asynq.LogLevel {
+	switch {
+	case l >= logrus.DebugLevel:
+		return asynq.DebugLevel
+	case l >= logrus.InfoLevel:
+		return asynq.InfoLevel
+	case l >= logrus.WarnLevel:
+		return asynq.WarnLevel
+	default:
+		return asynq.ErrorLevel
+	}
+}

@@ -1,0 +1,215 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/nxcloud"
+	"github.com/dialq/dialq/vendors/speech"
+	"github.com/dialq/dialq/vendors/yccall"
+)
+
+// refusalsByPhone maps a vendor's list of refused numbers back to record indexes.
+func refusalsByPhone(recs []chunking.Record, code string, refused map[string]string) []refusal {
+	if len(refused) == 0 {
+		return nil
+	}
+	var out []refusal
+	for i, r := range recs {
+		if reason, ok := refused[r.Phone]; ok {
+			if reason == "" {
+				reason = "refused by the vendor"
+			}
+			out = append(out, refusal{idx: i, code: code, reason: reason})
+		}
+	}
+	return out
+}
+
+// nxcloudCaller: one createandcall per call; every call makes a new vendor task
+// and the vendor cannot tell a repeat, so nothing is ever resent blindly.
+type nxcloudCaller struct{ c *nxcloud.Client }
+
+func (nxcloudCaller) vendor() string                           { return chunking.NXCloud }
+func (nxcloudCaller) resendSafe(*partRun, chunking.Range) bool { return false }
+
+func (n nxcloudCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
+	c := p.campaign.(*campaign.NXCloud)
+	req := &nxcloud.CreateAndCallRequest{
+		Country: c.Country, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.shortID(), p.part, p.rangeSuffix(r)), 50),
+		TaskDesc: c.TaskDesc, StrategyName: c.StrategyName, DispatchType: nxcloud.DispatchType(c.DispatchType),
+		AgentGroupNo: c.AgentGroupNo, PredictCallRate: c.PredictCallRate, RatioCallRate: c.RatioCallRate,
+		StartCount: c.StartCount,
+	}
+	if c.StartupType != nil {
+		st := nxcloud.StartupType(*c.StartupType)
+		req.StartupType = &st
+	}
+	req.CallList = make([]nxcloud.CallItem, len(recs))
+	for i, rec := range recs {
+		req.CallList[i] = nxcloud.CallItem{OrderID: numberID(p.m.ID, rec.Phone), UserPhone: rec.Phone, Other: rec.Attach}
+	}
+	if _, err := n.c.CreateAndCall(ctx, req); err != nil {
+		return nil, err
+	}
+	return &sent{taskRef: req.TaskName}, nil
+}
+
+// yccallCaller: one TaskCreat per call (a part is one vendor task of up to 10,000).
+type yccallCaller struct{ c *yccall.Client }
+
+func (yccallCaller) vendor() string                           { return chunking.Yccall }
+func (yccallCaller) resendSafe(*partRun, chunking.Range) bool { return false }
+
+func (y yccallCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
+	c := p.campaign.(*campaign.Yccall)
+	at := time.Now()
+	if c.CallTime != "" {
+		if t, err := time.Parse(time.RFC3339, c.CallTime); err == nil {
+			at = t
+		}
+	}
+	req := &yccall.TaskCreateRequest{
+		AssignType: yccall.AssignType(c.AssignType), AssignAgent: c.AssignAgent, TaskScale: c.TaskScale,
+		DisNumbers: c.DisNumbers, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.shortID(), p.part, p.rangeSuffix(r)), 50),
+	}
+	req.Phones = make([]yccall.Phone, len(recs))
+	for i, rec := range recs {
+		req.Phones[i] = yccall.Phone{Number: rec.Phone, Time: at, UserID: rec.CustomerID, MemberID: rec.Attach,
+			CustomUUID: numberID(p.m.ID, rec.Phone)}
+	}
+	resp, err := y.c.TaskCreate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	refused := map[string]string{}
+	for _, inv := range resp.Invalid {
+		refused[inv.Phone] = inv.Reason
+	}
+	return &sent{taskRef: resp.TaskID, refused: refusalsByPhone(recs, "invaliddata", refused)}, nil
+}
+
+// speechCaller: a part is one vendor task, created with its first call and filled
+// by appends. The task id is checkpointed with the create, so a retry appends to
+// the same task instead of creating another.
+type speechCaller struct{ c *speech.Client }
+
+const (
+	speechTaskKey = "speech_task"
+	// speechSeqKey counts continuation tasks: when a create's answer was lost, the
+	// vendor's duplicate-name refusal proves it went through but does not give the
+	// task id, so the rest of the part goes to a new task.
+	speechSeqKey = "speech_seq"
+)
+
+func (speechCaller) vendor() string { return chunking.Speech }
+
+// resendSafe: a create is recognised by its unique task name; an append is not.
+func (speechCaller) resendSafe(p *partRun, _ chunking.Range) bool {
+	return p.extra[speechTaskKey] == ""
+}
+
+func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
+	c := p.campaign.(*campaign.Speech)
+	customers := make([]speech.Customer, len(recs))
+	for i, rec := range recs {
+		name := rec.Name
+		if name == "" {
+			name = "customer"
+		}
+		id := rec.CustomerID
+		if id == "" {
+			id = numberID(p.m.ID, rec.Phone)
+		}
+		customers[i] = speech.Customer{Name: name, Desc: rec.Company, ExternalCustomerID: id, ExternalData: rec.Attach,
+			PhoneGroupVoList: []speech.PhoneGroupCustomer{{PhoneGroupIdentify: c.PhoneGroup.Identify,
+				Relations: []speech.Relation{{Mobile: rec.Phone}}}}}
+	}
+	if task := p.extra[speechTaskKey]; task != "" {
+		id, err := strconv.ParseInt(task, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("checkpointed speech task id %q: %w", task, err)
+		}
+		if err := s.c.AppendCustomers(ctx, &speech.AppendRequest{TaskID: id, Customers: customers}); err != nil {
+			return nil, err
+		}
+		return &sent{taskRef: task}, nil
+	}
+	seq, _ := strconv.Atoi(p.extra[speechSeqKey])
+	suffix := fmt.Sprintf("-%s-%d", p.shortID(), p.part)
+	if seq > 0 {
+		suffix += fmt.Sprintf("-c%d", seq)
+	}
+	req := &speech.CreateTaskRequest{
+		TaskName: campaign.PartName(c.TaskName, suffix, speech.MaxTaskNameLen), TaskType: c.TaskType,
+		TaskExecStartDate: c.ExecStartDate, TaskExecEndDate: c.ExecEndDate, TaskDesc: c.TaskDesc,
+		SkillSetID: c.SkillSetID, OutboundNumberGroupID: c.OutboundNumberGroupID,
+		StrategyDisplaySwitch: c.StrategyDisplaySwitch, SendNumberStrategy: c.SendNumberStrategy,
+		MultiplyPower: c.MultiplyPower, AbandonmentRate: c.AbandonmentRate, MaxRingingDuration: c.MaxRingingDuration,
+		ACW: c.ACW, OutBoundCustomers: customers,
+		OutboundPhoneGroups: []speech.PhoneGroup{{Name: c.PhoneGroup.Name, Identify: c.PhoneGroup.Identify,
+			AutoOutboundSwitch: c.PhoneGroup.AutoOutboundSwitch, AutoOutboundInterval: c.PhoneGroup.AutoOutboundInterval,
+			AutoOutboundTimes: c.PhoneGroup.AutoOutboundTimes}},
+	}
+	for _, w := range c.ExecTimes {
+		req.TaskExecTimes = append(req.TaskExecTimes, speech.ExecTime{Start: w.Start, End: w.End})
+	}
+	resp, err := s.c.CreateTask(ctx, req)
+	var apiErr *speech.APIError
+	if errors.As(err, &apiErr) && apiErr.DuplicateTaskName() {
+		// Our own earlier create went through; its id is lost, so later calls
+		// start a continuation task.
+		return &sent{reconciled: true, taskRef: req.TaskName,
+			extra: map[string]string{speechTaskKey: "", speechSeqKey: strconv.Itoa(seq + 1)}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatInt(resp.TaskID, 10)
+	return &sent{taskRef: id, extra: map[string]string{speechTaskKey: id}}, nil
+}
+
+// flashaiCaller: one addPlan per call with a batch name unique to batch, part and
+// range. A repeat is refused with 101007, which for our own name means delivered:
+// resending is always safe.
+type flashaiCaller struct{ c *flashai.Client }
+
+func (flashaiCaller) vendor() string                           { return chunking.FlashAI }
+func (flashaiCaller) resendSafe(*partRun, chunking.Range) bool { return true }
+
+func flashaiBatchName(p *partRun, r chunking.Range) string {
+	c := p.campaign.(*campaign.FlashAI)
+	return fmt.Sprintf("%s_%s_%d%s", c.BatchNamePrefix, p.shortID(), p.part, p.rangeSuffix(r))
+}
+
+func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
+	c := p.campaign.(*campaign.FlashAI)
+	list, err := chunking.EncodeMobileList(recs)
+	if err != nil {
+		return nil, invalidRecords{err}
+	}
+	name := flashaiBatchName(p, r)
+	resp, err := f.c.AddPlan(ctx, &flashai.AddPlanRequest{
+		UserID: c.UserID, BatchName: name, BotenceID: c.BotenceID, CallDate: c.CallDate, CallHours: c.CallHours,
+		Clear: c.Clear == 1, LineIDs: c.LineIDs, Recall: c.Recall == 1, RecallParams: c.RecallParams,
+		NotifyURL: c.NotifyURL, NotifyBatchURL: c.NotifyBatchURL, MobileList: list,
+	})
+	var apiErr *flashai.APIError
+	if errors.As(err, &apiErr) && apiErr.DuplicateBatchName() {
+		return &sent{reconciled: true, taskRef: name}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	refused := map[string]string{}
+	for _, fm := range resp.Failed {
+		refused[fm.Phone] = fm.Reason
+	}
+	return &sent{taskRef: name, refused: refusalsByPhone(recs, "failMobileInfo", refused)}, nil
+}
