@@ -1,0 +1,33 @@
+// Package nxcloud is the client for NXCloud's AI outbound API: one call,
+// createandcall, makes a new vendor task and loads its numbers (contract sheet §1,
+// seeds 000/001). There is no way to add numbers to an existing task, and no task
+// id comes back.
+//
+// Choices made where the vendor's pages are silent:
+//
+//   - Code 88 ("request failed", with "contact support" as the only advice) is
+//     treated as Transient: the vendor says nothing about whether the call can be
+//     repeated, it is not a parameter or authentication answer, and the worker caps
+//     retries, so a passing fault gets another chance and a lasting one still ends
+//     as a failed part.
+//   - Code 1004 (timestamp expired) is Transient: every call signs afresh, so the
+//     next attempt carries a new ts. The other authentication codes (1001, 1002,
+//     1003, 1005, and any other 100x) are Permanent.
+//   - A vendor code not in the sheet is Permanent: the vendor answered and refused,
+//     and repeating an unknown refusal is more likely to waste a quota than to help.
+//   - A non-2xx answer is classified by its HTTP status (429 Throttled with
+//     Retry-After, 5xx and 408 Transient, other 4xx Permanent) unless its body
+//     carries a known vendor code, which then wins (except over 429).
+//   - predictCallRate is always sent with exactly two decimals and ratioCallRate
+//     with exactly one, as JSON numbers, so that the signed bytes do not depend on
+//     how a float happens to print.
+//   - The client checks the call-level fields (country, names, dispatch and
+//     startup types, rates) before sending and refuses bad ones as Permanent
+//     *RequestError: the vendor would answer 41000, which the worker reads as "split
+//     the part", and no split can fix a bad task setting. Per-number fields are left
+//     to the vendor so that bisection isolates the bad record.
+//   - The per-call maximum (the project's choice is 1,000) is the caller's setting;
+//     the client does not enforce it.
+//   - Redirects are not followed by the default HTTP client: following one would
+//     re-send or drop a signed POST behind the caller's back.
+package nxcloud
