@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,10 +33,6 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
-	"github.com/dialq/dialq/vendors/flashai"
-	"github.com/dialq/dialq/vendors/nxcloud"
-	"github.com/dialq/dialq/vendors/speech"
-	"github.com/dialq/dialq/vendors/yccall"
 )
 
 func main() {
@@ -127,59 +122,6 @@ func parseQueues(s string) (map[string]int, error) {
 	return out, nil
 }
 
-// vendorClients builds the client of every configured vendor; a half-configured
-// vendor is an error that names the missing variable.
-func vendorClients(getenv envconf.Getenv, rdb redis.UniversalClient, want string) (*jobs.Deps, []string, error) {
-	d := &jobs.Deps{}
-	wanted := func(v string) bool {
-		return want == "configured" || want == "" || strings.Contains(","+want+",", ","+v+",")
-	}
-	var problems []string
-	if cfg, ok, err := nxcloud.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("nxcloud") {
-		if d.NXCloud, err = nxcloud.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := yccall.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("yccall") {
-		if d.Yccall, err = yccall.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := speech.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, "speech: "+err.Error())
-	} else if ok && wanted("speech") {
-		if d.Speech, err = speech.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := flashai.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("flashai") {
-		cfg.Nonces = flashai.NewRedisNonces(rdb)
-		if d.FlashAI, err = flashai.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if len(problems) > 0 {
-		return nil, nil, fmt.Errorf("vendor configuration: %s", strings.Join(problems, "; "))
-	}
-	var served []string
-	for v, ok := range map[string]bool{"nxcloud": d.NXCloud != nil, "yccall": d.Yccall != nil, "speech": d.Speech != nil, "flashai": d.FlashAI != nil} {
-		if ok {
-			served = append(served, v)
-		}
-	}
-	sort.Strings(served)
-	if len(served) == 0 {
-		return nil, nil, errors.New("no vendor is configured: set the variables of at least one (see README)")
-	}
-	return d, served, nil
-}
-
 func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
 	cfg, err := parseConfig(args, getenv, log.Out)
 	if err != nil {
@@ -197,7 +139,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
 
-	deps, served, err := vendorClients(getenv, rdb, cfg.vendors)
+	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
 		return err
 	}

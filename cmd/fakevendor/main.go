@@ -1,0 +1,68 @@
+// Command fakevendor serves all four vendor APIs strictly, for demos, compose and
+// benchmarks: NXCloud under /nxcloud, Yccall under /yccall/, speech under /speech,
+// FlashAI under /flashai, and /_admin/ledger, /_admin/stats, /_admin/faults.
+// It reads the vendors' credentials from the worker's environment variables.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/internal/envconf"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := logrus.New()
+	log.SetFormatter(&logrus.JSONFormatter{})
+	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
+		log.WithError(err).Error("fakevendor stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
+	fs := flag.NewFlagSet("fakevendor", flag.ContinueOnError)
+	addr := fs.String("addr", envconf.Or(getenv, "FAKEVENDOR_ADDR", "127.0.0.1:9090"), "listen address")
+	var f fakevendor.Faults
+	fs.Float64Var(&f.ServerError, "fault-5xx", 0, "share of requests answered 503")
+	fs.Float64Var(&f.Throttle, "fault-429", 0, "share of requests answered 429 with Retry-After")
+	fs.IntVar(&f.RetryAfterSeconds, "retry-after", 1, "Retry-After seconds sent with each 429")
+	fs.Float64Var(&f.Timeout, "fault-timeout", 0, "share of requests held past the client's timeout")
+	fs.IntVar(&f.TimeoutMillis, "timeout-ms", 20000, "how long a timed-out request is held")
+	fs.Float64Var(&f.Drop, "fault-drop", 0, "share of connections dropped without an answer")
+	fs.Float64Var(&f.Malformed, "fault-malformed", 0, "share of answers with a broken body")
+	fs.Float64Var(&f.SystemError, "fault-system", 0, "share answered with the vendor's own system-error code")
+	fs.IntVar(&f.LatencyMillis, "latency-ms", 0, "latency added to every request")
+	seed := fs.Uint64("seed", 0, "fault seed (0: random)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := fakevendor.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Faults, cfg.Seed = f, *seed
+	srv := &http.Server{Addr: *addr, Handler: fakevendor.New(cfg), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.WithField("addr", *addr).Info("fake vendor listening")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutCtx)
+}
