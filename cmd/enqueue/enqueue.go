@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,9 +20,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/dialq/dialq/batch"
-	"github.com/dialq/dialq/campaign"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
@@ -35,24 +32,6 @@ type enqueueFlags struct {
 	partSize, callSize, workers                                                 int
 	retention                                                                   time.Duration
 	jsonOut, dryRun, strict, progress                                           bool
-}
-
-// Summary is enqueue's account of one run (the -json output).
-type Summary struct {
-	Batch      string `json:"batch"`
-	Vendor     string `json:"vendor"`
-	Read       int64  `json:"read"`
-	Accepted   int64  `json:"accepted"`
-	Rejected   int64  `json:"rejected"`
-	Duplicates int64  `json:"duplicates"`
-	Parts      int    `json:"parts"`
-	Enqueued   int    `json:"enqueued"`
-	// AlreadyQueued counts parts whose task existed: the same batch ran before.
-	AlreadyQueued int     `json:"already_queued"`
-	Existing      bool    `json:"existing"`
-	DryRun        bool    `json:"dry_run,omitempty"`
-	Format        string  `json:"format"`
-	Seconds       float64 `json:"seconds"`
 }
 
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -99,7 +78,6 @@ func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
 }
 
 func runEnqueue(ctx context.Context, args []string, e env) error {
-	started := time.Now()
 	f, input, err := parseEnqueueFlags(args, e)
 	if err != nil {
 		var ee *exitError
@@ -108,34 +86,25 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 		}
 		return err
 	}
-	profile, err := chunking.DefaultProfile(f.vendor)
+	profile, err := intake.Profile(f.vendor, f.partSize, f.callSize)
 	if err != nil {
-		return usageErr("-vendor: %v", err)
-	}
-	if f.partSize > 0 {
-		profile.PartSize = f.partSize
-		if f.vendor == chunking.NXCloud || f.vendor == chunking.FlashAI {
-			profile.CallSize = f.partSize
-		}
-	}
-	if f.callSize > 0 {
-		profile.CallSize = f.callSize
-	}
-	if err := profile.Validate(); err != nil {
 		return usageErr("%v", err)
 	}
 	format, err := ingest.ParseFormat(f.format)
 	if err != nil {
 		return usageErr("-format: %v", err)
 	}
-	campaignJSON, err := loadCampaign(f.vendor, f.campaignFile)
+	data, err := os.ReadFile(f.campaignFile)
 	if err != nil {
-		return err
+		return usageErr("-campaign: %v", err)
+	}
+	campaignJSON, err := intake.CampaignJSON(f.vendor, data)
+	if err != nil {
+		return usageErr("-campaign %s: %v", f.campaignFile, err)
 	}
 	if _, err := ingest.NewNormaliser(f.vendor, f.region); err != nil {
 		return usageErr("-region: %v", err)
 	}
-
 	var rdb *redis.Client
 	var aopt asynq.RedisClientOpt
 	if !f.dryRun {
@@ -150,207 +119,52 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 			return inputErr(fmt.Errorf("redis unreachable at %s: %w", opt.Addr, err))
 		}
 	}
-
 	in, size, closeInput, err := openInput(input, e.stdin)
 	if err != nil {
 		return inputErr(err)
 	}
 	defer closeInput()
-	hasher := sha256.New()
-	counted := &countingReader{r: io.TeeReader(in, hasher)}
-	src, err := ingest.Open(counted, format)
-	if err != nil {
-		var ie *ingest.InputError
-		if errors.As(err, &ie) {
-			return inputErr(err)
-		}
-		return usageErr("%v", err)
+	counted := &countingReader{r: in}
+	req := intake.Request{
+		Vendor: f.vendor, Region: f.region, Format: format, Campaign: campaignJSON, Profile: profile,
+		BatchID: f.batchID, Queue: f.queue, Source: sourceName(input), Retention: f.retention,
+		Workers: f.workers, Strict: f.strict, DryRun: f.dryRun,
 	}
-
 	var rejects *rejectWriter
 	if f.rejectsFile != "" {
-		rw, err := newRejectWriter(f.rejectsFile)
-		if err != nil {
+		if rejects, err = newRejectWriter(f.rejectsFile); err != nil {
 			return usageErr("-rejects: %v", err)
 		}
-		defer rw.Close()
-		rejects = rw
+		defer rejects.Close()
+		req.OnReject = rejects.Write
 	}
-
-	sink := &stagingSink{ctx: ctx, rejects: rejects}
-	if !f.dryRun {
-		store := batch.NewStore(rdb)
-		sink.staging = store.NewStaging()
-	}
-	splitter, err := chunking.NewSplitter(profile.PartSize, sink.writePart)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	sink.splitter = splitter
-
-	opts := ingest.Options{Vendor: f.vendor, Region: f.region, Workers: f.workers}
 	var bar *progressbar.ProgressBar
 	if f.progress && e.isTerminal {
 		bar = newProgressBar(size, e.stderr)
-		opts.Progress = func(int64) { _ = bar.Set64(counted.n.Load()) }
+		req.Progress = func(int64) { _ = bar.Set64(counted.n.Load()) }
 	}
-	counts, err := ingest.Run(ctx, src, opts, sink)
-	if err == nil {
-		err = splitter.Close()
-	}
+	sum, err := intake.Enqueue(ctx, rdb, aopt, counted, req)
 	if bar != nil {
 		_ = bar.Finish()
-		fmt.Fprintln(e.stderr)
-	}
-	abort := func() {
-		if sink.staging != nil {
-			_ = sink.staging.Abort(context.WithoutCancel(ctx))
-		}
-	}
-	if err != nil {
-		abort()
-		var ie *ingest.InputError
-		if errors.As(err, &ie) {
-			return inputErr(fmt.Errorf("%w (nothing was enqueued)", err))
-		}
-		return inputErr(fmt.Errorf("%w (nothing was enqueued)", err))
 	}
 	if rejects != nil {
-		if err := rejects.Close(); err != nil {
-			abort()
-			return inputErr(fmt.Errorf("-rejects: %w", err))
+		if cerr := rejects.Close(); cerr != nil && err == nil {
+			err = inputErr(fmt.Errorf("-rejects: %w", cerr))
 		}
 	}
-
-	id := f.batchID
-	if id == "" {
-		id = deriveBatchID(f.vendor, f.region, campaignJSON, profile, hasher.Sum(nil))
+	if sum != nil {
+		printSummary(e, f.jsonOut, sum)
 	}
-	sum := Summary{
-		Batch: id, Vendor: f.vendor, Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
-		Duplicates: counts.Duplicates, Parts: splitter.Parts(), DryRun: f.dryRun, Format: string(src.Format),
-	}
-	if f.strict && counts.Rejected > 0 {
-		abort()
-		printSummary(e, f.jsonOut, &sum, started, src.Ignored)
-		return &exitError{code: exitStrict, err: fmt.Errorf("-strict: %d rows rejected, nothing enqueued", counts.Rejected)}
-	}
-	if f.dryRun {
-		printSummary(e, f.jsonOut, &sum, started, src.Ignored)
+	var ce *intake.ConfigError
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, intake.ErrStrict):
+		return &exitError{code: exitStrict, err: fmt.Errorf("-strict: %d rows rejected, nothing enqueued", sum.Rejected)}
+	case errors.As(err, &ce):
+		return usageErr("%v", err)
 	}
-
-	m := &batch.Manifest{
-		ID: id, Vendor: f.vendor, Region: f.region, Queue: f.queue, Campaign: campaignJSON, Profile: profile,
-		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected, Duplicates: counts.Duplicates,
-		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: f.retention, Source: sourceName(input),
-	}
-	existing, err := sink.staging.Commit(ctx, m)
-	if err != nil {
-		abort()
-		return inputErr(fmt.Errorf("%w (re-run the same command to finish)", err))
-	}
-	sum.Existing = existing
-	if existing {
-		// The stored manifest is the truth: the same input gave the same parts.
-		stored, err := batch.NewStore(rdb).Manifest(ctx, id)
-		if err != nil {
-			return inputErr(err)
-		}
-		m = stored
-	}
-	enq, already, err := enqueueParts(ctx, aopt, m)
-	sum.Enqueued, sum.AlreadyQueued = enq, already
-	if err != nil {
-		return inputErr(fmt.Errorf("%w (re-run the same command to finish)", err))
-	}
-	printSummary(e, f.jsonOut, &sum, started, src.Ignored)
-	return nil
-}
-
-func loadCampaign(vendor, file string) (json.RawMessage, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, usageErr("-campaign: %v", err)
-	}
-	c, err := campaign.Parse(vendor, data)
-	if err != nil {
-		return nil, usageErr("-campaign %s: %v", file, err)
-	}
-	// Store the parsed form: canonical, so the derived batch id ignores formatting.
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, usageErr("-campaign: %v", err)
-	}
-	return b, nil
-}
-
-// deriveBatchID makes the same command over the same input give the same id, so a
-// re-run enqueues nothing new.
-func deriveBatchID(vendor, region string, campaignJSON []byte, p chunking.Profile, content []byte) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00", vendor, region, campaignJSON, p.PartSize, p.CallSize)
-	h.Write(content)
-	return vendor + "-" + hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// enqueueParts puts one task per part on the queue. A part whose task already
-// exists (the same batch was enqueued before) is counted, not an error.
-func enqueueParts(ctx context.Context, aopt asynq.RedisClientOpt, m *batch.Manifest) (enqueued, already int, err error) {
-	client := asynq.NewClient(aopt)
-	defer client.Close()
-	for n := range m.Parts {
-		task, err := jobs.NewPartTask(m.Vendor, m.ID, n, partRecords(m, n), asynq.Queue(m.Queue))
-		if err != nil {
-			return enqueued, already, err
-		}
-		_, err = client.EnqueueContext(ctx, task)
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			already++
-		case err != nil:
-			return enqueued, already, fmt.Errorf("enqueue part %d: %w", n, err)
-		default:
-			enqueued++
-		}
-	}
-	return enqueued, already, nil
-}
-
-// partRecords is the number of records in part n, known from the manifest.
-func partRecords(m *batch.Manifest, n int) int {
-	if n < m.Parts-1 {
-		return m.Profile.PartSize
-	}
-	return int(m.Accepted - int64(m.Parts-1)*int64(m.Profile.PartSize))
-}
-
-type stagingSink struct {
-	ctx      context.Context
-	staging  *batch.Staging
-	splitter *chunking.Splitter
-	rejects  *rejectWriter
-}
-
-func (s *stagingSink) Accept(rec chunking.Record) error { return s.splitter.Add(rec) }
-
-func (s *stagingSink) Reject(r ingest.Reject) error {
-	if s.rejects != nil {
-		if err := s.rejects.Write(r); err != nil {
-			return fmt.Errorf("-rejects: %w", err)
-		}
-	}
-	if s.staging == nil {
-		return nil
-	}
-	return s.staging.AddReject(s.ctx, batch.Reject{Line: r.Line, Raw: r.Raw, Reason: r.Reason})
-}
-
-func (s *stagingSink) writePart(n int, recs []chunking.Record) error {
-	if s.staging == nil {
-		return nil
-	}
-	return s.staging.WritePart(s.ctx, n, recs)
+	return inputErr(err)
 }
 
 func openInput(name string, stdin io.Reader) (io.Reader, int64, func(), error) {
@@ -379,8 +193,7 @@ func sourceName(input string) string {
 	return filepath.Base(input)
 }
 
-func printSummary(e env, asJSON bool, s *Summary, started time.Time, ignored []string) {
-	s.Seconds = time.Since(started).Round(time.Millisecond).Seconds()
+func printSummary(e env, asJSON bool, s *intake.Summary) {
 	if asJSON {
 		_ = json.NewEncoder(e.stdout).Encode(s)
 	}
@@ -388,17 +201,19 @@ func printSummary(e env, asJSON bool, s *Summary, started time.Time, ignored []s
 	switch {
 	case s.DryRun:
 		verb = "dry run, nothing written"
+	case !s.Committed:
+		verb = "nothing enqueued"
 	case s.Existing:
 		verb = "already enqueued before"
 	}
 	fmt.Fprintf(e.stderr, "batch %s (%s, %s): read %d, accepted %d, rejected %d (%d duplicates), %d parts; %s",
 		s.Batch, s.Vendor, s.Format, s.Read, s.Accepted, s.Rejected, s.Duplicates, s.Parts, verb)
-	if !s.DryRun {
+	if s.Committed {
 		fmt.Fprintf(e.stderr, " (%d new tasks, %d already queued)", s.Enqueued, s.AlreadyQueued)
 	}
 	fmt.Fprintf(e.stderr, " in %.1fs\n", s.Seconds)
-	if len(ignored) > 0 {
-		fmt.Fprintf(e.stderr, "ignored columns: %s\n", strings.Join(ignored, ", "))
+	if len(s.IgnoredColumns) > 0 {
+		fmt.Fprintf(e.stderr, "ignored columns: %s\n", strings.Join(s.IgnoredColumns, ", "))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
@@ -243,7 +244,7 @@ func requeue(ctx context.Context, c *conn, m *batch.Manifest, n int) error {
 	}
 	client := asynq.NewClient(c.aopt)
 	defer client.Close()
-	task, err := jobs.NewPartTask(m.Vendor, m.ID, n, partRecords(m, n), asynq.Queue(m.Queue))
+	task, err := jobs.NewPartTask(m.Vendor, m.ID, n, intake.PartRecords(m, n), asynq.Queue(m.Queue))
 	if err != nil {
 		return err
 	}

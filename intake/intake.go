@@ -1,0 +1,262 @@
+// Package intake is the producer's side of dialq as a library: it streams one list
+// through validation into a batch in Redis and queues one task per part. The
+// enqueue command, the demo and the tests all go through it.
+package intake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/jobs"
+)
+
+// Request describes one list to enqueue.
+type Request struct {
+	Vendor string
+	Region string
+	Format ingest.Format
+	// Campaign is the vendor's settings, as CampaignJSON returns them.
+	Campaign json.RawMessage
+	Profile  chunking.Profile
+	// BatchID is optional: by default it is derived from vendor, region, campaign,
+	// profile and the input's bytes, so that the same command enqueues nothing new.
+	BatchID   string
+	Queue     string
+	Source    string
+	Retention time.Duration
+	Workers   int
+	Strict    bool
+	DryRun    bool
+	// OnReject sees every rejected row (for a rejects file); may be nil.
+	OnReject func(ingest.Reject) error
+	// Progress is called as rows are read; may be nil.
+	Progress func(read int64)
+}
+
+// Summary is what one run did.
+type Summary struct {
+	Batch      string `json:"batch"`
+	Vendor     string `json:"vendor"`
+	Read       int64  `json:"read"`
+	Accepted   int64  `json:"accepted"`
+	Rejected   int64  `json:"rejected"`
+	Duplicates int64  `json:"duplicates"`
+	Parts      int    `json:"parts"`
+	Enqueued   int    `json:"enqueued"`
+	// AlreadyQueued counts parts whose task existed: the same batch ran before.
+	AlreadyQueued int     `json:"already_queued"`
+	Existing      bool    `json:"existing"`
+	// Committed is true once the batch exists in Redis.
+	Committed bool `json:"committed"`
+	DryRun        bool    `json:"dry_run,omitempty"`
+	Format        string  `json:"format"`
+	Seconds       float64 `json:"seconds"`
+	// IgnoredColumns are CSV columns that map to no field.
+	IgnoredColumns []string `json:"ignored_columns,omitempty"`
+}
+
+// ConfigError is a request that cannot run: nothing was read or written.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrStrict means Strict was set and rows were rejected: nothing was enqueued.
+var ErrStrict = errors.New("rows rejected under -strict, nothing enqueued")
+
+// CampaignJSON validates vendor's campaign and returns its canonical form.
+func CampaignJSON(vendor string, data []byte) (json.RawMessage, error) {
+	c, err := campaign.Parse(vendor, data)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	return b, nil
+}
+
+// Profile returns vendor's profile with the sizes overridden where non-zero.
+func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
+	p, err := chunking.DefaultProfile(vendor)
+	if err != nil {
+		return p, &ConfigError{err}
+	}
+	if partSize > 0 {
+		p.PartSize = partSize
+		if vendor == chunking.NXCloud || vendor == chunking.FlashAI {
+			p.CallSize = partSize
+		}
+	}
+	if callSize > 0 {
+		p.CallSize = callSize
+	}
+	if err := p.Validate(); err != nil {
+		return p, &ConfigError{err}
+	}
+	return p, nil
+}
+
+// Enqueue reads in to the end and, unless DryRun or a Strict failure, commits the
+// batch and queues its parts. An input that breaks off (an *ingest.InputError)
+// leaves nothing behind; a Redis failure after the commit is finished by running
+// the same request again.
+func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, in io.Reader, req Request) (*Summary, error) {
+	started := time.Now()
+	if req.Queue == "" {
+		req.Queue = jobs.DefaultQueue
+	}
+	if req.Profile.Vendor != req.Vendor {
+		return nil, &ConfigError{fmt.Errorf("profile is for %q, request for %q", req.Profile.Vendor, req.Vendor)}
+	}
+	if _, err := ingest.NewNormaliser(req.Vendor, req.Region); err != nil {
+		return nil, &ConfigError{err}
+	}
+	hasher := sha256.New()
+	src, err := ingest.Open(io.TeeReader(in, hasher), req.Format)
+	if err != nil {
+		return nil, err
+	}
+	sink := &stagingSink{ctx: ctx, onReject: req.OnReject}
+	if !req.DryRun {
+		sink.staging = batch.NewStore(rdb).NewStaging()
+	}
+	abort := func() {
+		if sink.staging != nil {
+			_ = sink.staging.Abort(context.WithoutCancel(ctx))
+		}
+	}
+	splitter, err := chunking.NewSplitter(req.Profile.PartSize, sink.writePart)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	sink.splitter = splitter
+	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: req.Vendor, Region: req.Region, Workers: req.Workers, Progress: req.Progress}, sink)
+	if err == nil {
+		err = splitter.Close()
+	}
+	if err != nil {
+		abort()
+		return nil, fmt.Errorf("%w (nothing was enqueued)", err)
+	}
+	id := req.BatchID
+	if id == "" {
+		id = DeriveBatchID(req.Vendor, req.Region, req.Campaign, req.Profile, hasher.Sum(nil))
+	}
+	sum := &Summary{
+		Batch: id, Vendor: req.Vendor, Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
+		Duplicates: counts.Duplicates, Parts: splitter.Parts(), DryRun: req.DryRun, Format: string(src.Format),
+		IgnoredColumns: src.Ignored,
+	}
+	defer func() { sum.Seconds = time.Since(started).Round(time.Millisecond).Seconds() }()
+	if req.Strict && counts.Rejected > 0 {
+		abort()
+		return sum, ErrStrict
+	}
+	if req.DryRun {
+		return sum, nil
+	}
+	m := &batch.Manifest{
+		ID: id, Vendor: req.Vendor, Region: req.Region, Queue: req.Queue, Campaign: req.Campaign, Profile: req.Profile,
+		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected, Duplicates: counts.Duplicates,
+		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: req.Retention, Source: req.Source,
+	}
+	existing, err := sink.staging.Commit(ctx, m)
+	if err != nil {
+		abort()
+		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
+	}
+	sum.Existing, sum.Committed = existing, true
+	if existing {
+		// The stored manifest is the truth: the same input gave the same parts.
+		if m, err = batch.NewStore(rdb).Manifest(ctx, id); err != nil {
+			return sum, err
+		}
+	}
+	sum.Enqueued, sum.AlreadyQueued, err = QueueParts(ctx, aopt, m)
+	if err != nil {
+		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
+	}
+	return sum, nil
+}
+
+// DeriveBatchID makes the same command over the same input give the same id.
+func DeriveBatchID(vendor, region string, campaignJSON []byte, p chunking.Profile, content []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00", vendor, region, campaignJSON, p.PartSize, p.CallSize)
+	h.Write(content)
+	return vendor + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// QueueParts puts one task per part on the queue. A part whose task exists already
+// (the same batch was enqueued before) is counted, not an error.
+func QueueParts(ctx context.Context, aopt asynq.RedisConnOpt, m *batch.Manifest) (enqueued, already int, err error) {
+	client := asynq.NewClient(aopt)
+	defer client.Close()
+	for n := range m.Parts {
+		task, err := jobs.NewPartTask(m.Vendor, m.ID, n, PartRecords(m, n), asynq.Queue(m.Queue))
+		if err != nil {
+			return enqueued, already, err
+		}
+		_, err = client.EnqueueContext(ctx, task)
+		switch {
+		case errors.Is(err, asynq.ErrTaskIDConflict):
+			already++
+		case err != nil:
+			return enqueued, already, fmt.Errorf("enqueue part %d: %w", n, err)
+		default:
+			enqueued++
+		}
+	}
+	return enqueued, already, nil
+}
+
+// PartRecords is the number of records in part n, known from the manifest.
+func PartRecords(m *batch.Manifest, n int) int {
+	if n < m.Parts-1 {
+		return m.Profile.PartSize
+	}
+	return int(m.Accepted - int64(m.Parts-1)*int64(m.Profile.PartSize))
+}
+
+type stagingSink struct {
+	ctx      context.Context
+	staging  *batch.Staging
+	splitter *chunking.Splitter
+	onReject func(ingest.Reject) error
+}
+
+func (s *stagingSink) Accept(rec chunking.Record) error { return s.splitter.Add(rec) }
+
+func (s *stagingSink) Reject(r ingest.Reject) error {
+	if s.onReject != nil {
+		if err := s.onReject(r); err != nil {
+			return fmt.Errorf("rejects: %w", err)
+		}
+	}
+	if s.staging == nil {
+		return nil
+	}
+	return s.staging.AddReject(s.ctx, batch.Reject{Line: r.Line, Raw: r.Raw, Reason: r.Reason})
+}
+
+func (s *stagingSink) writePart(n int, recs []chunking.Record) error {
+	if s.staging == nil {
+		return nil
+	}
+	return s.staging.WritePart(s.ctx, n, recs)
+}
