@@ -98,7 +98,8 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 	}
 	if partSize > 0 {
 		p.PartSize = partSize
-		if vendor == chunking.NXCloud || vendor == chunking.FlashAI {
+		if vendor != chunking.Speech {
+			// A part is one call for every vendor but speech, which appends.
 			p.CallSize = partSize
 		}
 	}
