@@ -57,13 +57,13 @@ type Summary struct {
 	Parts      int    `json:"parts"`
 	Enqueued   int    `json:"enqueued"`
 	// AlreadyQueued counts parts whose task existed: the same batch ran before.
-	AlreadyQueued int     `json:"already_queued"`
-	Existing      bool    `json:"existing"`
+	AlreadyQueued int  `json:"already_queued"`
+	Existing      bool `json:"existing"`
 	// Committed is true once the batch exists in Redis.
-	Committed bool `json:"committed"`
-	DryRun        bool    `json:"dry_run,omitempty"`
-	Format        string  `json:"format"`
-	Seconds       float64 `json:"seconds"`
+	Committed bool    `json:"committed"`
+	DryRun    bool    `json:"dry_run,omitempty"`
+	Format    string  `json:"format"`
+	Seconds   float64 `json:"seconds"`
 	// IgnoredColumns are CSV columns that map to no field.
 	IgnoredColumns []string `json:"ignored_columns,omitempty"`
 }
