@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -140,16 +141,23 @@ func (s *Store) PartState(ctx context.Context, id string, n int) (*PartState, er
 // before RecordRange, the next attempt finds the mark and reconciles instead of
 // sending blindly.
 func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.Range) error {
-	key := s.stateKey(id, n)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, rangeField("inflight", r), time.Now().UnixMilli(), "state", PartRunning)
-		return nil
-	})
+	err := inflightScript.Run(ctx, s.rdb, []string{s.stateKey(id, n)}, rangeField("inflight", r), time.Now().UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("mark part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
 	}
 	return nil
 }
+
+// inflightScript marks a range in flight and the part running, unless the part is
+// final already (a redelivered task racing the one that settled it): parts_final
+// counts final parts, and only finishScript may move a part out of a final state.
+var inflightScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'done' and st ~= 'failed' and st ~= 'cancelled' then
+  redis.call('HSET', KEYS[1], 'state', 'running')
+end
+return 1`)
 
 // ClearInflight drops r's mark without an outcome: used when the call was
 // certainly not processed (the vendor answered with an error before acting).
@@ -160,6 +168,7 @@ func (s *Store) ClearInflight(ctx context.Context, id string, n int, r chunking.
 // recordScript sets the range's done field once and, only then, moves the batch
 // counters and appends the outcomes: a call recorded twice counts once.
 var recordScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[3])
 local names = {'delivered', 'refused', 'failed', 'uncertain'}
@@ -179,6 +188,15 @@ return 1`)
 // RecordRange records a call's outcome, exactly once. It reports false when the
 // range was recorded before.
 func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResult) (bool, error) {
+	if res.Range.Lo < 0 || res.Range.Lo >= res.Range.Hi || res.Delivered < 0 {
+		return false, fmt.Errorf("record part %d %d-%d: empty or negative range or count", n, res.Range.Lo, res.Range.Hi)
+	}
+	for _, o := range res.Outcomes {
+		// An unknown state would be listed as an outcome but counted nowhere.
+		if o.State != OutcomeRefused && o.State != OutcomeFailed && o.State != OutcomeUncertain {
+			return false, fmt.Errorf("record part %d %d-%d: unknown outcome state %q", n, res.Range.Lo, res.Range.Hi, o.State)
+		}
+	}
 	sm := res.summary()
 	if sm.Delivered+sm.Refused+sm.Failed+sm.Uncertain != res.Range.Len() {
 		return false, fmt.Errorf("range %d-%d: outcomes for %d records, want %d", res.Range.Lo, res.Range.Hi,
@@ -195,8 +213,12 @@ func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResu
 	}
 	keys := []string{s.stateKey(id, n), s.manifestKey(id), s.outcomeKey(id, n)}
 	done, err := recordScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err == nil && done < 0 {
+		// Without the manifest the counters would create a bogus one.
+		err = ErrNotFound
+	}
 	if err != nil {
-		return false, fmt.Errorf("record part %d %d-%d: %w", n, res.Range.Lo, res.Range.Hi, err)
+		return false, fmt.Errorf("batch %s record part %d %d-%d: %w", id, n, res.Range.Lo, res.Range.Hi, err)
 	}
 	return done == 1, nil
 }
@@ -223,8 +245,10 @@ func isFinal(state string) bool {
 }
 
 // finishScript sets a part's state and keeps the count of final parts; it reports
-// 1 when this call made the last part final, so the batch finished.
+// 1 when this call made the last part final, so the batch finished, 2 when it
+// re-opened a finished batch, -1 when the batch does not exist.
 var finishScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local prev = redis.call('HGET', KEYS[1], 'state')
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 local final = {done = true, failed = true, cancelled = true}
@@ -241,16 +265,36 @@ end
 if n < parts and state == 'finished' then
   redis.call('HSET', KEYS[2], 'state', 'enqueued')
   redis.call('HDEL', KEYS[2], 'finished_at')
+  return 2
 end
 return 0`)
 
 // SetPartState moves part n to state. It reports true when that finished the batch;
 // the caller then announces it (Finish).
 func (s *Store) SetPartState(ctx context.Context, id string, n int, state string) (finished bool, err error) {
+	switch state {
+	case PartQueued, PartRunning, PartDone, PartFailed, PartUncertain, PartCancelled:
+	default:
+		return false, fmt.Errorf("batch %s part %d: unknown part state %q", id, n, state)
+	}
 	res, err := finishScript.Run(ctx, s.rdb, []string{s.stateKey(id, n), s.manifestKey(id)},
 		state, time.Now().UnixMilli()).Int()
+	if err == nil && res < 0 {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return false, fmt.Errorf("batch %s part %d state %s: %w", id, n, state, err)
+	}
+	if res == 2 {
+		// Announce set the retention expiry; a re-opened batch must not expire
+		// while its parts run again. The next Announce sets it anew.
+		parts, err := s.rdb.HGet(ctx, s.manifestKey(id), "parts").Int()
+		if err != nil {
+			return false, fmt.Errorf("batch %s reopen: %w", id, err)
+		}
+		if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, k string) { p.Persist(ctx, k) }); err != nil {
+			return false, fmt.Errorf("batch %s reopen: %w", id, err)
+		}
 	}
 	return res == 1, nil
 }
@@ -294,6 +338,14 @@ func (s *Store) expire(ctx context.Context, id string, parts int) error {
 		ret = int64(DefaultRetention / time.Second)
 	}
 	ttl := time.Duration(ret) * time.Second
+	if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, k string) { p.Expire(ctx, k, ttl) }); err != nil {
+		return fmt.Errorf("expire batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// eachKey pipelines fn over every key of batch id, a thousand at a time.
+func (s *Store) eachKey(ctx context.Context, id string, parts int, fn func(p redis.Pipeliner, key string)) error {
 	keys := []string{s.manifestKey(id), s.rejectsKey(id)}
 	for n := range parts {
 		keys = append(keys, s.partKey(id, n), s.stateKey(id, n), s.outcomeKey(id, n))
@@ -301,12 +353,12 @@ func (s *Store) expire(ctx context.Context, id string, parts int) error {
 	for lo := 0; lo < len(keys); lo += 1000 {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, k := range keys[lo:min(lo+1000, len(keys))] {
-				p.Expire(ctx, k, ttl)
+				fn(p, k)
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("expire batch %s: %w", id, err)
+			return err
 		}
 	}
 	return nil
@@ -332,18 +384,27 @@ func (s *Store) Outcomes(ctx context.Context, id string, n int, fn func(Outcome)
 
 // Cancel stops further calls for batch id: workers check before every call.
 func (s *Store) Cancel(ctx context.Context, id string) error {
-	n, err := s.rdb.HSet(ctx, s.manifestKey(id), "cancelled", 1).Result()
-	_ = n
+	ok, err := cancelScript.Run(ctx, s.rdb, []string{s.manifestKey(id)}).Int()
+	if err == nil && ok == 0 {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("cancel batch %s: %w", id, err)
 	}
 	return nil
 }
 
+// cancelScript flags an existing batch: an HSET alone would create a manifest
+// holding nothing but the flag, which Status would then report as a batch.
+var cancelScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cancelled', 1)
+return 1`)
+
 // Cancelled reports whether batch id was cancelled.
 func (s *Store) Cancelled(ctx context.Context, id string) (bool, error) {
 	v, err := s.rdb.HGet(ctx, s.manifestKey(id), "cancelled").Result()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
 	return v == "1", err
@@ -355,7 +416,7 @@ func (s *Store) Cancelled(ctx context.Context, id string) (bool, error) {
 func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDelivered bool) (int, error) {
 	stateKey, outKey, manKey := s.stateKey(id, n), s.outcomeKey(id, n), s.manifestKey(id)
 	moved := 0
-	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+	txf := func(tx *redis.Tx) error {
 		moved = 0
 		h, err := tx.HGetAll(ctx, stateKey).Result()
 		if err != nil {
@@ -396,14 +457,16 @@ func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDel
 				continue
 			}
 			fields = append(fields, k)
-			// The range's other outcomes stay recorded: only kind moves. A range is
-			// re-sent whole, so its delivered/refused counts go back to pending too.
+			// A range is re-sent whole, so its delivered/refused counts go back to
+			// pending too.
 			moved += sm.Delivered + sm.Refused + sm.Failed + sm.Uncertain - count
 		}
 		var keep []any
 		for _, it := range outs {
 			var o Outcome
-			if json.Unmarshal([]byte(it), &o) == nil && reopened[o.Range] {
+			// A resent range drops all its outcomes; a range resolved as delivered
+			// drops only the uncertain ones, its refusals stay counted and listed.
+			if json.Unmarshal([]byte(it), &o) == nil && reopened[o.Range] && (!asDelivered || o.State == kind) {
 				continue
 			}
 			keep = append(keep, it)
@@ -435,7 +498,14 @@ func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDel
 			return nil
 		})
 		return err
-	}, stateKey, outKey)
+	}
+	var err error
+	for range 10 {
+		// Another writer touched the part between read and write: read again.
+		if err = s.rdb.Watch(ctx, txf, stateKey, outKey); !errors.Is(err, redis.TxFailedErr) {
+			break
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("batch %s part %d reopen %s: %w", id, n, kind, err)
 	}
@@ -464,10 +534,15 @@ func (s *Store) PartStates(ctx context.Context, id string, parts int) ([]string,
 			}
 			return nil
 		})
-		if err != nil && err != redis.Nil {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("batch %s part states: %w", id, err)
 		}
 		for i, c := range cmds {
+			// Pipelined reports only the first error: a missing state (redis.Nil,
+			// queued) may hide a real one further on.
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("batch %s part states: %w", id, err)
+			}
 			st := c.Val()
 			if st == "" {
 				st = PartQueued
@@ -552,11 +627,14 @@ func (s *Store) Forget(ctx context.Context, id string) error {
 // ParsePartTaskID returns the batch and part of a task id made by TaskID.
 func ParsePartTaskID(taskID string) (string, int, bool) {
 	i := strings.LastIndexByte(taskID, ':')
-	if i < 0 {
+	if i <= 0 {
 		return "", 0, false
 	}
 	n, err := strconv.Atoi(taskID[i+1:])
-	return taskID[:i], n, err == nil
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return taskID[:i], n, true
 }
 
 // TaskID is the asynq task id of part n of batch id: fixed, so that enqueueing the

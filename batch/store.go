@@ -95,6 +95,9 @@ type Staging struct {
 	id      string
 	parts   int
 	rejects []any
+	// nrejects counts every reject added, flushed or not: Commit moves the rejects
+	// list only when one was staged (RENAME of a missing key fails).
+	nrejects int
 }
 
 const stagingTTL = 24 * time.Hour
@@ -132,6 +135,7 @@ func (st *Staging) AddReject(ctx context.Context, r Reject) error {
 		return err
 	}
 	st.rejects = append(st.rejects, b)
+	st.nrejects++
 	if len(st.rejects) >= 1000 {
 		return st.flushRejects(ctx)
 	}
@@ -207,38 +211,55 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 			return false, fmt.Errorf("commit batch %s parts: %w", m.ID, err)
 		}
 	}
-	if m.Rejected > 0 {
-		if err := s.rdb.Rename(ctx, s.rejectsKey(st.id), s.rejectsKey(m.ID)).Err(); err != nil {
+	if st.nrejects > 0 {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Rename(ctx, s.rejectsKey(st.id), s.rejectsKey(m.ID))
+			p.Persist(ctx, s.rejectsKey(m.ID))
+			return nil
+		})
+		if err != nil {
 			return false, fmt.Errorf("commit batch %s rejects: %w", m.ID, err)
 		}
-		s.rdb.Persist(ctx, s.rejectsKey(m.ID))
 	}
-	campaign, profile := string(m.Campaign), mustJSON(m.Profile)
 	if m.Retention == 0 {
 		m.Retention = DefaultRetention
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.manifestKey(m.ID), map[string]any{
-			"vendor": m.Vendor, "region": m.Region, "queue": m.Queue, "campaign": campaign,
-			"profile": profile, "read": m.Read, "accepted": m.Accepted, "rejected": m.Rejected,
-			"duplicates": m.Duplicates, "parts": m.Parts, "created": m.Created.UnixMilli(),
-			"retention_s": int64(m.Retention / time.Second), "source": m.Source, "state": StateEnqueued,
-			"delivered": 0, "refused": 0, "failed": 0, "uncertain": 0, "parts_final": 0,
-		})
-		p.ZAdd(ctx, s.indexKey(), redis.Z{Score: float64(m.Created.UnixMilli()), Member: m.ID})
-		return nil
-	})
+	created := m.Created.UnixMilli()
+	args := []any{created, m.ID,
+		"vendor", m.Vendor, "region", m.Region, "queue", m.Queue, "campaign", string(m.Campaign),
+		"profile", mustJSON(m.Profile), "read", m.Read, "accepted", m.Accepted, "rejected", m.Rejected,
+		"duplicates", m.Duplicates, "parts", m.Parts, "created", created,
+		"retention_s", int64(m.Retention / time.Second), "source", m.Source, "state", StateEnqueued,
+		"delivered", 0, "refused", 0, "failed", 0, "uncertain", 0, "parts_final", 0,
+	}
+	made, err := createScript.Run(ctx, s.rdb, []string{s.manifestKey(m.ID), s.indexKey()}, args...).Int()
 	if err != nil {
 		return false, fmt.Errorf("commit batch %s manifest: %w", m.ID, err)
 	}
+	if made == 0 {
+		// The same command committed concurrently and won: its manifest, and the
+		// counts workers have moved since, must not be reset.
+		return true, st.Abort(ctx)
+	}
 	if m.Parts == 0 {
-		// Nothing to deliver: the batch is finished the moment it exists.
+		// Nothing to deliver: the batch is finished the moment it exists, and is
+		// announced (event and retention) like any other finished batch.
 		if _, err := s.finishIfDone(ctx, m.ID); err != nil {
+			return false, err
+		}
+		if _, err := s.Announce(ctx, m.ID); err != nil {
 			return false, err
 		}
 	}
 	return false, nil
 }
+
+// createScript writes a manifest only if none exists and indexes it.
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return 1`)
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)

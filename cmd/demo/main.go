@@ -1,0 +1,600 @@
+// Command demo runs all of dialq on one machine with nothing but Go: an embedded
+// Redis (or -redis URL), the fake vendor on loopback with demo credentials, an
+// in-process worker with its dashboard, and the example list enqueued to all four
+// vendors. It prints each batch's account and checks that it adds up:
+//
+//	read = rejected + delivered + refused + failed + uncertain + pending
+//
+// and that the fake vendor received every delivered number exactly once.
+//
+//	go run ./cmd/demo            # exits 0 when every batch finished and adds up
+//	go run ./cmd/demo -serve     # then keeps the dashboard up until Ctrl-C
+//
+// The fake refuses two numbers of the list at yccall and flashai (the vendors that
+// report refusals inside an accepted call), so the account shows refusals too.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/monitor"
+	"github.com/dialq/dialq/redact"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// refusals are numbers of examples/list.csv, as yccall and flashai receive them,
+// that the fake refuses. Reasons hold no ',' or ':' (FlashAI's list separators).
+var refusals = []struct{ number, reason string }{
+	{"13600136000", "number is on the vendor blacklist"},
+	{"15800158000", "number in a do-not-call period"},
+}
+
+// listFile is the example list every vendor gets.
+const listFile = "list.csv"
+
+type config struct {
+	redisURL string
+	httpAddr string
+	examples string
+	timeout  time.Duration
+	partSize int
+	serve    bool
+	verbose  bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; empty runs an embedded Redis. Use a Redis no worker serves")
+	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "listener for /monitoring/, /metrics, /healthz, /readyz (a random port if taken)")
+	fs.StringVar(&c.examples, "examples", "examples", "directory with "+listFile+" and one <vendor>.json per vendor; relative to the repository if not found here")
+	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "time the batches get to finish")
+	fs.IntVar(&c.partSize, "part-size", 3, "numbers a part: small, so that each batch has several parts to watch")
+	fs.BoolVar(&c.serve, "serve", false, "keep everything running after the batches finish, until Ctrl-C")
+	fs.BoolVar(&c.verbose, "v", false, "log at info level (default warn)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.timeout <= 0 {
+		return nil, errors.New("-timeout must be positive")
+	}
+	if c.partSize < 1 {
+		return nil, errors.New("-part-size must be at least 1")
+	}
+	return c, nil
+}
+
+// quietRedis drops go-redis's own log lines (pool noise when the embedded Redis
+// stops); failures reach the demo as errors.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	examples, err := findExamples(cfg.examples)
+	if err != nil {
+		return err
+	}
+	log := logrus.New()
+	log.SetOutput(stderr)
+	log.SetLevel(logrus.WarnLevel)
+	if cfg.verbose {
+		log.SetLevel(logrus.InfoLevel)
+	}
+	redis.SetLogger(quietRedis{})
+
+	// Redis.
+	redisDesc := "embedded (miniredis)"
+	var ropt *redis.Options
+	var aopt asynq.RedisClientOpt
+	if cfg.redisURL == "" {
+		mr, err := miniredis.Run()
+		if err != nil {
+			return fmt.Errorf("embedded redis: %w", err)
+		}
+		defer mr.Close()
+		ropt = &redis.Options{Addr: mr.Addr()}
+		aopt = redisconf.AsynqOpt(ropt)
+		redisDesc += " at " + mr.Addr()
+	} else {
+		if ropt, aopt, err = redisconf.Parse(cfg.redisURL); err != nil {
+			return err
+		}
+		redisDesc = "redis at " + ropt.Addr
+	}
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s does not answer: %w", ropt.Addr, err)
+	}
+	insp := asynq.NewInspector(aopt)
+	defer insp.Close()
+	if cfg.redisURL != "" {
+		if err := checkRedisIsOurs(insp); err != nil {
+			return err
+		}
+	}
+
+	// The fake vendor. Its address goes into the credentials' base URLs, so the
+	// listener comes first.
+	tmp, err := os.MkdirTemp("", "dialq-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	fakeLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("fake vendor listener: %w", err)
+	}
+	fakeURL := "http://" + fakeLn.Addr().String()
+	env, err := fakevendor.DemoEnv(fakeURL, filepath.Join(tmp, "speech.pem"))
+	if err != nil {
+		fakeLn.Close()
+		return err
+	}
+	getenv := func(k string) string { return env[k] }
+	fcfg, err := fakevendor.ConfigFromEnv(getenv)
+	if err != nil {
+		fakeLn.Close()
+		return err
+	}
+	fake := fakevendor.New(fcfg)
+	for _, r := range refusals {
+		fake.Refuse(r.reason, r.number)
+	}
+	fakeSrv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = fakeSrv.Serve(fakeLn) }()
+	defer fakeSrv.Close()
+
+	// The worker, wired as cmd/worker wires it.
+	entry := log.WithField("component", "demo-worker")
+	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, "configured")
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(monitor.NewQueueCollector(insp))
+	deps.Store = batch.NewStore(rdb)
+	deps.Metrics = monitor.NewMetrics(reg)
+	deps.Log = entry
+	mux := asynq.NewServeMux()
+	jobs.Register(mux, deps)
+	srv := asynq.NewServer(aopt, asynq.Config{
+		Concurrency:     10,
+		Queues:          map[string]int{jobs.ControlQueue: 6, jobs.DefaultQueue: 3},
+		ShutdownTimeout: 5 * time.Second,
+		RetryDelayFunc:  jobs.RetryDelay,
+		IsFailure:       jobs.IsFailure,
+		ErrorHandler:    jobs.ErrorHandler(deps),
+		// Short intervals so that a retried part runs again within the demo's time.
+		DelayedTaskCheckInterval: 200 * time.Millisecond,
+		TaskCheckInterval:        100 * time.Millisecond,
+		Logger:                   entry.WithField("component", "asynq"),
+		LogLevel:                 asynqLevel(log.GetLevel()),
+	})
+
+	h, err := monitor.NewHandler(monitor.HTTPConfig{
+		RedisConnOpt: aopt, Registry: reg,
+		Ready: func(ctx context.Context) error {
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				return errors.New("redis does not answer")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("monitoring: %w", err)
+	}
+	defer h.Close()
+	ln, note, err := listenHTTP(cfg.httpAddr)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = httpSrv.Serve(ln) }()
+	defer func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = httpSrv.Shutdown(shutCtx)
+	}()
+	dashboard := "http://" + ln.Addr().String() + monitor.RootPath + "/"
+
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer srv.Shutdown()
+
+	fmt.Fprintln(stdout, "dialq demo")
+	fmt.Fprintf(stdout, "  redis       %s\n", redisDesc)
+	fmt.Fprintf(stdout, "  vendors     fake vendor at %s serving %s\n", fakeURL, strings.Join(served, ", "))
+	fmt.Fprintf(stdout, "  worker      in process, concurrency 10\n")
+	fmt.Fprintf(stdout, "  dashboard   %s\n", dashboard)
+	if note != "" {
+		fmt.Fprintf(stdout, "              (%s)\n", note)
+	}
+	for _, r := range refusals {
+		fmt.Fprintf(stdout, "  refusing    %s at yccall and flashai: %s\n", redact.Phone(r.number), r.reason)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	d := &demo{out: stdout, store: deps.Store, fake: fake, started: time.Now()}
+	runErr := d.deliver(wctx, rdb, aopt, examples, cfg.partSize)
+	if errors.Is(runErr, context.DeadlineExceeded) && ctx.Err() == nil {
+		runErr = fmt.Errorf("batches not finished within -timeout %s", cfg.timeout)
+	}
+	if ctx.Err() == nil {
+		// Print what there is even after a timeout: it shows where it stuck.
+		problems, err := d.report(ctx)
+		switch {
+		case err != nil && runErr == nil:
+			runErr = err
+		case len(problems) > 0 && runErr == nil:
+			runErr = fmt.Errorf("%d problem(s): %s", len(problems), strings.Join(problems, "; "))
+		}
+		if runErr == nil {
+			fmt.Fprintf(stdout, "\nOK: %d batches finished and every account adds up (%.1fs)\n", len(d.batches), time.Since(d.started).Seconds())
+		} else {
+			fmt.Fprintf(stdout, "\nFAILED: %v\n", runErr)
+		}
+	}
+	if cfg.serve && ctx.Err() == nil {
+		fmt.Fprintf(stdout, "\nServing the dashboard at %s until Ctrl-C\n", dashboard)
+		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, jobs.DefaultQueue)
+		<-ctx.Done()
+		fmt.Fprintln(stdout, "stopping")
+	}
+	return runErr
+}
+
+// demo is one run: the batches it enqueued and where it reports.
+type demo struct {
+	out     io.Writer
+	store   *batch.Store
+	fake    *fakevendor.Server
+	started time.Time
+	batches []*tracked
+}
+
+type tracked struct {
+	vendor  string
+	sum     *intake.Summary
+	st      *batch.Status
+	settled bool
+}
+
+// deliver enqueues the example list to every vendor and waits until each batch
+// settles.
+func (d *demo) deliver(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, dir string, partSize int) error {
+	list := filepath.Join(dir, listFile)
+	fmt.Fprintf(d.out, "\nEnqueueing %s to each vendor, %d numbers a part\n", list, partSize)
+	for _, v := range chunking.Vendors {
+		sum, err := enqueue(ctx, rdb, aopt, dir, v, partSize)
+		if err != nil {
+			return fmt.Errorf("enqueue %s: %w", v, err)
+		}
+		note := ""
+		if sum.Existing {
+			note = "  (in this Redis already: nothing new queued)"
+		}
+		fmt.Fprintf(d.out, "  %-8s %s  read %d, accepted %d, rejected %d, %d parts%s\n",
+			v, sum.Batch, sum.Read, sum.Accepted, sum.Rejected, sum.Parts, note)
+		d.batches = append(d.batches, &tracked{vendor: v, sum: sum})
+	}
+	fmt.Fprintln(d.out, "\nProgress")
+	return d.wait(ctx)
+}
+
+func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, dir, vendor string, partSize int) (*intake.Summary, error) {
+	data, err := os.ReadFile(filepath.Join(dir, vendor+".json"))
+	if err != nil {
+		return nil, err
+	}
+	c, err := intake.CampaignJSON(vendor, data)
+	if err != nil {
+		return nil, err
+	}
+	callSize := 0
+	if vendor == chunking.Speech {
+		// Speech's default call (1,000) is larger than the demo's part.
+		callSize = partSize
+	}
+	p, err := intake.Profile(vendor, partSize, callSize)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, listFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return intake.Enqueue(ctx, rdb, aopt, f, intake.Request{
+		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "demo",
+	})
+}
+
+// settled means nothing more will happen to the batch without an operator: it
+// finished, or every number has an outcome and no part is queued or running (an
+// uncertain part waits for `enqueue resolve`).
+func settled(st *batch.Status) bool {
+	return st.Finished || (st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0)
+}
+
+// wait polls the batches until all have settled, printing one line as each does
+// and a reminder of what is still open every few seconds.
+func (d *demo) wait(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	lastNote := time.Now()
+	for {
+		var open []string
+		for _, b := range d.batches {
+			if b.settled {
+				continue
+			}
+			st, err := d.store.Status(ctx, b.sum.Batch)
+			if err != nil {
+				return err
+			}
+			b.st = st
+			if !settled(st) {
+				open = append(open, fmt.Sprintf("%s %d/%d parts final", b.vendor, finalParts(st), st.Parts))
+				continue
+			}
+			b.settled = true
+			fmt.Fprintf(d.out, "  [%5.1fs] %-8s %s: %d/%d parts done; %d delivered, %d refused, %d failed, %d uncertain\n",
+				time.Since(d.started).Seconds(), b.vendor, st.State, st.PartStates[batch.PartDone], st.Parts,
+				st.Delivered, st.Refused, st.Failed, st.Uncertain)
+		}
+		if len(open) == 0 {
+			return nil
+		}
+		if time.Since(lastNote) >= 5*time.Second {
+			fmt.Fprintf(d.out, "  [%5.1fs] waiting: %s\n", time.Since(d.started).Seconds(), strings.Join(open, ", "))
+			lastNote = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func finalParts(st *batch.Status) int {
+	return st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+}
+
+// report prints every batch's account and returns what is wrong: a batch that did
+// not finish, or whose account does not add up.
+func (d *demo) report(ctx context.Context) ([]string, error) {
+	var problems []string
+	for _, b := range d.batches {
+		st, err := d.store.Status(ctx, b.sum.Batch)
+		if err != nil {
+			return nil, err
+		}
+		b.st = st
+		p, err := d.account(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, p...)
+	}
+	return problems, nil
+}
+
+// account prints one batch's account and returns what is wrong with it.
+func (d *demo) account(ctx context.Context, b *tracked) ([]string, error) {
+	st := b.st
+	var problems []string
+	w := d.out
+	fmt.Fprintf(w, "\n%s  batch %s  %s\n", b.vendor, st.Batch, st.State)
+	fmt.Fprintf(w, "  read                %5d\n", st.Read)
+	fmt.Fprintf(w, "  rejected at input   %5d", st.Rejected)
+	if st.Duplicates > 0 {
+		fmt.Fprintf(w, "  (duplicates: %d)", st.Duplicates)
+	}
+	fmt.Fprintln(w)
+	err := d.store.Rejects(ctx, st.Batch, func(r batch.Reject) error {
+		fmt.Fprintf(w, "      line %-3d %-14s %s\n", r.Line, redact.Phone(r.Raw), r.Reason)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var outcomes []batch.Outcome
+	for n := range st.Parts {
+		err := d.store.Outcomes(ctx, st.Batch, n, func(o batch.Outcome) error {
+			outcomes = append(outcomes, o)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Line < outcomes[j].Line })
+	fmt.Fprintf(w, "  delivered           %5d\n", st.Delivered)
+	for _, o := range []struct {
+		label, state string
+		n            int64
+	}{
+		{"refused by vendor", batch.OutcomeRefused, st.Refused},
+		{"failed", batch.OutcomeFailed, st.Failed},
+		{"uncertain", batch.OutcomeUncertain, st.Uncertain},
+	} {
+		fmt.Fprintf(w, "  %-19s %5d\n", o.label, o.n)
+		for _, oc := range outcomes {
+			if oc.State == o.state {
+				fmt.Fprintf(w, "      line %-3d %-14s %s\n", oc.Line, redact.Phone(oc.Phone), oc.Reason)
+			}
+		}
+	}
+	fmt.Fprintf(w, "  pending             %5d\n", st.Pending)
+
+	sum := st.Rejected + st.Delivered + st.Refused + st.Failed + st.Uncertain + st.Pending
+	verdict := "adds up"
+	if sum != st.Read || st.Pending < 0 {
+		verdict = "DOES NOT ADD UP"
+		problems = append(problems, fmt.Sprintf("%s: read %d != %d", b.vendor, st.Read, sum))
+	}
+	fmt.Fprintf(w, "  check   %d read = %d rejected + %d delivered + %d refused + %d failed + %d uncertain + %d pending: %s\n",
+		st.Read, st.Rejected, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending, verdict)
+	if !st.Finished {
+		problems = append(problems, fmt.Sprintf("%s: batch %s is %s, not finished (parts %v)", b.vendor, st.Batch, st.State, st.PartStates))
+	}
+	if !b.sum.Existing {
+		// The fake's ledger is this run's alone: it must hold exactly the delivered numbers.
+		l := d.fake.Ledger(b.vendor)
+		twice := 0
+		for _, c := range l.Numbers {
+			if c != 1 {
+				twice++
+			}
+		}
+		verdict := "each once"
+		if int64(len(l.Numbers)) != st.Delivered || twice > 0 {
+			verdict = fmt.Sprintf("MISMATCH: want %d, %d received more than once", st.Delivered, twice)
+			problems = append(problems, fmt.Sprintf("%s: vendor holds %d numbers, %d delivered, %d more than once",
+				b.vendor, len(l.Numbers), st.Delivered, twice))
+		}
+		fmt.Fprintf(w, "  vendor  the fake %s holds %d numbers in %d task(s), %s\n", b.vendor, len(l.Numbers), l.Tasks, verdict)
+	}
+	return problems, nil
+}
+
+// findExamples resolves dir as given, else relative to the repository root (the
+// nearest parent holding go.mod), so that the demo runs from anywhere in the tree.
+func findExamples(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, listFile)); err == nil || filepath.IsAbs(dir) {
+		return dir, err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			p := filepath.Join(d, dir)
+			if _, err := os.Stat(filepath.Join(p, listFile)); err != nil {
+				return "", fmt.Errorf("examples: %w", err)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("examples: no %s in %s or the repository (-examples DIR)", listFile, dir)
+		}
+		d = parent
+	}
+}
+
+// listenHTTP listens on addr, or on a random port of the same host when addr's
+// port is taken (another demo, a worker), and says so.
+func listenHTTP(addr string) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, "", nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, "", fmt.Errorf("http listener: %w", err)
+	}
+	host, _, splitErr := net.SplitHostPort(addr)
+	if splitErr != nil {
+		return nil, "", fmt.Errorf("http listener: %w", err)
+	}
+	ln, err2 := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err2 != nil {
+		return nil, "", fmt.Errorf("http listener: %w", err)
+	}
+	return ln, fmt.Sprintf("%s is taken: using %s instead", addr, ln.Addr()), nil
+}
+
+// checkRedisIsOurs refuses a Redis that a worker serves or whose dialq queues hold
+// work: that worker would deliver the demo's parts with real credentials, and the
+// demo's worker would deliver real parts to the fake vendor.
+func checkRedisIsOurs(insp *asynq.Inspector) error {
+	servers, err := insp.Servers()
+	if err != nil {
+		return fmt.Errorf("inspect redis: %w", err)
+	}
+	if len(servers) > 0 {
+		s := servers[0]
+		return fmt.Errorf("a worker serves this Redis (host %s, pid %d, %d in all): give the demo a Redis of its own", s.Host, s.PID, len(servers))
+	}
+	queues, err := insp.Queues()
+	if err != nil {
+		return fmt.Errorf("inspect redis: %w", err)
+	}
+	for _, q := range queues {
+		if q != jobs.DefaultQueue && q != jobs.ControlQueue {
+			continue
+		}
+		info, err := insp.GetQueueInfo(q)
+		if err != nil {
+			return fmt.Errorf("inspect queue %s: %w", q, err)
+		}
+		if n := info.Pending + info.Active + info.Scheduled + info.Retry + info.Aggregating; n > 0 {
+			return fmt.Errorf("queue %s holds %d tasks not yet done: give the demo a Redis of its own", q, n)
+		}
+	}
+	return nil
+}
+
+func asynqLevel(l logrus.Level) asynq.LogLevel {
+	switch {
+	case l >= logrus.DebugLevel:
+		return asynq.DebugLevel
+	case l >= logrus.InfoLevel:
+		return asynq.InfoLevel
+	case l >= logrus.WarnLevel:
+		return asynq.WarnLevel
+	default:
+		return asynq.ErrorLevel
+	}
+}
