@@ -92,16 +92,21 @@ var gzipMagic = []byte{0x1f, 0x8b}
 
 // Open wraps r, detecting gzip by content and the format when f is Auto.
 func Open(r io.Reader, f Format) (*Source, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
+	br := bufio.NewReaderSize(&stickyErr{r: r}, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, &InputError{Err: fmt.Errorf("gzip: %w", err)}
 		}
-		br = bufio.NewReaderSize(zr, 256<<10)
+		br = bufio.NewReaderSize(&stickyErr{r: zr}, 256<<10)
 	}
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)
+	}
+	// Excel's "Unicode text" is UTF-16: read as UTF-8 every row would be refused for
+	// NUL bytes, which tells the operator nothing. No UTF-8 text starts so.
+	if bom, _ := br.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
+		return nil, &InputError{Err: errors.New("UTF-16 text (it starts with a UTF-16 byte-order mark): save the list as UTF-8")}
 	}
 	if f == Auto {
 		f = detect(br)
@@ -119,6 +124,23 @@ func Open(r io.Reader, f Format) (*Source, error) {
 	return nil, fmt.Errorf("format %q: want auto, lines, csv or jsonl", f)
 }
 
+// stickyErr repeats the first error (or EOF) of its reader. bufio.Reader.Peek hands
+// a read error out once and forgets it: the peeks that sniff gzip, BOM, format and
+// line endings must not swallow an error that would make a broken input look whole.
+type stickyErr struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyErr) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.err = err
+	return n, err
+}
+
 var phoneHeaders = map[string]bool{"phone": true, "mobile": true, "number": true, "tel": true, "telephone": true, "phone_number": true, "msisdn": true}
 
 // detect looks at the first non-blank line: '{' starts JSON Lines; a comma, a tab,
@@ -127,7 +149,7 @@ func detect(br *bufio.Reader) Format {
 	peek, _ := br.Peek(64 << 10)
 	for len(peek) > 0 {
 		line := peek
-		if i := bytes.IndexByte(peek, '\n'); i >= 0 {
+		if i := bytes.IndexAny(peek, "\r\n"); i >= 0 {
 			line, peek = peek[:i], peek[i+1:]
 		} else {
 			peek = nil
@@ -152,37 +174,55 @@ type lineReader struct {
 	line int64
 }
 
-// readLine returns the next line without its line ending (LF, CRLF or a lone CR
-// treated as a line break), or tooLong when it exceeds MaxLineBytes.
+// readLine returns the next line without its line ending (LF, CRLF or a lone CR,
+// which old Mac exports use), or tooLong when it exceeds MaxLineBytes: the rest of
+// such a line is skipped, never held in memory.
 func (lr *lineReader) readLine() (line []byte, tooLong bool, err error) {
 	var buf []byte
+	seen := false // the last line may have no line ending
 	for {
-		chunk, err := lr.br.ReadSlice('\n')
-		if len(buf)+len(chunk) > MaxLineBytes {
-			tooLong = true
-			buf = nil
-		} else if !tooLong {
-			buf = append(buf, chunk...)
-		}
-		switch {
-		case err == nil:
-			lr.line++
-			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF):
-			if len(buf) == 0 && !tooLong {
-				return nil, false, io.EOF
+		if lr.br.Buffered() == 0 {
+			if _, err := lr.br.Peek(1); err != nil {
+				switch {
+				case !errors.Is(err, io.EOF):
+					return nil, false, &InputError{Line: lr.line + 1, Err: err}
+				case !seen:
+					return nil, false, io.EOF
+				}
+				lr.line++
+				return buf, tooLong, nil
 			}
-			lr.line++
-			return bytes.TrimRight(buf, "\r\n"), tooLong, nil
-		default:
-			return nil, false, &InputError{Line: lr.line + 1, Err: err}
 		}
+		chunk, _ := lr.br.Peek(lr.br.Buffered())
+		end := bytes.IndexAny(chunk, "\r\n")
+		text := chunk
+		if end >= 0 {
+			text = chunk[:end]
+		}
+		seen = true
+		if len(buf)+len(text) > MaxLineBytes {
+			tooLong, buf = true, nil
+		} else if !tooLong {
+			buf = append(buf, text...)
+		}
+		if end < 0 {
+			_, _ = lr.br.Discard(len(chunk))
+			continue
+		}
+		cr := chunk[end] == '\r'
+		_, _ = lr.br.Discard(end + 1)
+		if cr {
+			// A read error met looking for the LF comes again on the next call (stickyErr).
+			if next, _ := lr.br.Peek(1); len(next) == 1 && next[0] == '\n' {
+				_, _ = lr.br.Discard(1)
+			}
+		}
+		lr.line++
+		return buf, tooLong, nil
 	}
 }
 
-// nextLine skips blank lines and splits lone-CR line endings (old Mac exports).
+// rawLine is one non-blank line of plain or JSON Lines input.
 type rawLine struct {
 	line    int64
 	text    string
@@ -261,6 +301,12 @@ func (lr *lineReader) nextJSON() (Row, error) {
 		r.Phone = string(j.Phone)
 		r.Problem = "phone must be a string or a number"
 	}
+	// JSON escapes can spell what the raw line may not hold (\u0000).
+	for _, f := range append([]string{r.Phone, r.Name, r.CustomerID, r.Attach, r.Company}, r.Params...) {
+		if p := textProblem(f); p != "" && r.Problem == "" {
+			r.Problem = p
+		}
+	}
 	return r, nil
 }
 
@@ -271,6 +317,9 @@ func jsonReason(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Field == "" {
+			return "it is a JSON " + te.Value
+		}
 		return fmt.Sprintf("field %s has the wrong type", te.Field)
 	}
 	return "cannot decode"
@@ -313,16 +362,17 @@ type csvColumns struct {
 	phone, name, customerID, attach, company int
 	params                                   []int // column index per parameter, in order
 	width                                    int
+	line                                     int64 // the last row's line, for errors
 }
 
 func openCSV(br *bufio.Reader) (*Source, error) {
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(loneCR{br})
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	// Sniff the delimiter from the header: some spreadsheets export ';' or tabs.
 	if head, _ := br.Peek(4096); len(head) > 0 {
 		first := head
-		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		if i := bytes.IndexAny(head, "\r\n"); i >= 0 {
 			first = head[:i]
 		}
 		switch {
@@ -376,17 +426,21 @@ func openCSV(br *bufio.Reader) (*Source, error) {
 func nextCSV(cr *csv.Reader, cols *csvColumns) (Row, error) {
 	for {
 		rec, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return Row{Line: int64(pe.StartLine), Problem: "csv: " + pe.Err.Error()}, nil
+				cols.line = int64(pe.Line)
+				return Row{Line: int64(pe.StartLine), Problem: csvProblem(pe)}, nil
 			}
 			if errors.Is(err, io.EOF) {
 				return Row{}, io.EOF
 			}
-			return Row{}, &InputError{Line: int64(line), Err: err}
+			return Row{}, &InputError{Line: cols.line + 1, Err: err}
 		}
+		// FieldPos only after a successful Read: a parse error can leave no fields,
+		// and FieldPos(0) then panics.
+		line, _ := cr.FieldPos(0)
+		cols.line = int64(line)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
@@ -416,6 +470,40 @@ func nextCSV(cr *csv.Reader, cols *csvColumns) (Row, error) {
 		}
 		return r, nil
 	}
+}
+
+// csvProblem names the lines a malformed row swallowed: an unclosed quote runs on
+// until the next quote, so the rows in between are part of this one reject.
+func csvProblem(pe *csv.ParseError) string {
+	if pe.Line > pe.StartLine {
+		return fmt.Sprintf("csv: %v (lines %d-%d read as one row)", pe.Err, pe.StartLine, pe.Line)
+	}
+	return "csv: " + pe.Err.Error()
+}
+
+// loneCR turns a lone CR (old Mac line ending) into LF for encoding/csv, which
+// knows only LF and CRLF and would otherwise read such a file as one row. A CR in
+// a quoted field becomes LF too, as encoding/csv does with CRLF.
+type loneCR struct{ br *bufio.Reader }
+
+func (l loneCR) Read(p []byte) (int, error) {
+	n, err := l.br.Read(p)
+	b := p[:n]
+	for i := bytes.IndexByte(b, '\r'); i >= 0; {
+		if i+1 < len(b) {
+			if b[i+1] != '\n' {
+				b[i] = '\n'
+			}
+		} else if next, _ := l.br.Peek(1); len(next) == 0 || next[0] != '\n' {
+			b[i] = '\n' // a read error met here comes again (stickyErr)
+		}
+		j := bytes.IndexByte(b[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return n, err
 }
 
 func field(rec []string, i int) string {

@@ -74,6 +74,18 @@ func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
 	if f.batchID != "" && !batchIDPattern.MatchString(f.batchID) {
 		return nil, "", usageErr("-batch %q: use 1-64 letters, digits, '_' or '-'", f.batchID)
 	}
+	// Zero means the default; a negative value would silently mean it too.
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"-part-size", f.partSize}, {"-call-size", f.callSize}, {"-workers", f.workers}} {
+		if n.v < 0 {
+			return nil, "", usageErr("%s %d: want a positive number (or 0 for the default)", n.flag, n.v)
+		}
+	}
+	if f.retention < time.Second {
+		return nil, "", usageErr("-retention %s: want at least 1s", f.retention)
+	}
 	return f, fs.Arg(0), nil
 }
 
