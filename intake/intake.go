@@ -105,6 +105,8 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 	}
 	if callSize > 0 {
 		p.CallSize = callSize
+	} else if p.CallSize > p.PartSize {
+		p.CallSize = p.PartSize // a small speech part is one create
 	}
 	if err := p.Validate(); err != nil {
 		return p, &ConfigError{err}

@@ -86,10 +86,14 @@ func Register(mux *asynq.ServeMux, d *Deps) []string {
 	return served
 }
 
-// RetryDelay honours a vendor's Retry-After and otherwise backs off as asynq does.
+// RetryDelay honours a vendor's Retry-After, retries a part whose worker died at
+// once (its in-flight marks make that safe), and otherwise backs off as asynq does.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if ra := vendors.RetryAfter(err); ra > 0 {
 		return ra
+	}
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
 	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
