@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/internal/testredis"
+)
+
+func demoEnv(t *testing.T) map[string]string {
+	t.Helper()
+	env, err := fakevendor.DemoEnv("http://127.0.0.1:1", filepath.Join(t.TempDir(), "k.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+	}{
+		{"defaults", nil, nil, ""},
+		{"flags override env", map[string]string{"WORKER_CONCURRENCY": "x"}, []string{"-concurrency", "5"}, ""},
+		{"bad concurrency", map[string]string{"WORKER_CONCURRENCY": "0"}, nil, "concurrency"},
+		{"bad queues", map[string]string{"WORKER_QUEUES": "dialq"}, nil, "queues"},
+		{"bad shutdown", map[string]string{"WORKER_SHUTDOWN_TIMEOUT": "soon"}, nil, "shutdown timeout"},
+		{"bad rate", map[string]string{"NXCLOUD_RATE": "-1"}, nil, "nxcloud rate"},
+		{"bad writable", map[string]string{"MONITORING_WRITABLE": "maybe"}, nil, "MONITORING_WRITABLE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, &bytes.Buffer{})
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("parseConfig = %v; want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+	c, err := parseConfig([]string{"-concurrency", "5"}, func(k string) string {
+		return map[string]string{"WORKER_CONCURRENCY": "9", "NXCLOUD_RATE": "2.5", "WORKER_QUEUES": "a=2,b=1"}[k]
+	}, &bytes.Buffer{})
+	if err != nil || c.concurrency != 5 || c.rates["nxcloud"] != 2.5 || c.queues["a"] != 2 || c.queues["b"] != 1 {
+		t.Errorf("parseConfig = %+v, %v", c, err)
+	}
+}
+
+func runWorker(t *testing.T, env map[string]string, stopAfter time.Duration) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stopAfter)
+	defer cancel()
+	var logs bytes.Buffer
+	log := logrus.New()
+	log.SetOutput(&logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	err := run(ctx, nil, func(k string) string { return env[k] }, log)
+	return logs.String(), err
+}
+
+func TestRefusesToStart(t *testing.T) {
+	db := testredis.New(t)
+	full := demoEnv(t)
+	tests := []struct {
+		name    string
+		edit    func(map[string]string)
+		wantErr string
+	}{
+		{"no vendor", func(e map[string]string) {
+			for k := range e {
+				if k != "REDIS_URL" {
+					delete(e, k)
+				}
+			}
+		}, "no vendor is configured"},
+		{"half nxcloud", func(e map[string]string) { delete(e, "NXCLOUD_ACCESS_SECRET") }, "NXCLOUD_ACCESS_SECRET"},
+		{"half flashai", func(e map[string]string) { delete(e, "FLASHAI_USER_ID") }, "FLASHAI_USER_ID"},
+		{"speech without key", func(e map[string]string) { delete(e, "SPEECH_PRIVATE_KEY_FILE") }, "SPEECH_PRIVATE_KEY"},
+		{"writable dashboard without credentials", func(e map[string]string) { e["MONITORING_WRITABLE"] = "true" }, "monitoring"},
+		{"bad redis url", func(e map[string]string) { e["REDIS_URL"] = "http://x" }, "REDIS_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"REDIS_URL": db.URL, "WORKER_HTTP_ADDR": "127.0.0.1:0"}
+			for k, v := range full {
+				env[k] = v
+			}
+			tt.edit(env)
+			_, err := runWorker(t, env, 5*time.Second)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run = %v; want an error naming %q", err, tt.wantErr)
+			}
+			for _, secret := range []string{full["NXCLOUD_ACCESS_SECRET"], full["FLASHAI_CLIENT_SECRET"], full["YCCALL_ACCESSKEY"]} {
+				if err != nil && strings.Contains(err.Error(), secret) {
+					t.Errorf("error leaks a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestStartsAndStops(t *testing.T) {
+	db := testredis.New(t)
+	env := demoEnv(t)
+	env["REDIS_URL"] = db.URL
+	env["WORKER_HTTP_ADDR"] = "127.0.0.1:0"
+	start := time.Now()
+	logs, err := runWorker(t, env, 2*time.Second)
+	if err != nil {
+		t.Fatalf("run = %v\n%s", err, logs)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Errorf("worker took %s to stop", time.Since(start))
+	}
+	for _, want := range []string{`"msg":"worker started"`, `"vendors":["flashai","nxcloud","speech","yccall"]`, `"msg":"worker stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	for _, k := range []string{"NXCLOUD_ACCESS_SECRET", "FLASHAI_CLIENT_SECRET", "YCCALL_ACCESSKEY"} {
+		if strings.Contains(logs, env[k]) {
+			t.Errorf("logs leak %s", k)
+		}
+	}
+}
