@@ -24,3 +24,22 @@ func TestSecret(t *testing.T) {
 		t.Errorf("Secret(\"\") = %q", got)
 	}
 }
+
+func TestMessage(t *testing.T) {
+	long := ""
+	for range 250 {
+		long += "错"
+	}
+	tests := []struct{ in, want string }{
+		{"ok", "ok"},
+		{"number 13800138000 refused", "number 138******00 refused"},
+		{"code 123456 stays", "code 123456 stays"},
+		{"bad \xff byte", "bad \uFFFD byte"},
+		{long, long[:600] + "…"},
+	}
+	for _, tt := range tests {
+		if got := Message(tt.in); got != tt.want {
+			t.Errorf("Message(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -5,12 +5,14 @@ package vendors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -204,4 +206,25 @@ func StatusClass(code int) Class {
 	default:
 		return Permanent
 	}
+}
+
+// JSONInt reads a JSON integer, bare or quoted: vendors send codes both ways.
+func JSONInt(raw json.RawMessage) (int, bool) {
+	s := strings.TrimSpace(string(raw))
+	if len(s) >= 2 && s[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// JSONString reads a JSON string; anything else reads as empty.
+func JSONString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }

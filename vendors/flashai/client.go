@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -362,7 +363,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (json.RawMe
 		after := resp.RetryAfterHeader(now)
 		if envErr == nil && env.Code != "" && env.Code != CodeOK {
 			return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Code: string(env.Code),
-				Message: cleanMessage(env.Msg), After: after}
+				Message: redact.Message(env.Msg), After: after}
 		}
 		return nil, &vendors.HTTPStatusError{Vendor: Vendor, Op: op, StatusCode: resp.StatusCode, After: after}
 	}
@@ -372,7 +373,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (json.RawMe
 	case env.Code == "":
 		return nil, &vendors.MalformedError{Vendor: Vendor, Op: op, Err: errors.New("no code in answer")}
 	case env.Code != CodeOK:
-		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Code: string(env.Code), Message: cleanMessage(env.Msg)}
+		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Code: string(env.Code), Message: redact.Message(env.Msg)}
 	}
 	return env.Body, nil
 }

@@ -3,11 +3,8 @@ package flashai
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -99,36 +96,3 @@ func (e *RequestError) Error() string {
 
 // Class implements vendors.Classified: the input must change first.
 func (e *RequestError) Class() vendors.Class { return vendors.Permanent }
-
-const maxMessage = 200
-
-// cleanMessage shortens a vendor message and masks digit runs long enough to be
-// phone numbers, since vendors echo input back.
-func cleanMessage(s string) string {
-	if len(s) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		if j == i {
-			b.WriteByte(s[i])
-			i++
-			continue
-		}
-		if j-i >= 7 {
-			b.WriteString(redact.Phone(s[i:j]))
-		} else {
-			b.WriteString(s[i:j])
-		}
-		i = j
-	}
-	return b.String()
-}

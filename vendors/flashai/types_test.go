@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 	"github.com/google/go-cmp/cmp"
 )
@@ -113,11 +114,11 @@ func TestCleanMessage(t *testing.T) {
 		{"illegal parameters", "illegal parameters"},
 		{"phone 13812345678 invalid", "phone 138******78 invalid"},
 		{"code 101008 over 1000", "code 101008 over 1000"},
-		{strings.Repeat("é", 150), strings.Repeat("é", 100) + "..."},
+		{strings.Repeat("é", 250), strings.Repeat("é", 200) + "…"},
 	}
 	for _, tt := range tests {
-		if got := cleanMessage(tt.in); got != tt.want {
-			t.Errorf("cleanMessage(%q) = %q; want %q", tt.in, got, tt.want)
+		if got := redact.Message(tt.in); got != tt.want {
+			t.Errorf("redact.Message(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -219,32 +219,11 @@ func parseEnvelope(b []byte) (*envelope, error) {
 	if raw.Code == nil {
 		return nil, errors.New("no code")
 	}
-	code, ok := parseInt(raw.Code)
+	code, ok := vendors.JSONInt(raw.Code)
 	if !ok {
 		return nil, errors.New("code is not an integer")
 	}
-	return &envelope{ReqID: asString(raw.ReqID), Code: code, Msg: asString(raw.Msg)}, nil
-}
-
-// parseInt reads a JSON integer, bare or quoted.
-func parseInt(raw json.RawMessage) (int, bool) {
-	s := strings.TrimSpace(string(raw))
-	if len(s) >= 2 && s[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, false
-		}
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
-}
-
-// asString reads a JSON string; anything else reads as empty.
-func asString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
+	return &envelope{ReqID: vendors.JSONString(raw.ReqID), Code: code, Msg: vendors.JSONString(raw.Msg)}, nil
 }
 
 // checkResponse turns the vendor's answer into its envelope or a classified error.
@@ -253,7 +232,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (*envelope,
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &APIError{Op: op, StatusCode: resp.StatusCode, After: resp.RetryAfterHeader(now)}
 		if perr == nil {
-			e.Code, e.Message, e.ReqID = env.Code, cleanMessage(env.Msg), env.ReqID
+			e.Code, e.Message, e.ReqID = env.Code, redact.Message(env.Msg), env.ReqID
 		}
 		return nil, e
 	}
@@ -261,7 +240,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (*envelope,
 		return nil, &vendors.MalformedError{Vendor: vendor, Op: op, Err: perr}
 	}
 	if env.Code != CodeOK {
-		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Code: env.Code, Message: cleanMessage(env.Msg), ReqID: env.ReqID,
+		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Code: env.Code, Message: redact.Message(env.Msg), ReqID: env.ReqID,
 			After: resp.RetryAfterHeader(now)}
 	}
 	return env, nil

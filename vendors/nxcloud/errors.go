@@ -3,11 +3,8 @@ package nxcloud
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -76,37 +73,3 @@ func (e *RequestError) Error() string { return "nxcloud " + e.Op + ": invalid re
 
 // Class is Permanent: sending the same request again cannot succeed.
 func (e *RequestError) Class() vendors.Class { return vendors.Permanent }
-
-// maxMessage bounds the vendor text kept in an error.
-const maxMessage = 200
-
-// cleanMessage keeps a vendor message fit for an error string: bounded, and with
-// any run of seven or more digits (a phone number the vendor echoed) masked.
-func cleanMessage(s string) string {
-	if len(s) > maxMessage {
-		cut := maxMessage
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		switch {
-		case j-i >= 7:
-			b.WriteString(redact.Phone(s[i:j]))
-			i = j
-		case j > i:
-			b.WriteString(s[i:j])
-			i = j
-		default:
-			b.WriteByte(s[i])
-			i++
-		}
-	}
-	return b.String()
-}

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/dialq/dialq/redact"
 )
 
 func TestParseEnvelope(t *testing.T) {
@@ -41,11 +44,11 @@ func TestCleanMessage(t *testing.T) {
 		{"Parameter error or empty", "Parameter error or empty"},
 		{"bad userPhone 85235757581 in list", "bad userPhone 852******81 in list"},
 		{"code 41000 at 123456", "code 41000 at 123456"},
-		{strings.Repeat("é", 150), strings.Repeat("é", 100) + "..."},
+		{strings.Repeat("é", 250), strings.Repeat("é", 200) + "…"},
 	}
 	for _, tt := range tests {
-		if got := cleanMessage(tt.in); got != tt.want {
-			t.Errorf("cleanMessage(%q) = %q; want %q", tt.in, got, tt.want)
+		if got := redact.Message(tt.in); got != tt.want {
+			t.Errorf("redact.Message(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -90,7 +93,7 @@ func FuzzParseEnvelope(f *testing.F) {
 		if !json.Valid(b) {
 			t.Fatalf("parseEnvelope accepted invalid JSON %q", b)
 		}
-		if msg := cleanMessage(env.Msg); len(msg) > maxMessage+3 {
+		if msg := redact.Message(env.Msg); utf8.RuneCountInString(msg) > 201 {
 			t.Fatalf("cleanMessage kept %d bytes", len(msg))
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -222,7 +223,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time, dupMsg stri
 		Op:         op,
 		StatusCode: resp.StatusCode,
 		Code:       code,
-		Message:    cleanMessage(env.Message),
+		Message:    redact.Message(env.Message),
 		After:      resp.RetryAfterHeader(now),
 	}
 	if code == CodeOK {

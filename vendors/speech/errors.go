@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
@@ -42,7 +40,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	s := fmt.Sprintf("speech %s: code %s", e.Op, cleanMessage(e.Code))
+	s := fmt.Sprintf("speech %s: code %s", e.Op, redact.Message(e.Code))
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -100,33 +98,3 @@ func (e *RequestError) Unwrap() error { return e.Err }
 
 // Class implements vendors.Classified.
 func (e *RequestError) Class() vendors.Class { return vendors.Permanent }
-
-const maxMessageRunes = 200
-
-// cleanMessage cuts a vendor message short and masks every run of 7 or more
-// digits, so that a number the vendor echoes never reaches an error string or log.
-func cleanMessage(m string) string {
-	m = strings.ToValidUTF8(m, "\uFFFD")
-	if utf8.RuneCountInString(m) > maxMessageRunes {
-		m = string([]rune(m)[:maxMessageRunes]) + "…"
-	}
-	var b strings.Builder
-	for i := 0; i < len(m); {
-		j := i
-		for j < len(m) && m[j] >= '0' && m[j] <= '9' {
-			j++
-		}
-		switch {
-		case j-i >= 7:
-			b.WriteString(redact.Phone(m[i:j]))
-			i = j
-		case j > i:
-			b.WriteString(m[i:j])
-			i = j
-		default:
-			b.WriteByte(m[i])
-			i++
-		}
-	}
-	return b.String()
-}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dialq/dialq/redact"
 )
 
 func goodCustomer() Customer {
@@ -84,8 +86,8 @@ func TestCleanMessage(t *testing.T) {
 		{strings.Repeat("错", 250), strings.Repeat("错", 200) + "…"},
 	}
 	for _, tt := range tests {
-		if got := cleanMessage(tt.in); got != tt.want {
-			t.Errorf("cleanMessage(%q) = %q; want %q", tt.in, got, tt.want)
+		if got := redact.Message(tt.in); got != tt.want {
+			t.Errorf("redact.Message(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -239,7 +239,7 @@ func (c *Client) TaskAdd(ctx context.Context, taskID string, phones []Phone) (*T
 	n := len(phones) - len(inv)
 	if res.Success != nil && string(res.Success) != "null" {
 		var ok bool
-		if n, ok = parseInt(res.Success); !ok {
+		if n, ok = vendors.JSONInt(res.Success); !ok {
 			return nil, c.malformed(opTaskAdd, errors.New("success is not an integer"))
 		}
 	}
@@ -349,11 +349,11 @@ func parseEnvelope(b []byte) (*envelope, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("not a json object: %w", err)
 	}
-	ret, ok := parseInt(raw.Ret)
+	ret, ok := vendors.JSONInt(raw.Ret)
 	if !ok {
 		return nil, errors.New("ret missing or not an integer")
 	}
-	env := &envelope{Ret: ret, Msg: asString(raw.Msg)}
+	env := &envelope{Ret: ret, Msg: vendors.JSONString(raw.Msg)}
 	var data struct {
 		Status json.RawMessage `json:"status"`
 		Desc   json.RawMessage `json:"desc"`
@@ -366,10 +366,10 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		}
 		return env, nil
 	}
-	env.Desc, env.Result = asString(data.Desc), data.Result
+	env.Desc, env.Result = vendors.JSONString(data.Desc), data.Result
 	// An absent status reads as 0 (the result decides); a present one must be an integer.
 	if data.Status != nil {
-		if env.Status, ok = parseInt(data.Status); !ok && ret == RetOK {
+		if env.Status, ok = vendors.JSONInt(data.Status); !ok && ret == RetOK {
 			return nil, errors.New("data.status is not an integer")
 		}
 	}
@@ -378,8 +378,8 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		CodeMsg json.RawMessage `json:"codemsg"`
 	}
 	if json.Unmarshal(data.Errors, &errs) == nil {
-		env.ErrCode, _ = parseInt(errs.Code)
-		env.ErrMsg = asString(errs.CodeMsg)
+		env.ErrCode, _ = vendors.JSONInt(errs.Code)
+		env.ErrMsg = vendors.JSONString(errs.CodeMsg)
 	}
 	return env, nil
 }
@@ -390,7 +390,7 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (*envelope,
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &APIError{Op: op, StatusCode: resp.StatusCode, After: resp.RetryAfterHeader(now)}
 		if perr == nil {
-			e.Ret, e.Status, e.Code, e.Message = env.Ret, env.Status, env.ErrCode, cleanMessage(firstNonEmpty(env.ErrMsg, env.Msg, env.Desc))
+			e.Ret, e.Status, e.Code, e.Message = env.Ret, env.Status, env.ErrCode, redact.Message(firstNonEmpty(env.ErrMsg, env.Msg, env.Desc))
 		}
 		return nil, e
 	}
@@ -399,10 +399,10 @@ func checkResponse(op string, resp *vendors.Response, now time.Time) (*envelope,
 	}
 	switch {
 	case env.Ret != RetOK:
-		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Ret: env.Ret, Message: cleanMessage(firstNonEmpty(env.Msg, env.Desc))}
+		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Ret: env.Ret, Message: redact.Message(firstNonEmpty(env.Msg, env.Desc))}
 	case env.Status != 0:
 		return nil, &APIError{Op: op, StatusCode: resp.StatusCode, Ret: env.Ret, Status: env.Status, Code: env.ErrCode,
-			Message: cleanMessage(firstNonEmpty(env.ErrMsg, env.Desc, env.Msg))}
+			Message: redact.Message(firstNonEmpty(env.ErrMsg, env.Desc, env.Msg))}
 	}
 	return env, nil
 }
@@ -450,7 +450,7 @@ func parseInvalid(raw json.RawMessage) ([]Invalid, error) {
 		sort.Strings(phones)
 		out := make([]Invalid, 0, len(m))
 		for _, p := range phones {
-			in := Invalid{Phone: p, Reason: asString(m[p])}
+			in := Invalid{Phone: p, Reason: vendors.JSONString(m[p])}
 			if in.Reason == "" {
 				in.Reason = invalidItem(m[p]).Reason
 			}
@@ -495,30 +495,9 @@ func withReason(in Invalid) Invalid {
 	return in
 }
 
-// parseInt reads a JSON integer, bare or quoted.
-func parseInt(raw json.RawMessage) (int, bool) {
-	s := strings.TrimSpace(string(raw))
-	if len(s) >= 2 && s[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, false
-		}
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
-}
-
-// asString reads a JSON string; anything else reads as empty.
-func asString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
 // asScalar reads a JSON string or number as text; anything else reads as empty.
 func asScalar(raw json.RawMessage) string {
-	if s := asString(raw); s != "" {
+	if s := vendors.JSONString(raw); s != "" {
 		return s
 	}
 	var n json.Number

@@ -3,6 +3,8 @@ package yccall
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/dialq/dialq/redact"
 )
 
 func TestParseEnvelope(t *testing.T) {
@@ -49,8 +51,8 @@ func TestCleanMessage(t *testing.T) {
 		{"ret 600 at 12:00", "ret 600 at 12:00"},
 	}
 	for _, tt := range tests {
-		if got := cleanMessage(tt.in); got != tt.want {
-			t.Errorf("cleanMessage(%q) = %q; want %q", tt.in, got, tt.want)
+		if got := redact.Message(tt.in); got != tt.want {
+			t.Errorf("redact.Message(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+
+	"github.com/dialq/dialq/vendors"
 )
 
 // Login asks the vendor for a new token and caches it for the calls that follow.
@@ -88,7 +90,7 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(env.Result, &res); err != nil {
 		return "", c.malformed(opLogin, err)
 	}
-	tok := asString(res.Token)
+	tok := vendors.JSONString(res.Token)
 	if tok == "" {
 		return "", c.malformed(opLogin, errors.New("no token in result"))
 	}
