@@ -100,22 +100,15 @@ func (h *harness) startWorker(d *jobs.Deps) *asynq.Server {
 	h.t.Helper()
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, d)
-	srv := asynq.NewServer(h.aopt, asynq.Config{
-		Concurrency: 4,
-		Queues:      map[string]int{jobs.DefaultQueue: 1, jobs.ControlQueue: 1},
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+	srv := jobs.NewServer(h.aopt, d, jobs.ServerOptions{
+		Concurrency: 4, ShutdownTimeout: 5 * time.Second,
+		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond,
+		RetryDelay: func(n int, err error, t *asynq.Task) time.Duration {
 			if ra := vendors.RetryAfter(err); ra > 0 {
 				return ra
 			}
 			return 100 * time.Millisecond
 		},
-		IsFailure:                jobs.IsFailure,
-		ErrorHandler:             jobs.ErrorHandler(d),
-		DelayedTaskCheckInterval: 100 * time.Millisecond,
-		TaskCheckInterval:        50 * time.Millisecond,
-		Logger:                   logrus.NewEntry(h.log),
-		LogLevel:                 asynq.WarnLevel,
-		ShutdownTimeout:          5 * time.Second,
 	})
 	if err := srv.Start(mux); err != nil {
 		h.t.Fatal(err)

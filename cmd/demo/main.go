@@ -204,18 +204,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	deps.Log = entry
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
-	srv := asynq.NewServer(aopt, asynq.Config{
-		Concurrency:     10,
-		Queues:          map[string]int{jobs.ControlQueue: 6, jobs.DefaultQueue: 3},
-		ShutdownTimeout: 5 * time.Second,
-		RetryDelayFunc:  jobs.RetryDelay,
-		IsFailure:       jobs.IsFailure,
-		ErrorHandler:    jobs.ErrorHandler(deps),
+	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
+		Concurrency: 10, ShutdownTimeout: 5 * time.Second,
 		// Short intervals so that a retried part runs again within the demo's time.
-		DelayedTaskCheckInterval: 200 * time.Millisecond,
-		TaskCheckInterval:        100 * time.Millisecond,
-		Logger:                   entry.WithField("component", "asynq"),
-		LogLevel:                 asynqLevel(log.GetLevel()),
+		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond,
 	})
 
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
@@ -584,17 +576,4 @@ func checkRedisIsOurs(insp *asynq.Inspector) error {
 		}
 	}
 	return nil
-}
-
-func asynqLevel(l logrus.Level) asynq.LogLevel {
-	switch {
-	case l >= logrus.DebugLevel:
-		return asynq.DebugLevel
-	case l >= logrus.InfoLevel:
-		return asynq.InfoLevel
-	case l >= logrus.WarnLevel:
-		return asynq.WarnLevel
-	default:
-		return asynq.ErrorLevel
-	}
 }

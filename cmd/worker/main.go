@@ -161,15 +161,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
-	srv := asynq.NewServer(aopt, asynq.Config{
-		Concurrency:     cfg.concurrency,
-		Queues:          cfg.queues,
-		ShutdownTimeout: cfg.shutdownTimeout,
-		RetryDelayFunc:  jobs.RetryDelay,
-		IsFailure:       jobs.IsFailure,
-		ErrorHandler:    jobs.ErrorHandler(deps),
-		Logger:          entry.WithField("component", "asynq"),
-		LogLevel:        asynqLevel(level),
+	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
+		Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout,
 	})
 
 	var httpSrv *http.Server
@@ -212,17 +205,4 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	entry.Info("worker stopped")
 	return nil
-}
-
-func asynqLevel(l logrus.Level) asynq.LogLevel {
-	switch {
-	case l >= logrus.DebugLevel:
-		return asynq.DebugLevel
-	case l >= logrus.InfoLevel:
-		return asynq.InfoLevel
-	case l >= logrus.WarnLevel:
-		return asynq.WarnLevel
-	default:
-		return asynq.ErrorLevel
-	}
 }
