@@ -59,6 +59,20 @@ func connect(ctx context.Context, url string) (*conn, error) {
 	return &conn{rdb: rdb, aopt: aopt, store: batch.NewStore(rdb)}, nil
 }
 
+// openBatch connects and loads batch id: how every command that acts on one batch starts.
+func openBatch(ctx context.Context, url, id string) (*conn, *batch.Manifest, error) {
+	c, err := connect(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := c.store.Manifest(ctx, id)
+	if err != nil {
+		c.Close()
+		return nil, nil, batchErr(err)
+	}
+	return c, m, nil
+}
+
 func batchErr(err error) error {
 	if errors.Is(err, batch.ErrNotFound) {
 		return usageErr("%v", err)
@@ -200,16 +214,12 @@ func runFailures(ctx context.Context, args []string, e env) error {
 	if fs.NArg() != 1 {
 		return usageErr("usage: enqueue failures BATCH")
 	}
-	c, err := connect(ctx, *url)
+	id := fs.Arg(0)
+	c, m, err := openBatch(ctx, *url, id)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	id := fs.Arg(0)
-	m, err := c.store.Manifest(ctx, id)
-	if err != nil {
-		return batchErr(err)
-	}
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"phone", "line", "state", "reason", "code", "part"})
 	err = c.store.Rejects(ctx, id, func(r batch.Reject) error {
@@ -262,15 +272,11 @@ func runRetry(ctx context.Context, args []string, e env) error {
 	if fs.NArg() != 1 {
 		return usageErr("usage: enqueue retry BATCH")
 	}
-	c, err := connect(ctx, *url)
+	c, m, err := openBatch(ctx, *url, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m, err := c.store.Manifest(ctx, fs.Arg(0))
-	if err != nil {
-		return batchErr(err)
-	}
 	states, err := c.store.PartStates(ctx, m.ID, m.Parts)
 	if err != nil {
 		return inputErr(err)
@@ -306,15 +312,11 @@ func runResolve(ctx context.Context, args []string, e env) error {
 	if err != nil || part < 0 {
 		return usageErr("PART must be a part number, got %q", fs.Arg(1))
 	}
-	c, err := connect(ctx, *url)
+	c, m, err := openBatch(ctx, *url, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m, err := c.store.Manifest(ctx, fs.Arg(0))
-	if err != nil {
-		return batchErr(err)
-	}
 	if part >= m.Parts {
 		return usageErr("batch %s has parts 0-%d", m.ID, m.Parts-1)
 	}
@@ -358,14 +360,11 @@ func runCancel(ctx context.Context, args []string, e env) error {
 	if fs.NArg() != 1 {
 		return usageErr("usage: enqueue cancel BATCH")
 	}
-	c, err := connect(ctx, *url)
+	c, _, err := openBatch(ctx, *url, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.store.Manifest(ctx, fs.Arg(0)); err != nil {
-		return batchErr(err)
-	}
 	if err := c.store.Cancel(ctx, fs.Arg(0)); err != nil {
 		return inputErr(err)
 	}
@@ -390,15 +389,11 @@ func runControl(ctx context.Context, args []string, e env) error {
 	default:
 		return usageErr("control action %q: want pause, restart or stop", action)
 	}
-	c, err := connect(ctx, *url)
+	c, m, err := openBatch(ctx, *url, fs.Arg(1))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m, err := c.store.Manifest(ctx, fs.Arg(1))
-	if err != nil {
-		return batchErr(err)
-	}
 	var typ string
 	switch m.Vendor {
 	case chunking.FlashAI:
@@ -422,15 +417,11 @@ func runDelete(ctx context.Context, args []string, e env) error {
 	if fs.NArg() < 2 {
 		return usageErr("usage: enqueue delete BATCH NUMBER...")
 	}
-	c, err := connect(ctx, *url)
+	c, m, err := openBatch(ctx, *url, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	m, err := c.store.Manifest(ctx, fs.Arg(0))
-	if err != nil {
-		return batchErr(err)
-	}
 	if m.Vendor != chunking.FlashAI {
 		return usageErr("only flashai batches support deleting numbers")
 	}
