@@ -223,7 +223,23 @@ func TestDedup(t *testing.T) {
 	if d.Len() != n {
 		t.Errorf("Len = %d; want %d", d.Len(), n)
 	}
-	if per := float64(d.Bytes()) / n; per > 20 {
-		t.Errorf("%.1f bytes a number; want at most 20", per)
+	if per := float64(d.Bytes()) / n; per > 16.2 {
+		t.Errorf("%.2f bytes a number; want at most 16", per)
 	}
+}
+
+// The dedup table stays within 16 bytes a number at every size, not only on average.
+func TestDedupMemoryBound(t *testing.T) {
+	d := NewDedup()
+	worst := 0.0
+	for i := uint64(1); i <= 2_000_000; i++ {
+		d.Add(8613000000000+i*7919, int64(i))
+		if i >= 100_000 && i%50_000 == 0 {
+			worst = max(worst, float64(d.Bytes())/float64(i))
+		}
+	}
+	if worst > 16.2 {
+		t.Errorf("worst %.2f bytes a number; want at most 16", worst)
+	}
+	t.Logf("worst %.2f bytes a number", worst)
 }
