@@ -18,6 +18,7 @@ func TestProfileValidate(t *testing.T) {
 		{Profile{Yccall, 10000, 10000}, false},
 		{Profile{Yccall, 10001, 10001}, true},
 		{Profile{Yccall, 5000, 5000}, false},
+		{Profile{Yccall, 10000, 5000}, true},
 		{Profile{Speech, 20000, 1000}, false},
 		{Profile{Speech, 20001, 1000}, true},
 		{Profile{Speech, 20000, 1001}, true},

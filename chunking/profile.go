@@ -43,7 +43,8 @@ func DefaultProfile(vendor string) (Profile, error) {
 }
 
 // Validate checks p against the vendor's hard limits. NXCloud and FlashAI have no
-// vendor-side task to append to, so their parts are one call each.
+// vendor-side task to append to, and a Yccall part is one TaskCreat, so their
+// parts are one call each; only speech parts are a create and appends.
 func (p Profile) Validate() error {
 	limit, err := DefaultProfile(p.Vendor)
 	if err != nil {
@@ -60,8 +61,8 @@ func (p Profile) Validate() error {
 		return fmt.Errorf("speech: part size %d exceeds the vendor's 20,000 customers a task", p.PartSize)
 	case p.Vendor == Yccall && p.PartSize > limit.PartSize:
 		return fmt.Errorf("yccall: part size %d exceeds the vendor's 10,000 numbers a task", p.PartSize)
-	case (p.Vendor == NXCloud || p.Vendor == FlashAI) && p.PartSize != p.CallSize:
-		return fmt.Errorf("%s: every call makes a new vendor task, so part size must equal call size", p.Vendor)
+	case p.Vendor != Speech && p.PartSize != p.CallSize:
+		return fmt.Errorf("%s: a part is one vendor task made by one call, so part size must equal call size", p.Vendor)
 	}
 	return nil
 }

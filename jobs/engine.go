@@ -238,9 +238,6 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		// Credentials or the campaign are refused: no call of this part can pass.
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(p.permanent), errReason(p.permanent))
 	}
-	if err := d.Store.MarkInflight(ctx, p.m.ID, p.part, r); err != nil {
-		return err
-	}
 	res, err := e.sendWithRetry(ctx, p, r)
 	if err == nil {
 		return e.recordSent(ctx, p, r, res)
@@ -251,9 +248,6 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 			return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
 		}
 		// One bad record must not fail the rest: split and try each half.
-		if err := d.Store.ClearInflight(ctx, p.m.ID, p.part, r); err != nil {
-			return err
-		}
 		lo, hi := r.Halves()
 		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Info("parameter error over the call: bisecting")
 		if err := e.deliverRange(ctx, p, lo); err != nil {
@@ -265,14 +259,16 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		p.log.WithError(err).Error("vendor refused the call for good")
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
 	case vendors.Ambiguous:
-		// sendWithRetry resends where that is safe; here it is not.
+		if e.caller.resendSafe(p, r) {
+			// Out of in-handler retries: the part goes back to the queue with the
+			// call still marked in flight, and the next attempt sends it again.
+			return err
+		}
 		p.log.WithError(err).Warn("no answer to a call the vendor may have processed: parked as uncertain")
 		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "no-answer", errReason(err))
 	}
-	// Transient or throttled beyond the in-handler budget: nothing was processed.
-	if cerr := d.Store.ClearInflight(context.WithoutCancel(ctx), p.m.ID, p.part, r); cerr != nil {
-		return cerr
-	}
+	// Transient or throttled beyond the in-handler budget: nothing was processed,
+	// and sendWithRetry has cleared the in-flight mark.
 	return err
 }
 
@@ -294,6 +290,11 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		// A call in progress finishes even when shutdown starts: abandoning it
 		// would leave its outcome unknown. The client's timeout still bounds it.
 		callCtx := context.WithoutCancel(ctx)
+		// Marked in flight just before the request, not while waiting for the rate
+		// limit or a backoff: a worker dying then has sent nothing.
+		if err := d.Store.MarkInflight(callCtx, p.m.ID, p.part, r); err != nil {
+			return backoff.Permanent(err)
+		}
 		start := time.Now()
 		var err error
 		res, err = e.caller.send(callCtx, p, r, recs)
@@ -301,6 +302,13 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		outcome := "ok"
 		if err != nil {
 			outcome = class.String()
+			if class != vendors.Ambiguous {
+				// The vendor answered with a refusal: nothing was processed.
+				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, r); cerr != nil {
+					return backoff.Permanent(cerr)
+				}
+			}
+			p.log.WithError(err).WithField("class", outcome).Debug("vendor call failed")
 		}
 		d.Metrics.ObserveCall(vendor, outcome, time.Since(start))
 		switch {

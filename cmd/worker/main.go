@@ -138,6 +138,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
+	// A wrong password or address is a configuration error: say so and stop,
+	// rather than run unready and log asynq's complaints forever.
+	pingCtx, cancelPing := context.WithTimeout(ctx, 10*time.Second)
+	err = rdb.Ping(pingCtx).Err()
+	cancelPing()
+	if err != nil {
+		return fmt.Errorf("redis at %s: %w", ropt.Addr, err)
+	}
 
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {

@@ -86,6 +86,7 @@ func TestRefusesToStart(t *testing.T) {
 		{"speech without key", func(e map[string]string) { delete(e, "SPEECH_PRIVATE_KEY_FILE") }, "SPEECH_PRIVATE_KEY"},
 		{"writable dashboard without credentials", func(e map[string]string) { e["MONITORING_WRITABLE"] = "true" }, "monitoring"},
 		{"bad redis url", func(e map[string]string) { e["REDIS_URL"] = "http://x" }, "REDIS_URL"},
+		{"redis unreachable", func(e map[string]string) { e["REDIS_URL"] = "redis://127.0.0.1:1/0" }, "redis at 127.0.0.1:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
