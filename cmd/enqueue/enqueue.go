@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -155,6 +156,7 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 		bar = newProgressBar(size, e.stderr)
 		req.Progress = func(int64) { _ = bar.Set64(counted.n.Load()) }
 	}
+	req.Progress = boundMemory(e.getenv, req.Progress)
 	sum, err := intake.Enqueue(ctx, rdb, aopt, counted, req)
 	if bar != nil {
 		_ = bar.Finish()
@@ -276,4 +278,26 @@ func safeCell(s string) string {
 		return s
 	}
 	return "'" + s
+}
+
+// boundMemory keeps the heap near what the dedup set needs, 64 MiB plus 16 bytes a
+// number read, by raising a soft memory limit as rows come in: with Go's default
+// GC the heap would grow to twice the dedup table before a collection. The table
+// holds no pointers, so the extra collections are cheap. GOMEMLIMIT, when set, wins.
+func boundMemory(getenv func(string) string, next func(int64)) func(int64) {
+	if getenv("GOMEMLIMIT") != "" {
+		return next
+	}
+	const base, perRow = 64 << 20, 16
+	debug.SetMemoryLimit(base)
+	var lastSet int64
+	return func(read int64) {
+		if read-lastSet >= 64<<10 {
+			debug.SetMemoryLimit(base + perRow*read)
+			lastSet = read
+		}
+		if next != nil {
+			next(read)
+		}
+	}
 }
