@@ -73,32 +73,28 @@ func (n *Normaliser) Normalise(raw string) (key uint64, phone string, reason str
 	if region := phonenumbers.GetRegionCodeForNumber(num); region != n.region {
 		return 0, "", fmt.Sprintf("a %s number: %s dials %s numbers only", region, n.vendor, n.region)
 	}
-	phone = n.nationalPrefix(num, nsn) + nsn
+	phone = n.nationalForm(num, nsn)
 	if n.vendor == chunking.FlashAI && (len(phone) < 11 || len(phone) > 12) {
 		return 0, "", "flashai takes 11- or 12-digit numbers only"
 	}
 	return key, phone, ""
 }
 
-// nationalPrefix returns the digits national dialling puts before the national
-// significant number (CN: "0" for landlines, nothing for mobiles). It is what
-// Format(NATIONAL) adds, but Format matches the region's formatting patterns with
-// regular expressions, a third of the cost of a number; the prefix depends only on
-// the number's leading digits and length, so it is cached by those.
-func (n *Normaliser) nationalPrefix(num *phonenumbers.PhoneNumber, nsn string) string {
+// nationalForm returns the digits a national call dials: the national prefix (CN:
+// "0" for landlines, nothing for mobiles) and the national significant number, as
+// Format(NATIONAL) writes them. Format matches the region's formatting patterns
+// with regular expressions, a third of the cost of a number; the prefix depends
+// only on the number's leading digits and length, so it is cached by those.
+func (n *Normaliser) nationalForm(num *phonenumbers.PhoneNumber, nsn string) string {
 	key := prefixKey{cc: num.GetCountryCode(), lead: nsn[:min(len(nsn), prefixLeadDigits)], length: len(nsn)}
 	if p, ok := n.prefixes.Load(key); ok {
-		return p.(string)
+		return p.(string) + nsn
 	}
 	national := digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
-	p := strings.TrimSuffix(national, nsn)
-	if p+nsn != national {
-		p = "" // a format that is not prefix + number: never cached, see below
+	if p, ok := strings.CutSuffix(national, nsn); ok {
 		n.prefixes.Store(key, p)
-		return national[:len(national)-len(nsn)]
 	}
-	n.prefixes.Store(key, p)
-	return p
+	return national
 }
 
 // prefixLeadDigits is how many leading digits select a formatting pattern; the
