@@ -288,7 +288,8 @@ func boundMemory(getenv func(string) string, next func(int64)) func(int64) {
 	if getenv("GOMEMLIMIT") != "" {
 		return next
 	}
-	const base, perRow = 64 << 20, 16
+	// The base leaves room inside 64 MiB for what is not heap (code, stacks).
+	const base, perRow = 48 << 20, 16
 	debug.SetMemoryLimit(base)
 	var lastSet int64
 	return func(read int64) {
