@@ -123,11 +123,11 @@ func TestChaos(t *testing.T) {
 		Timeout: 0.005, TimeoutMillis: 16000, Drop: 0.02, Malformed: 0.02, LatencyMillis: 20}
 	w.fake.SetFaults(faults)
 
-	// Calls of 500. Yccall and speech fill a part of 2,000 in four calls, resuming
-	// from their checkpoints after a kill; NXCloud and FlashAI make a vendor task
-	// per call, so their parts are one call each.
+	// Calls of 500. Speech fills a part of 2,000 in four calls (a create and
+	// appends), resuming from its checkpoint after a kill; the other vendors make
+	// a vendor task per call, so their parts are one call each.
 	const perVendor, callSize = 50000, 500
-	partSize := map[string]int{chunking.NXCloud: 500, chunking.Yccall: 2000, chunking.Speech: 2000, chunking.FlashAI: 500}
+	partSize := map[string]int{chunking.NXCloud: 500, chunking.Yccall: 500, chunking.Speech: 2000, chunking.FlashAI: 500}
 	ids := map[string]string{}
 	for i, v := range chunking.Vendors {
 		list := strings.Join(numbers(perVendor, 10_000_000+i*perVendor), "\n") + "\n"
