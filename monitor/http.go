@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 )
 
 // RootPath is where the dashboard lives.
@@ -142,5 +143,16 @@ func readyz(ready func(context.Context) error) http.HandlerFunc {
 			return
 		}
 		io.WriteString(w, "ok\n")
+	}
+}
+
+// RedisReady is a Ready check: Redis answers a PING. Its error says only that,
+// never the address or the credentials.
+func RedisReady(rdb redis.UniversalClient) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return errors.New("redis does not answer")
+		}
+		return nil
 	}
 }

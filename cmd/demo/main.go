@@ -212,12 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
 		RedisConnOpt: aopt, Registry: reg,
-		Ready: func(ctx context.Context) error {
-			if err := rdb.Ping(ctx).Err(); err != nil {
-				return errors.New("redis does not answer")
-			}
-			return nil
-		},
+		Ready: monitor.RedisReady(rdb),
 	})
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)

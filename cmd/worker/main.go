@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -184,12 +183,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.httpAddr != "" {
 		h, err := monitor.NewHandler(monitor.HTTPConfig{
 			RedisConnOpt: aopt, Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: func(ctx context.Context) error {
-				if err := rdb.Ping(ctx).Err(); err != nil {
-					return errors.New("redis does not answer")
-				}
-				return nil
-			},
+			Ready: monitor.RedisReady(rdb),
 		})
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
