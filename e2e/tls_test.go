@@ -170,26 +170,14 @@ func deliverOverRedis(t *testing.T, w *world, password string) {
 			t.Errorf("enqueue %s with a wrong password says %q; want a redis error without the password", args[0], res.stderr)
 		}
 	}
-	bad, badAddr := w.startServing("REDIS_URL=" + badURL)
-	var body string
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		resp, err := http.Get("http://" + badAddr + "/readyz")
-		if err == nil {
-			body = readAll(resp)
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a worker with a wrong Redis password is ready: %v %s", err, body)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// A worker refuses to start on a Redis that refuses it, and says why.
+	bad := w.run("worker", "", []string{"REDIS_URL=" + badURL})
+	t.Logf("worker with a wrong password: exit %d: %s", bad.code, tail(bad.stderr, 1500))
+	if bad.code == 0 || !strings.Contains(bad.stderr, "WRONGPASS") {
+		t.Errorf("worker with a wrong Redis password: exit %d: %s; want a non-zero exit naming WRONGPASS", bad.code, bad.stderr)
 	}
-	time.Sleep(2 * time.Second) // let it log its Redis errors
-	bad.stop(t)
-	t.Logf("worker with a wrong password: /readyz says %q; it logged:\n%s", strings.TrimSpace(body), tail(bad.logs.String(), 1500))
 	wk.stop(t)
-	for name, text := range map[string]string{"/readyz": body, "worker log": wk.logs.String(), "wrong-password worker log": bad.logs.String()} {
+	for name, text := range map[string]string{"worker log": wk.logs.String(), "wrong-password worker log": bad.stderr} {
 		if strings.Contains(text, password) || strings.Contains(text, wrong) {
 			t.Errorf("%s shows a Redis password:\n%s", name, tail(text, 2000))
 		}
