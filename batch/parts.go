@@ -240,10 +240,6 @@ func (s *Store) NoteError(ctx context.Context, id string, n int, msg string) err
 	return s.rdb.HSet(ctx, s.stateKey(id, n), "last_error", msg).Err()
 }
 
-func isFinal(state string) bool {
-	return state == PartDone || state == PartFailed || state == PartCancelled
-}
-
 // finishScript sets a part's state and keeps the count of final parts; it reports
 // 1 when this call made the last part final, so the batch finished, 2 when it
 // re-opened a finished batch, -1 when the batch does not exist.

@@ -501,7 +501,7 @@ func postWebhook(ctx context.Context, hc *http.Client, url string, ev *batch.Eve
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
-			return fmt.Errorf("webhook: %w", vendorsScrub(err))
+			return fmt.Errorf("webhook: %w", vendors.ScrubURLError(err))
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 300 {
@@ -511,15 +511,6 @@ func postWebhook(ctx context.Context, hc *http.Client, url string, ev *batch.Eve
 	}
 	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(), 3)
 	return backoff.Retry(op, backoff.WithContext(b, ctx))
-}
-
-// vendorsScrub drops the URL from an HTTP client error: webhook URLs may carry tokens.
-func vendorsScrub(err error) error {
-	var u interface{ Unwrap() error }
-	if errors.As(err, &u) && u.Unwrap() != nil {
-		return u.Unwrap()
-	}
-	return err
 }
 
 // errCode is the vendor's code in err, when it has one.

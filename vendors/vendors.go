@@ -155,7 +155,7 @@ func Do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Reque
 	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, &TransportError{Vendor: vendor, Op: op, Sent: wrote, Err: scrubURLError(err)}
+		return nil, &TransportError{Vendor: vendor, Op: op, Sent: wrote, Err: ScrubURLError(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
@@ -165,9 +165,10 @@ func Do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Reque
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
 
-// scrubURLError drops the URL from a *url.Error: some vendors take credentials in
-// the query string, and an error string must never carry them.
-func scrubURLError(err error) error {
+// ScrubURLError drops the URL from a *url.Error: some vendors take credentials in
+// the query string, webhook URLs may carry tokens, and an error string must never
+// carry them.
+func ScrubURLError(err error) error {
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) {
 		if inner := ue.Unwrap(); inner != nil {
