@@ -82,8 +82,9 @@ func TestBisectionIsolatesABadRecord(t *testing.T) {
 				failed = append(failed, o)
 				return nil
 			})
-			if len(failed) != 1 || failed[0].Phone != asSent(vendor, []string{bad})[0] || failed[0].Line != 618 {
-				t.Errorf("failed outcomes = %+v; want the poisoned number on line 618", failed)
+			wantCode := map[string]string{"nxcloud": "41000", "speech": "29002", "flashai": "1010", "yccall": "400"}[vendor]
+			if len(failed) != 1 || failed[0].Phone != asSent(vendor, []string{bad})[0] || failed[0].Line != 618 || failed[0].Code != wantCode {
+				t.Errorf("failed outcomes = %+v; want the poisoned number on line 618 with the vendor's code %s", failed, wantCode)
 			}
 			want := append(append([]string{}, phones[:617]...), phones[618:]...)
 			h.ledgerOnce(vendor, asSent(vendor, want))

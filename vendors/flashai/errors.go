@@ -64,6 +64,9 @@ func (e *APIError) Error() string {
 // RetryAfter is the wait the vendor asked for with a 429, or zero.
 func (e *APIError) RetryAfter() time.Duration { return e.After }
 
+// VendorCode is the vendor's result code, recorded with numbers that failed.
+func (e *APIError) VendorCode() string { return e.Code }
+
 // Class follows the sheet: a 429 or 5xx status decides first, then the code.
 func (e *APIError) Class() vendors.Class {
 	if e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 {

@@ -3,6 +3,7 @@ package nxcloud
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/dialq/dialq/vendors"
@@ -43,6 +44,9 @@ func (e *APIError) Error() string {
 
 // RetryAfter is the wait the vendor asked for, or zero.
 func (e *APIError) RetryAfter() time.Duration { return e.After }
+
+// VendorCode is the vendor's result code, recorded with numbers that failed.
+func (e *APIError) VendorCode() string { return strconv.Itoa(e.Code) }
 
 // Class follows the sheet's common rules; see the package comment for the choices.
 func (e *APIError) Class() vendors.Class {

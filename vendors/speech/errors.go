@@ -53,6 +53,9 @@ func (e *APIError) Error() string {
 // RetryAfter is the wait the vendor asked for.
 func (e *APIError) RetryAfter() time.Duration { return e.After }
 
+// VendorCode is the vendor's result code, recorded with numbers that failed.
+func (e *APIError) VendorCode() string { return e.Code }
+
 // DuplicateTaskName reports a create refused because the task name is taken: an
 // earlier attempt of the same create went through.
 func (e *APIError) DuplicateTaskName() bool { return e.duplicateName }

@@ -3,6 +3,7 @@ package yccall
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/dialq/dialq/vendors"
@@ -51,6 +52,15 @@ func (e *APIError) Error() string {
 
 // RetryAfter is the wait the vendor asked for, or zero.
 func (e *APIError) RetryAfter() time.Duration { return e.After }
+
+// VendorCode is the vendor's code, recorded with numbers that failed: the
+// data.errors code when the vendor gave one, otherwise ret.
+func (e *APIError) VendorCode() string {
+	if e.Code != 0 {
+		return strconv.Itoa(e.Code)
+	}
+	return strconv.Itoa(e.Ret)
+}
 
 // Class follows the sheet's common rules; see the package comment for the choices.
 func (e *APIError) Class() vendors.Class {
