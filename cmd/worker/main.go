@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
 )
@@ -66,9 +68,10 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	c := &config{rates: map[string]float64{}}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.redisURL, "redis", envconf.Or(getenv, "REDIS_URL", redisconf.DefaultURL), "Redis URL, redis:// or rediss:// (REDIS_URL)")
+	// The default is not shown in -h: REDIS_URL may hold a password.
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL, redis:// or rediss:// (default $REDIS_URL, else "+redisconf.DefaultURL+")")
 	concurrency := fs.String("concurrency", envconf.Or(getenv, "WORKER_CONCURRENCY", "20"), "parts processed at once (WORKER_CONCURRENCY)")
-	queues := fs.String("queues", envconf.Or(getenv, "WORKER_QUEUES", jobs.ControlQueue+"=6,"+jobs.DefaultQueue+"=3"), "queues and weights (WORKER_QUEUES)")
+	queues := fs.String("queues", getenv("WORKER_QUEUES"), "queues and weights, name=weight,… (WORKER_QUEUES; default: dialq-control=6 and each served vendor's dialq-<vendor>=3)")
 	shutdown := fs.String("shutdown-timeout", envconf.Or(getenv, "WORKER_SHUTDOWN_TIMEOUT", "25s"), "time in-flight calls get on SIGTERM (WORKER_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.httpAddr, "http", envconf.Or(getenv, "WORKER_HTTP_ADDR", ":8080"), "HTTP listener for /monitoring/, /metrics, /healthz, /readyz; empty disables (WORKER_HTTP_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", envconf.Or(getenv, "LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
@@ -79,8 +82,15 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 		name := strings.ToUpper(v) + "_RATE"
 		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
 	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *showVersion {
+		return nil, errVersion
+	}
+	if c.redisURL == "" {
+		c.redisURL = envconf.Or(getenv, "REDIS_URL", redisconf.DefaultURL)
 	}
 	var err error
 	if c.concurrency, err = strconv.Atoi(*concurrency); err != nil || c.concurrency < 1 {
@@ -89,8 +99,10 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
 		return nil, fmt.Errorf("shutdown timeout %q: want a duration such as 25s", *shutdown)
 	}
-	if c.queues, err = parseQueues(*queues); err != nil {
-		return nil, err
+	if *queues != "" {
+		if c.queues, err = parseQueues(*queues); err != nil {
+			return nil, err
+		}
 	}
 	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
 		return nil, fmt.Errorf("MONITORING_WRITABLE %q: want true or false", *writable)
@@ -122,8 +134,19 @@ func parseQueues(s string) (map[string]int, error) {
 	return out, nil
 }
 
+// errVersion asks run to print the version and stop.
+var errVersion = errors.New("version")
+
 func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
 	cfg, err := parseConfig(args, getenv, log.Out)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h printed the flags
+	}
+	if errors.Is(err, errVersion) {
+		v, rev := buildVersion()
+		fmt.Fprintf(log.Out, "worker %s (revision %s)\n", v, rev)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -172,6 +195,12 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Limiter = limiter
 	deps.Metrics = monitor.NewMetrics(reg)
 	deps.Log = entry
+	client := asynq.NewClient(aopt)
+	defer client.Close()
+	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
+	if cfg.queues == nil {
+		cfg.queues = jobs.Queues(deps, 6, 3)
+	}
 
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
@@ -214,4 +243,22 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	entry.Info("worker stopped")
 	return nil
+}
+
+// buildVersion is the module version and VCS revision the binary was built from.
+func buildVersion() (version, revision string) {
+	version, revision = "(devel)", "unknown"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return
 }
