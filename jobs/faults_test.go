@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -90,7 +90,7 @@ func TestReconcileFlashAIInflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _ := h.store.LoadPart(ctx, m.ID, 0)
+	recs, _ := h.store.LoadPart(ctx, m, 0)
 	r := chunking.Range{Lo: 0, Hi: len(recs)}
 	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestReconcileFlashAIInflight(t *testing.T) {
 	// What the dead worker's call did at the vendor.
 	d := h.deps()
 	list, _ := chunking.EncodeMobileList(recs)
-	_, err = d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + strings.TrimPrefix(m.ID, "flashai-")[:12] + "_0",
+	_, err = d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0",
 		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list})
 	if err != nil {
 		t.Fatal(err)
@@ -134,16 +134,8 @@ func TestUncertainUntilResolved(t *testing.T) {
 			if n := len(h.fake.Ledger("nxcloud").Numbers); n != 250 {
 				t.Fatalf("vendor got %d numbers; the uncertain part must not be sent", n)
 			}
-			m, _ := h.store.Manifest(ctx, sum.Batch)
-			if _, err := h.store.ResolveUncertain(ctx, m.ID, 1, resolution == "delivered"); err != nil {
+			if _, err := h.lifecycle().Resolve(ctx, sum.Batch, 1, resolution == "delivered"); err != nil {
 				t.Fatal(err)
-			}
-			if resolution == "delivered" {
-				if _, err := h.store.SetPartState(ctx, m.ID, 1, batch.PartDone); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				requeue(t, h, m, 1)
 			}
 			st = h.waitSettled(sum.Batch, 30*time.Second)
 			if st.Delivered != 500 || st.Uncertain != 0 || !st.Finished {
@@ -157,22 +149,6 @@ func TestUncertainUntilResolved(t *testing.T) {
 				t.Errorf("vendor holds %d numbers; want %d", n, want)
 			}
 		})
-	}
-}
-
-func requeue(t *testing.T, h *harness, m *batch.Manifest, n int) {
-	t.Helper()
-	insp := asynq.NewInspector(h.aopt)
-	defer insp.Close()
-	_ = insp.DeleteTask(m.Queue, batch.TaskID(m.ID, n))
-	if _, err := h.store.SetPartState(context.Background(), m.ID, n, batch.PartQueued); err != nil {
-		t.Fatal(err)
-	}
-	c := asynq.NewClient(h.aopt)
-	defer c.Close()
-	task, _ := jobs.NewPartTask(m.Vendor, m.ID, n, 0)
-	if _, err := c.Enqueue(task); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -208,13 +184,16 @@ func TestSpeechResumesFromCheckpoint(t *testing.T) {
 
 type limiterFunc func()
 
-func (f limiterFunc) Wait(context.Context, string) (time.Duration, error) { f(); return 0, nil }
+func (f limiterFunc) Wait(context.Context, string, time.Duration) (time.Duration, error) {
+	f()
+	return 0, nil
+}
 
 func TestCancelStopsFurtherCalls(t *testing.T) {
 	h := setup(t)
 	phones := numbers(2000, 90000)
 	sum := h.enqueue("nxcloud", lines(phones), 100, 0)
-	if err := h.store.Cancel(context.Background(), sum.Batch); err != nil {
+	if err := h.lifecycle().Cancel(context.Background(), sum.Batch); err != nil {
 		t.Fatal(err)
 	}
 	h.startWorker(h.deps())
@@ -297,17 +276,20 @@ func TestControlsReachTheVendor(t *testing.T) {
 	defer insp.Close()
 	for _, tc := range []struct {
 		typ string
-		p   jobs.ControlPayload
+		p   tasks.ControlPayload
 	}{
-		{jobs.TypeFlashAIControl, jobs.ControlPayload{Batch: sum.Batch, Action: jobs.ActionPause}},
-		{jobs.TypeFlashAIDelete, jobs.ControlPayload{Batch: sum.Batch, Action: "delete", Numbers: []string{"+86 " + phones[3]}}},
+		{tasks.TypeFlashAIControl, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionPause}},
+		{tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionDelete, Request: "del-1"}},
 	} {
-		task, _ := jobs.NewControlTask(tc.typ, tc.p)
+		if err := h.store.SetControlNumbers(context.Background(), sum.Batch, "del-1", []string{"+86 " + phones[3]}); err != nil {
+			t.Fatal(err)
+		}
+		task, _ := tasks.NewControlTask(tc.typ, tc.p)
 		info, err := c.Enqueue(task)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res jobs.ControlResult
+		var res tasks.ControlResult
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
 			ti, err := insp.GetTaskInfo(info.Queue, info.ID)

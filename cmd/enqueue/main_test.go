@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialq/dialq/tasks"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
@@ -23,7 +25,6 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
-	"github.com/dialq/dialq/jobs"
 )
 
 const (
@@ -356,9 +357,9 @@ func TestEnqueueExamples(t *testing.T) {
 			if !regexp.MustCompile(`^` + tt.vendor + `-[0-9a-f]{16}$`).MatchString(s.Batch) {
 				t.Errorf("batch id %q", s.Batch)
 			}
-			tasks, err := h.inspector().ListPendingTasks(jobs.DefaultQueue)
-			if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.PartTypes[tt.vendor] {
-				t.Errorf("pending tasks %v, %v; want one %s", tasks, err, jobs.PartTypes[tt.vendor])
+			pending, err := h.inspector().ListPendingTasks(tasks.Queue(tt.vendor))
+			if err != nil || len(pending) != 1 || pending[0].Type != tasks.PartTypes[tt.vendor] {
+				t.Errorf("pending tasks %v, %v; want one %s", pending, err, tasks.PartTypes[tt.vendor])
 			}
 		})
 	}
@@ -381,17 +382,17 @@ func TestRerunEnqueuesNothingNew(t *testing.T) {
 	}
 
 	// One task per part, with the part's fixed id, and no phone number in the payload.
-	tasks, err := h.inspector().ListPendingTasks(jobs.DefaultQueue)
+	pending, err := h.inspector().ListPendingTasks(tasks.Queue("yccall"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, ti := range tasks {
+	for _, ti := range pending {
 		ids = append(ids, ti.ID)
 		dec := json.NewDecoder(bytes.NewReader(ti.Payload))
 		dec.DisallowUnknownFields()
-		var pl jobs.PartPayload
-		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || batch.TaskID(pl.Batch, pl.Part) != ti.ID {
+		var pl tasks.PartPayload
+		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || tasks.PartTaskID(pl.Batch, pl.Part) != ti.ID {
 			t.Errorf("task %s payload %s: %+v, %v", ti.ID, ti.Payload, pl, err)
 		}
 		for _, phone := range []string{"13800138000", "13900139000", "0013", "8613"} {
