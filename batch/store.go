@@ -353,7 +353,7 @@ func mustJSON(v any) string {
 }
 
 // Manifest reads batch id's manifest and checks it: a manifest whose checksum does
-// not match is ErrCorrupt.
+// not match is ErrCorrupt (with the manifest as read, never to be sent from).
 func (s *Store) Manifest(ctx context.Context, id string) (*Manifest, error) {
 	h, err := s.rdb.HGetAll(ctx, k.manifest(id)).Result()
 	if err != nil {
@@ -378,7 +378,9 @@ func manifestFrom(id string, h map[string]string) (*Manifest, error) {
 		return nil, fmt.Errorf("batch %s manifest: %w: profile: %v", id, ErrCorrupt, err)
 	}
 	if h["sum"] != m.checksum() {
-		return nil, fmt.Errorf("batch %s manifest: %w: checksum does not match", id, ErrCorrupt)
+		// The manifest is returned with the error: its parts can then be failed
+		// as corrupt, so the batch's account still closes.
+		return m, fmt.Errorf("batch %s manifest: %w: checksum does not match", id, ErrCorrupt)
 	}
 	return m, nil
 }

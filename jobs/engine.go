@@ -205,10 +205,8 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.WithError(err).Error("batch lost: its records are gone from Redis; nothing sent for this part")
 		d.Metrics.Problem(e.caller.vendor(), "lost_batch")
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
-	case errors.Is(err, batch.ErrCorrupt):
-		log.WithError(err).Error("batch manifest fails its check: nothing sent for this part")
-		d.Metrics.Problem(e.caller.vendor(), "corrupt")
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	case errors.Is(err, batch.ErrCorrupt) && m != nil:
+		return e.corrupt(ctx, m, pl.Part, log, err)
 	case err != nil:
 		return err
 	}
@@ -228,11 +226,11 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil {
-		return e.corrupt(ctx, m, pl.Part, nil, log, fmt.Errorf("batch campaign no longer decodes: %w", err))
+		return e.corrupt(ctx, m, pl.Part, log, fmt.Errorf("batch campaign no longer decodes: %w", err))
 	}
 	recs, err := d.Store.LoadPart(ctx, m, pl.Part)
 	if errors.Is(err, batch.ErrCorrupt) {
-		return e.corrupt(ctx, m, pl.Part, c, log, err)
+		return e.corrupt(ctx, m, pl.Part, log, err)
 	}
 	if err != nil {
 		return err
@@ -267,8 +265,13 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // corrupt fails every number of a part whose records or campaign fail their check:
 // nothing of it is sent, the batch's other parts go on.
-func (e *engine) corrupt(ctx context.Context, m *batch.Manifest, part int, _ campaign.Campaign, log *logrus.Entry, cause error) error {
+func (e *engine) corrupt(ctx context.Context, m *batch.Manifest, part int, log *logrus.Entry, cause error) error {
 	ctx = context.WithoutCancel(ctx)
+	if ps, err := e.deps.Store.Progress(ctx, m.ID, part); err != nil {
+		return err
+	} else if ps.State.Final() {
+		return nil
+	}
 	log.WithError(cause).Error("part record corrupt: never sent, its numbers are failed (corrupt)")
 	e.deps.Metrics.Problem(e.caller.vendor(), "corrupt")
 	n, err := e.deps.Lifecycle.Exhaust(ctx, m, part, nil, "corrupt", cause.Error())

@@ -29,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,7 +55,10 @@ type Manager struct {
 // runs a batch's waiting tasks.
 func New(store *batch.Store, client *asynq.Client, insp *asynq.Inspector, log *logrus.Entry) *Manager {
 	if log == nil {
-		log = logrus.NewEntry(logrus.StandardLogger())
+		// The operator commands report what they did themselves.
+		quiet := logrus.New()
+		quiet.SetOutput(io.Discard)
+		log = logrus.NewEntry(quiet)
 	}
 	return &Manager{store: store, client: client, insp: insp, log: log}
 }
