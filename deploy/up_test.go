@@ -158,19 +158,7 @@ func TestComposeUp(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			w.mu.Lock()
-			again := w.starts > starts
-			w.mu.Unlock()
-			if again {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s was not restarted after SIGKILL", w.name())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitRestart(t, w, starts)
 		s.waitHealthy(t, s.p.Services["worker"], w)
 	})
 
@@ -182,12 +170,46 @@ func TestComposeUp(t *testing.T) {
 		}
 	})
 
+	finished := map[string]status{}
 	t.Run("enqueue", func(t *testing.T) {
 		for _, vendor := range []string{"nxcloud", "yccall", "speech", "flashai"} {
-			t.Run(vendor, func(t *testing.T) { s.deliver(t, vendor) })
+			t.Run(vendor, func(t *testing.T) {
+				st := s.deliver(t, vendor)
+				finished[st.Batch] = st
+			})
 		}
 	})
 	t.Logf("delivered in %v", time.Since(start).Round(time.Millisecond))
+
+	t.Run("redis crash", func(t *testing.T) {
+		// SIGKILL gives Redis no chance to save: what survives is what the AOF
+		// (appendfsync always) had, in the volume the file gives it.
+		r := s.replicas["redis"][0]
+		r.mu.Lock()
+		pid, starts := r.cmd.Process.Pid, r.starts
+		r.mu.Unlock()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitRestart(t, r, starts)
+		s.waitHealthy(t, s.p.Services["redis"], r)
+		for id, want := range finished {
+			var got status
+			if out := s.run(t, "enqueue", "status", "-json", id); json.Unmarshal(out, &got) != nil || got != want {
+				t.Errorf("batch %s after a Redis crash: %s; want %+v", id, out, want)
+			}
+		}
+		// The workers reconnect by themselves.
+		for i, w := range s.replicas["worker"] {
+			deadline := time.Now().Add(15 * time.Second)
+			for httpOK("http://"+w.ports[8080]+"/readyz", time.Second) != nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("worker %d not ready 15 s after Redis came back", i+1)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	})
 
 	t.Run("down", func(t *testing.T) {
 		s.down()
@@ -219,6 +241,24 @@ func TestComposeUp(t *testing.T) {
 		}
 	})
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
+}
+
+// waitRestart waits until r was started again after its starts-th start.
+func waitRestart(t *testing.T, r *replica, starts int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r.mu.Lock()
+		again := r.starts > starts
+		r.mu.Unlock()
+		if again {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not restarted after SIGKILL", r.name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // The version and revision linked into the binaries, as the Dockerfile's build
@@ -865,7 +905,7 @@ type status struct {
 // deliver enqueues the example list to vendor through the enqueue service and
 // waits for the workers to finish the batch; every accepted number must be
 // delivered and in the fake vendor's ledger exactly once.
-func (s *stack) deliver(t *testing.T, vendor string) {
+func (s *stack) deliver(t *testing.T, vendor string) status {
 	out := s.run(t, "enqueue", "-vendor", vendor, "-campaign", "/examples/"+vendor+".json", "-json", "/examples/list.csv")
 	var sum struct {
 		Batch    string `json:"batch"`
@@ -910,6 +950,7 @@ func (s *stack) deliver(t *testing.T, vendor string) {
 	if int64(len(ledger.Numbers)) != sum.Accepted {
 		t.Errorf("%s ledger holds %d numbers; want the %d accepted", vendor, len(ledger.Numbers), sum.Accepted)
 	}
+	return st
 }
 
 // checkJSONLog checks that every line r wrote is a JSON object (go-redis's own lines
@@ -923,7 +964,7 @@ func checkJSONLog(t *testing.T, r *replica) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	lines := 0
+	lines, goRedis := 0, 0
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.HasPrefix(line, "--- supervisor:") {
@@ -934,7 +975,11 @@ func checkJSONLog(t *testing.T, r *replica) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Errorf("%s logged a line that is not JSON: %q", r.name(), line)
 		}
+		if m["component"] == "go-redis" {
+			goRedis++
+		}
 	}
+	t.Logf("%s: %d lines, %d of them from go-redis", r.name(), lines, goRedis)
 	if lines == 0 {
 		t.Errorf("%s logged nothing", r.name())
 	}
