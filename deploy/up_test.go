@@ -360,12 +360,13 @@ func (s *stack) argv(svc types.ServiceConfig) []string {
 	return append(append([]string{local}, entry[1:]...), svc.Command...)
 }
 
-// hostPorts holds every service's container ports: those its own command binds
-// (0.0.0.0:9090), its program's default, and those it exposes or publishes.
+// bindAddr matches an address of the container itself: one its command binds
+// (0.0.0.0:9090) or its healthcheck calls (127.0.0.1:8080).
 var bindAddr = regexp.MustCompile(`(?:0\.0\.0\.0|127\.0\.0\.1|\[::\]):(\d+)`)
 
 // allocate gives every replica its root directory and a free loopback port for
-// each container port.
+// each container port: those its command binds, its program's default, and those
+// it exposes or publishes.
 func (s *stack) allocate() {
 	t := s.t
 	for name, svc := range s.p.Services {
