@@ -31,6 +31,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/internal/redislog"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
@@ -43,6 +44,7 @@ func main() {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(os.Stderr)
+	redis.SetLogger(redislog.New(log.WithField("component", "go-redis")))
 	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
 		log.WithError(err).Error("worker stopped")
 		os.Exit(1)
@@ -185,7 +187,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), monitor.NewBuildInfo())
 	insp := asynq.NewInspector(aopt)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
