@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialq/dialq/internal/buildinfo"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -145,7 +147,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return nil // -h printed the flags
 	}
 	if errors.Is(err, errVersion) {
-		v, rev := buildVersion()
+		v, rev := buildinfo.Version()
 		fmt.Fprintf(log.Out, "worker %s (revision %s)\n", v, rev)
 		return nil
 	}
@@ -245,22 +247,4 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	entry.Info("worker stopped")
 	return nil
-}
-
-// buildVersion is the module version and VCS revision the binary was built from.
-func buildVersion() (version, revision string) {
-	version, revision = "(devel)", "unknown"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	if bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			revision = s.Value
-		}
-	}
-	return
 }
