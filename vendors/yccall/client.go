@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
@@ -156,8 +156,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-var taskScale = regexp.MustCompile(`^1:[1-9][0-9]{0,5}$`)
-
 // TaskCreate creates a task holding req.Phones (App.Sip_Yccall.TaskCreat). Numbers
 // the vendor refused come back in Invalid; the others were accepted.
 func (c *Client) TaskCreate(ctx context.Context, req *TaskCreateRequest) (*TaskCreateResponse, error) {
@@ -171,7 +169,7 @@ func (c *Client) TaskCreate(ctx context.Context, req *TaskCreateRequest) (*TaskC
 		return nil, bad("assign type %d is not 1, 2 or 3", req.AssignType)
 	case req.AssignAgent == "":
 		return nil, bad("assign agent is empty")
-	case !taskScale.MatchString(req.TaskScale):
+	case !chunking.ValidYccallTaskScale(req.TaskScale):
 		return nil, bad("task scale %q is not 1:N", req.TaskScale)
 	}
 	tel, err := c.telphone(opTaskCreate, req.Phones)
