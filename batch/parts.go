@@ -255,8 +255,11 @@ func (s *Store) SetPartState(ctx context.Context, id string, n int, state PartSt
 	}
 	res, err := settleScript.Run(ctx, s.rdb, []string{k.state(id, n), k.manifest(id)},
 		string(state), s.now().UnixMilli(), resume, why).Int64Slice()
-	if err == nil && res[0] < 0 {
+	switch {
+	case err == nil && res[0] == -1:
 		err = ErrNotFound
+	case err == nil && res[0] == -2:
+		err = ErrPartFinal
 	}
 	if err != nil {
 		return Settled{}, fmt.Errorf("batch %s part %d state %s: %w", id, n, state, err)
@@ -278,6 +281,9 @@ func (s *Store) SetPartState(ctx context.Context, id string, n int, state PartSt
 // FinishEmpty finishes a batch that has no parts.
 func (s *Store) FinishEmpty(ctx context.Context, id string) (Settled, error) {
 	gen, err := finishEmptyScript.Run(ctx, s.rdb, []string{k.manifest(id)}, s.now().UnixMilli()).Int64()
+	if err == nil && gen < 0 {
+		err = s.missing(ctx, id)
+	}
 	if err != nil {
 		return Settled{}, fmt.Errorf("batch %s finish: %w", id, err)
 	}
@@ -298,11 +304,14 @@ type Event struct {
 // are not one: a crash between them publishes again, with the same event id.
 func (s *Store) Publish(ctx context.Context, ev *Event, gen int64) (bool, error) {
 	id := ev.Status.Batch
-	v, err := s.rdb.HGet(ctx, k.manifest(id), "announced_gen").Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	h, err := s.rdb.HMGet(ctx, k.manifest(id), "state", "announced_gen").Result()
+	if err != nil {
 		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
-	if v >= gen {
+	if h[0] == nil {
+		return false, s.missing(ctx, id)
+	}
+	if ann, _ := h[1].(string); atoi(ann) >= gen {
 		return false, nil
 	}
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{
@@ -661,4 +670,24 @@ func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) 
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Finish is where a batch stands with its announcements.
+type Finish struct {
+	Finished bool
+	// Generation is the last finish; Announced the last one published.
+	Generation, Announced int64
+}
+
+// FinishOf reads batch id's finish and announcement generations.
+func (s *Store) FinishOf(ctx context.Context, id string) (Finish, error) {
+	h, err := s.rdb.HMGet(ctx, k.manifest(id), "state", "finish_gen", "announced_gen").Result()
+	if err != nil {
+		return Finish{}, fmt.Errorf("batch %s: %w", id, err)
+	}
+	if h[0] == nil {
+		return Finish{}, s.missing(ctx, id)
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	return Finish{Finished: str(h[0]) == string(StateFinished), Generation: atoi(str(h[1])), Announced: atoi(str(h[2]))}, nil
 }
