@@ -33,6 +33,13 @@ const (
 	// Ambiguous means the request reached the vendor but no answer came back: it may
 	// have been processed. Resending is only safe where the vendor detects repeats.
 	Ambiguous
+	// AuthRefused means the vendor could not check the signature or credentials
+	// (bad signature, expired timestamp, token no longer valid). Clock skew and key
+	// rotation make one such refusal real, and nothing was processed: retry a
+	// bounded number of times with backoff, each attempt freshly signed (the clients
+	// sign per attempt; Yccall drops its token); a refusal that persists fails the
+	// part with the vendor's code.
+	AuthRefused
 )
 
 func (c Class) String() string {
@@ -47,6 +54,8 @@ func (c Class) String() string {
 		return "permanent"
 	case Ambiguous:
 		return "ambiguous"
+	case AuthRefused:
+		return "auth"
 	}
 	return "unknown"
 }
