@@ -284,7 +284,9 @@ func (c *Client) telphone(op string, phones []Phone) (string, error) {
 	return string(b), nil
 }
 
-// call sends an authorised call, logging in again and repeating it once on ret 600.
+// call sends an authorised call, logging in again and repeating it once on ret
+// 600. A refusal of the token that persists (or any 1003) drops the cached token,
+// so the caller's next attempt, after its backoff, logs in afresh.
 func (c *Client) call(ctx context.Context, op string, form url.Values) (*envelope, error) {
 	tok, err := c.token(ctx, op)
 	if err != nil {
@@ -293,16 +295,23 @@ func (c *Client) call(ctx context.Context, op string, form url.Values) (*envelop
 	form.Set("token", tok)
 	env, err := c.post(ctx, op, form)
 	var ae *APIError
-	if c.static != "" || !errors.As(err, &ae) || ae.Ret != RetTokenInvalid {
+	if !errors.As(err, &ae) || !ae.authRefusal() {
+		return env, err
+	}
+	c.forget(tok)
+	if c.static != "" || ae.Ret != RetTokenInvalid {
 		return env, err
 	}
 	// Ret 600 means the call was refused unprocessed, so repeating it is safe.
-	c.forget(tok)
 	if tok, err = c.token(ctx, op); err != nil {
 		return nil, err
 	}
 	form.Set("token", tok)
-	return c.post(ctx, op, form)
+	env, err = c.post(ctx, op, form)
+	if errors.As(err, &ae) && ae.authRefusal() {
+		c.forget(tok)
+	}
+	return env, err
 }
 
 // post sends one form and reads the vendor's answer.
