@@ -36,6 +36,8 @@ type harness struct {
 	env   map[string]string
 	store *batch.Store
 	log   *logrus.Logger
+	// setHandler replaces what the vendor's address serves (a wrapper around fake).
+	setHandler func(http.Handler)
 }
 
 func setup(t *testing.T) *harness {
@@ -66,7 +68,13 @@ func setup(t *testing.T) *harness {
 	log := logrus.New()
 	log.SetOutput(testWriter{t})
 	log.SetLevel(logrus.WarnLevel)
-	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: batch.NewStore(db.Client), log: log}
+	setHandler := func(h http.Handler) {
+		mu.Lock()
+		handler = h
+		mu.Unlock()
+	}
+	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: batch.NewStore(db.Client),
+		log: log, setHandler: setHandler}
 }
 
 type testWriter struct{ t *testing.T }

@@ -38,6 +38,7 @@ import (
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/webhook"
 )
 
 func main() {
@@ -197,11 +198,26 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	entry := log.WithField("component", "worker")
 	deps.Store = batch.NewStore(rdb)
 	deps.Limiter = limiter
-	deps.Metrics = monitor.NewMetrics(reg)
+	metrics := monitor.NewMetrics(reg)
+	deps.Metrics = metrics
 	deps.Log = entry
 	client := asynq.NewClient(aopt)
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
+	whCfg, err := webhook.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	whCfg.Log, whCfg.Metrics = entry.WithField("component", "webhook"), metrics
+	sender, err := webhook.New(whCfg)
+	if err != nil {
+		return err
+	}
+	if sender.Enabled() {
+		deps.Webhook = sender
+	} else {
+		entry.Info("webhooks off: WEBHOOK_ALLOWED_HOSTS is empty; campaigns' webhooks are not posted")
+	}
 	if cfg.queues == nil {
 		cfg.queues = jobs.Queues(deps, 6, 3)
 	}
