@@ -161,8 +161,12 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 			h.t.Fatal(err)
 		}
 		checkSum(h.t, st)
+		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		// Status reads the manifest before the parts: a snapshot may show every
+		// part final a moment before the batch's finish.
+		finishing := final == st.Parts && !st.Finished
 		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
-			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 {
+			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 && !finishing {
 			return st
 		}
 		if time.Now().After(deadline) {
