@@ -147,8 +147,8 @@ func secretName(k string) bool {
 	return false
 }
 
-// maskDigits masks every run of at least minPhoneDigits ASCII digits in s with
-// redact.Phone, keeping its first three and last two digits, except inside a
+// maskDigits masks every run of minPhoneDigits to maxPhoneDigits ASCII digits in s
+// with redact.Phone, keeping its first three and last two digits, except inside a
 // word that looks like a hash (see hashLike): batch ids ("speech-3039847b6e5c1b28")
 // and the vendor task names made from them must stay whole to be searched for.
 func maskDigits(s string) string {
@@ -173,7 +173,7 @@ func maskDigits(s string) string {
 				for m < j && isDigit(s[m]) {
 					m++
 				}
-				if m-k >= minPhoneDigits {
+				if m-k >= minPhoneDigits && m-k <= maxPhoneDigits {
 					b.WriteString(s[last:k])
 					b.WriteString(redact.Phone(s[k:m]))
 					last = m
@@ -189,6 +189,12 @@ func maskDigits(s string) string {
 	b.WriteString(s[last:])
 	return b.String()
 }
+
+// maxPhoneDigits is the longest phone number (E.164: 15 digits with the country
+// code). A longer run is an id, such as Yccall's task ids (a timestamp and a
+// sequence, 20 digits), and is kept; a list of numbers glued together without
+// separators would show, which no vendor format does.
+const maxPhoneDigits = 15
 
 // minHashLen is the shortest word taken for a hash: dialq's ids carry 12 (vendor
 // task names) or 16 (batch ids) hex digits.

@@ -73,7 +73,8 @@ func TestMaskDigits(t *testing.T) {
 		{"short hex word masked", "a1234567b", "a123**67b"},
 		{"mobile inside hex masked", "abc13800000001def", "abc138******01def"},
 		{"not hex masked", "phone13800000001x", "phone138******01x"},
-		{"all digits masked", "123456789012345", "123**********45"},
+		{"fifteen digits masked", "123456789012345", "123**********45"},
+		{"yccall task id kept", "20261203094925000001", "20261203094925000001"},
 		{"id beside phone", "speech-3039847b6e5c1b28 13800000001", "speech-3039847b6e5c1b28 138******01"},
 	}
 	for _, tt := range tests {
@@ -97,8 +98,8 @@ func FuzzRedactJSON(f *testing.F) {
 		case got != notJSON(b) && !json.Valid([]byte(got)):
 			t.Fatalf("redactJSON(%q) = %q: not JSON", b, got)
 		}
-		// Whatever the input, no 11-digit run survives, and no 7-digit run outside
-		// a hash-like word.
+		// Whatever the input, no run of 11 to 15 digits survives, and no run of 7 to
+		// 15 digits outside a hash-like word.
 		for i := 0; i < len(got); {
 			j := i
 			for j < len(got) && isAlnum(got[j]) {
@@ -114,7 +115,11 @@ func FuzzRedactJSON(f *testing.F) {
 					run = 0
 					continue
 				}
-				if run++; run > maxHashDigitRun || run >= minPhoneDigits && !hashLike(w) {
+				run++
+				if k+1 < len(w) && isDigit(w[k+1]) || run > maxPhoneDigits {
+					continue // the run goes on, or is too long for a phone number
+				}
+				if run > maxHashDigitRun || run >= minPhoneDigits && !hashLike(w) {
 					t.Fatalf("redactJSON(%q) = %q: keeps a %d-digit run in %q", b, got, run, w)
 				}
 			}

@@ -79,13 +79,20 @@ type pages struct {
 func newPages(br BatchReader, fa CallSummarizer) *pages {
 	p := &pages{br: br, fa: fa, rates: newRateBook(), vendor: newSummaryCache(), now: time.Now, refresh: refreshEvery}
 	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"num":        formatCount,
-		"pct":        func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
-		"rate":       formatRate,
-		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"ago":        func(t time.Time) string { return formatAge(p.now().Sub(t)) },
-		"stateCSS":   stateClass,
-		"int64":      func(n int) int64 { return int64(n) },
+		"num":      formatCount,
+		"pct":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
+		"rate":     formatRate,
+		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+		"ago":      func(t time.Time) string { return formatAge(p.now().Sub(t)) },
+		"stateCSS": stateClass,
+		"int64":    func(n int) int64 { return int64(n) },
+		"short": func(t time.Time) string {
+			if t.UTC().Format(time.DateOnly) == p.now().UTC().Format(time.DateOnly) {
+				return t.UTC().Format("15:04:05") + " UTC"
+			}
+			return t.UTC().Format("2006-01-02 15:04") + " UTC"
+		},
+		"hhmmss":     func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"maxReasons": func() int { return maxReasonItems },
 		"hasCommands": func(rows []partRow) bool {
 			for _, r := range rows {
@@ -308,12 +315,13 @@ type detail struct {
 	Rejects      []reason  `json:"rejects_by_reason"`
 	Outcomes     []reason  `json:"outcomes_by_reason"`
 	// Sampled says the reasons were counted over the first maxReasonItems only.
-	Sampled   bool           `json:"reasons_sampled,omitempty"`
-	Samples   []rateSample   `json:"rate_samples"`
-	Vendor    *vendorSummary `json:"vendor_summary,omitempty"`
-	Chart     *chart         `json:"-"`
-	Now       time.Time      `json:"-"`
-	RefreshMS int64          `json:"-"`
+	Sampled bool         `json:"reasons_sampled,omitempty"`
+	Samples []rateSample `json:"rate_samples"`
+	// VendorSide is what the vendor itself says (FlashAI only).
+	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
+	Chart      *chart         `json:"-"`
+	Now        time.Time      `json:"-"`
+	RefreshMS  int64          `json:"-"`
 }
 
 func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
@@ -338,9 +346,29 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	d.Samples = p.rates.samples(id)
 	d.Chart = newChart(d.Samples)
 	if p.fa != nil && st.Vendor == "flashai" {
-		d.Vendor = p.vendorSummary(ctx, id, d.PartRows)
+		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
 	}
 	return d, nil
+}
+
+// ActiveRows are the parts listed that may need a look; QuietRows the others
+// (queued, done, cancelled), which the page folds away.
+func (d *detail) ActiveRows() []partRow { return d.rows(false) }
+func (d *detail) QuietRows() []partRow  { return d.rows(true) }
+
+func (d *detail) rows(quiet bool) []partRow {
+	var out []partRow
+	for _, r := range d.PartRows {
+		if quietPart(r.State) == quiet {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// quietPart reports whether a part in state s needs nobody: waiting its turn or over.
+func quietPart(s string) bool {
+	return s == batch.PartQueued || s == batch.PartDone || s == batch.PartCancelled
 }
 
 // funnel is the account read as a funnel: read, accepted, handed to the vendor,
@@ -371,10 +399,7 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 	for i := range order {
 		order[i] = i
 	}
-	quiet := func(s string) bool {
-		return s == batch.PartQueued || s == batch.PartDone || s == batch.PartCancelled
-	}
-	sort.SliceStable(order, func(i, j int) bool { return !quiet(states[order[i]]) && quiet(states[order[j]]) })
+	sort.SliceStable(order, func(i, j int) bool { return !quietPart(states[order[i]]) && quietPart(states[order[j]]) })
 	n := min(len(order), maxPartRows)
 	chosen := order[:n]
 	sort.Ints(chosen)

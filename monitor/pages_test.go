@@ -79,7 +79,7 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 	w.fake.Refuse("do-not-call period for "+nums[8], nums[8])
 	id := w.enqueue("yccall", listOf(nums, "12345", "not a number", "999"), 10)
 	w.startWorker()
-	st := w.waitSettled(id, 30*time.Second)
+	st := w.waitFinished(id, 30*time.Second)
 	if st.Refused != 4 || st.Rejected != 3 || st.Delivered != 36 {
 		t.Fatalf("status %+v; want 36 delivered, 4 refused, 3 rejected", st)
 	}
@@ -149,13 +149,11 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 func TestBatchListFilters(t *testing.T) {
 	w := newWorld(t, HTTPConfig{})
 	done := w.enqueue("nxcloud", listOf(phones(20, 0)), 10)
-	w.startWorker()
-	w.waitSettled(done, 30*time.Second)
+	stop := w.startWorker()
+	w.waitFinished(done, 30*time.Second)
+	stop()
+	// No worker runs: the speech batch stays enqueued.
 	waiting := w.enqueue("speech", listOf(phones(5, 500)), 10)
-	// The speech batch stays enqueued: cancel it so that its state differs.
-	if err := w.store.Cancel(context.Background(), waiting); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name, query string
 		want        []string
@@ -163,6 +161,8 @@ func TestBatchListFilters(t *testing.T) {
 		{"all", "", []string{waiting, done}},
 		{"vendor", "?vendor=nxcloud", []string{done}},
 		{"state", "?state=finished", []string{done}},
+		{"state enqueued", "?state=enqueued", []string{waiting}},
+		{"both", "?vendor=speech&state=enqueued", []string{waiting}},
 		{"none", "?vendor=flashai", nil},
 	}
 	for _, tt := range tests {
@@ -244,7 +244,7 @@ func TestFlashAIVendorSummary(t *testing.T) {
 	id := w.enqueue("flashai", listOf(nums), 10)
 	other := w.enqueue("yccall", listOf(phones(5, 900)), 10)
 	w.startWorker()
-	st := w.waitSettled(id, 30*time.Second)
+	st := w.waitFinished(id, 30*time.Second)
 	w.waitSettled(other, 30*time.Second)
 
 	var got apiDetail
@@ -408,8 +408,8 @@ func TestRateBookKeepsWindow(t *testing.T) {
 	if len(rb.samples("b")) != 0 {
 		t.Error("samples of a batch unseen for hours are kept")
 	}
-	if c := newChart(s); c == nil || c.Points != 180 || !strings.Contains(c.Settled, "600.0,") {
-		t.Errorf("chart %+v; want 180 points reaching x=600", c)
+	if c := newChart(s); c == nil || c.Points != 180 || !strings.Contains(c.Settled, "640.0,") {
+		t.Errorf("chart %+v; want 180 points reaching x=640", c)
 	}
 }
 

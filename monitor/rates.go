@@ -133,12 +133,14 @@ func (p *pages) runSampler(ctx context.Context) {
 // chart is the rate over time as SVG polylines, computed here so that the page
 // needs no script to draw it.
 type chart struct {
-	W, H              int
-	Settled, Deliver  string // polyline points
-	Max               float64
-	From, To          time.Time
-	Points            int
-	YMaxLabel, XLabel string
+	// W and H are the SVG's size; the plot is PlotW by PlotH, with room for labels
+	// left and below.
+	W, H, PlotW, PlotH, LabelY int
+	Settled, Deliver           string // polyline points
+	Max                        float64
+	From, To                   time.Time
+	Points                     int
+	YMaxLabel, XLabel          string
 }
 
 // newChart plots the rate between consecutive samples; nil with fewer than three
@@ -165,16 +167,17 @@ func newChart(s []rateSample) *chart {
 	if len(pts) < 2 {
 		return nil
 	}
-	c := &chart{W: 600, H: 140, From: s[0].At, To: s[len(s)-1].At, Points: len(pts), Max: peak}
+	c := &chart{W: 700, H: 170, PlotW: 640, PlotH: 130, From: s[0].At, To: s[len(s)-1].At, Points: len(pts), Max: peak}
+	c.LabelY = c.PlotH + 16
 	if peak == 0 {
 		peak = 1
 	}
 	span := c.To.Sub(c.From).Seconds()
 	var sp, dp strings.Builder
 	for _, x := range pts {
-		px := float64(c.W) * x.t.Sub(c.From).Seconds() / span
-		fmt.Fprintf(&sp, "%.1f,%.1f ", px, float64(c.H)*(1-x.s/peak))
-		fmt.Fprintf(&dp, "%.1f,%.1f ", px, float64(c.H)*(1-x.d/peak))
+		px := float64(c.PlotW) * x.t.Sub(c.From).Seconds() / span
+		fmt.Fprintf(&sp, "%.1f,%.1f ", px, float64(c.PlotH)*(1-x.s/peak))
+		fmt.Fprintf(&dp, "%.1f,%.1f ", px, float64(c.PlotH)*(1-x.d/peak))
 	}
 	c.Settled, c.Deliver = strings.TrimSpace(sp.String()), strings.TrimSpace(dp.String())
 	c.YMaxLabel = formatRate(c.Max)

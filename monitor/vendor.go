@@ -32,7 +32,8 @@ type planSummary struct {
 }
 
 // summaryCache keeps each batch's vendor summary for vendorTTL, so that a page
-// refreshing every few seconds asks the vendor at most twice a minute.
+// refreshing every few seconds asks the vendor at most twice a minute while the
+// batch makes no new plan.
 type summaryCache struct {
 	mu sync.Mutex
 	m  map[string]*vendorSummary
@@ -60,13 +61,13 @@ func (c *summaryCache) put(id string, v *vendorSummary) {
 // vendorSummary asks the vendor about the plans named by rows, a few at a time,
 // within vendorTimeout; a plan that does not answer counts as an error.
 func (p *pages) vendorSummary(ctx context.Context, id string, rows []partRow) *vendorSummary {
-	now := p.now()
-	if v := p.vendor.get(id, now); v != nil {
-		return v
-	}
 	var names []string
 	for _, r := range rows {
 		names = append(names, r.Tasks...)
+	}
+	now := p.now()
+	if v := p.vendor.get(id, now); v != nil && v.Known == len(names) {
+		return v // no plan made since: the cached counts stand for vendorTTL
 	}
 	v := &vendorSummary{Known: len(names), FetchedAt: now}
 	names = names[:min(len(names), maxVendorPlans)]

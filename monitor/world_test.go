@@ -188,6 +188,22 @@ func (w *world) waitSettled(id string, timeout time.Duration) *batch.Status {
 	}
 }
 
+// waitFinished waits until batch id is finished (its end time set).
+func (w *world) waitFinished(id string, timeout time.Duration) *batch.Status {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := w.status(id)
+		if st.Finished && st.FinishedAt != nil {
+			return st
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("batch %s not finished after %s: %+v", id, timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (w *world) status(id string) *batch.Status {
 	w.t.Helper()
 	st, err := w.store.Status(context.Background(), id)
