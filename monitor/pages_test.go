@@ -424,3 +424,29 @@ func TestFormatCount(t *testing.T) {
 		}
 	}
 }
+
+func TestReasonCache(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		sampled bool
+		key     string
+		after   time.Duration
+		hit     bool
+	}{
+		{"same counters", false, "k1", time.Minute, true},
+		{"counters moved", false, "k2", time.Second, false},
+		{"sampled, counters moved, fresh", true, "k2", 10 * time.Second, true},
+		{"sampled, counters moved, stale", true, "k2", time.Minute, false},
+		{"same counters, expired", false, "k1", reasonKeep + time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &reasonCache{m: map[string]*reasonCounts{}}
+			c.put("b", &reasonCounts{Key: "k1", At: t0, Sampled: tt.sampled})
+			if got := c.get("b", tt.key, t0.Add(tt.after)) != nil; got != tt.hit {
+				t.Errorf("get(%q) after %v hit = %v; want %v", tt.key, tt.after, got, tt.hit)
+			}
+		})
+	}
+}
