@@ -408,8 +408,15 @@ func TestRateBookKeepsWindow(t *testing.T) {
 	if len(rb.samples("b")) != 0 {
 		t.Error("samples of a batch unseen for hours are kept")
 	}
-	if c := newChart(s); c == nil || c.Points != 180 || !strings.Contains(c.Settled, "640.0,") {
+	if c := newChart(s); c == nil || c.Points != 180 || c.Idle || !strings.Contains(c.Settled, "640.0,") {
 		t.Errorf("chart %+v; want 180 points reaching x=640", c)
+	}
+	still := []rateSample{{t0, 5, 5}, {t0.Add(10 * time.Second), 5, 5}, {t0.Add(20 * time.Second), 5, 5}}
+	if c := newChart(still); c == nil || !c.Idle {
+		t.Errorf("chart of unmoving counters %+v; want Idle", c)
+	}
+	if c := newChart(still[:2]); c != nil {
+		t.Errorf("chart of two samples %+v; want none", c)
 	}
 }
 

@@ -141,10 +141,12 @@ type chart struct {
 	From, To                   time.Time
 	Points                     int
 	YMaxLabel, XLabel          string
+	// Idle is true when no number settled over the samples.
+	Idle bool
 }
 
 // newChart plots the rate between consecutive samples; nil with fewer than three
-// samples (two rates make a line worth drawing).
+// samples (two rates make a line worth drawing). Idle says nothing moved.
 func newChart(s []rateSample) *chart {
 	if len(s) < 3 {
 		return nil
@@ -170,6 +172,7 @@ func newChart(s []rateSample) *chart {
 	c := &chart{W: 700, H: 170, PlotW: 640, PlotH: 130, From: s[0].At, To: s[len(s)-1].At, Points: len(pts), Max: peak}
 	c.LabelY = c.PlotH + 16
 	if peak == 0 {
+		c.Idle = true
 		peak = 1
 	}
 	span := c.To.Sub(c.From).Seconds()
