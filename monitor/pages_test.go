@@ -134,6 +134,20 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 			t.Errorf("part row %+v; want state done, vendor tasks, task URL %s", r, wantURL)
 		}
 	}
+	// The link opens the dashboard, whose API knows the part's task by that id.
+	r := got.PartRows[0]
+	if code, _ := w.get(r.TaskURL, nil); code != http.StatusOK {
+		t.Errorf("GET %s = %d; want the dashboard", r.TaskURL, code)
+	}
+	api := strings.Replace(r.TaskURL, RootPath+"/", RootPath+"/api/", 1)
+	var task struct {
+		ID    string `json:"id"`
+		Queue string `json:"queue"`
+	}
+	w.getJSON(api, &task)
+	if task.ID != batch.TaskID(id, r.Part) || task.Queue != got.Queue {
+		t.Errorf("dashboard API %s gives task %+v; want id %s in queue %s", api, task, batch.TaskID(id, r.Part), got.Queue)
+	}
 	for _, path := range []string{"/api/batches/" + id, "/batches/" + id, "/batches/", "/api/batches"} {
 		_, body := w.get(path, nil)
 		if l := leaks(body, nums); len(l) > 0 {
