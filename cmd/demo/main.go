@@ -216,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
-		RedisConnOpt: aopt, Registry: reg,
+		RedisConnOpt: aopt, Registry: reg, Batches: deps.Store,
 		Ready: monitor.RedisReady(rdb),
 	})
 	if err != nil {

@@ -230,10 +230,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 
 	var httpSrv *http.Server
 	if cfg.httpAddr != "" {
-		h, err := monitor.NewHandler(monitor.HTTPConfig{
+		mcfg := monitor.HTTPConfig{
 			RedisConnOpt: aopt, Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.RedisReady(rdb),
-		})
+			Ready: monitor.RedisReady(rdb), Batches: deps.Store,
+		}
+		if deps.FlashAI != nil {
+			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
+		}
+		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
 		}
