@@ -61,7 +61,7 @@ type Retry struct {
 }
 
 // DefaultRetry is used when Deps.Retry is zero.
-var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: time.Second, Elapsed: 10 * time.Second,
+var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: time.Second, Elapsed: 5 * time.Second,
 	MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 4, PauseRecheck: 30 * time.Second}
 
 // refusal is a number the vendor refused inside an accepted call.
