@@ -43,9 +43,14 @@ func SealRecords(seal string, n int, recs []chunking.Record) []byte {
 	return append(b, body...)
 }
 
-// OpenRecords checks and decodes part n of the batch sealed with seal.
+// OpenRecords checks and decodes part n of the batch sealed with seal. Unsealed
+// version 1 records are read only for a batch without a seal: under a sealed batch
+// one could only have been copied in from elsewhere.
 func OpenRecords(seal string, n int, b []byte) ([]chunking.Record, error) {
 	if len(b) > 0 && b[0] == codecV1 {
+		if seal != "" {
+			return nil, fmt.Errorf("%w: an unsealed record under a sealed batch", ErrCorrupt)
+		}
 		recs, err := DecodeRecords(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)

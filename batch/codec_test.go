@@ -175,9 +175,10 @@ func TestOpenRecords(t *testing.T) {
 	}{
 		{"sealed", seal, 3, sealed, sample},
 		{"sealed, no records", seal, 0, SealRecords(seal, 0, nil), []chunking.Record{}},
-		// Version 1 (before seals) is still read, whatever the seal.
-		{"version 1", seal, 3, EncodeRecords(sample), sample},
-		{"version 1 of another batch", "other", 9, EncodeRecords(sample), sample},
+		// Version 1 (before seals) is read only for a batch without a seal: under a
+		// sealed batch it can only have been copied in.
+		{"version 1, unsealed batch", "", 3, EncodeRecords(sample), sample},
+		{"version 1 under a sealed batch", seal, 3, EncodeRecords(sample), nil},
 		{"another part of the batch", seal, 4, sealed, nil},
 		{"part 3 of another batch", "staging-fedcba9876543210", 3, sealed, nil},
 		{"empty seal", "", 3, sealed, nil},
@@ -233,10 +234,9 @@ func TestOpenRecords(t *testing.T) {
 // A version 1 part that does not decode is corrupt like a sealed one, so that the
 // worker fails it (reason corrupt) instead of retrying it for ever.
 func TestOpenRecordsCorruptV1(t *testing.T) {
-	t.Skip("known bug (reported): OpenRecords returns DecodeRecords' errCorrupt for version 1, not ErrCorrupt")
 	v1 := EncodeRecords(sample)
 	for n := 1; n < len(v1); n++ {
-		if recs, err := OpenRecords("s", 0, v1[:n]); !errors.Is(err, ErrCorrupt) {
+		if recs, err := OpenRecords("", 0, v1[:n]); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("OpenRecords(first %d of %d version 1 bytes) = %d records, %v; want ErrCorrupt", n, len(v1), len(recs), err)
 		}
 	}
@@ -304,17 +304,14 @@ func FuzzOpenRecords(f *testing.F) {
 	f.Add(EncodeRecords(sample), 5)
 	f.Fuzz(func(t *testing.T, b []byte, n int) {
 		recs, err := OpenRecords(seal, n, b)
-		v1 := len(b) > 0 && b[0] == codecV1
 		if err != nil {
-			// Version 1 errors are not ErrCorrupt yet: TestOpenRecordsCorruptV1 pins
-			// that bug; drop the v1 exception with its fix.
-			if recs != nil || (!v1 && !errors.Is(err, ErrCorrupt)) {
+			if recs != nil || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("OpenRecords = %d records, %v; want none and ErrCorrupt", len(recs), err)
 			}
 			return
 		}
-		if v1 {
-			return // unsealed: DecodeRecords's fuzz target covers it
+		if len(b) > 0 && b[0] == codecV1 {
+			t.Fatalf("an unsealed record opened under seal %q", seal)
 		}
 		// What opens was sealed for this batch and part: sealing it again gives the
 		// same bytes' records, and no other part opens it.

@@ -42,10 +42,11 @@ type RangeResult struct {
 // summary is stored as the value of a range's done field: it lets an operator's
 // resolve or retry move exactly these counts.
 type summary struct {
-	Delivered int `json:"d"`
-	Refused   int `json:"r"`
-	Failed    int `json:"f"`
-	Uncertain int `json:"u"`
+	Delivered  int `json:"d"`
+	Refused    int `json:"r"`
+	Failed     int `json:"f"`
+	Uncertain  int `json:"u"`
+	Suppressed int `json:"s,omitempty"`
 }
 
 func (res *RangeResult) summary() summary {
@@ -58,6 +59,8 @@ func (res *RangeResult) summary() summary {
 			sm.Failed++
 		case OutcomeUncertain:
 			sm.Uncertain++
+		case OutcomeSuppressed:
+			sm.Suppressed++
 		}
 	}
 	return sm
@@ -148,6 +151,9 @@ var (
 	ErrPaused    = errors.New("batch paused by an operator")
 	// ErrPartFinal means the part was settled by another attempt.
 	ErrPartFinal = errors.New("part already settled")
+	// ErrInflight means another attempt of the part is calling the vendor over the
+	// range.
+	ErrInflight = errors.New("another attempt is calling the vendor over this range")
 )
 
 // MarkInflight notes, durably, that a call over r is about to be sent. If the worker
@@ -174,6 +180,8 @@ func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.R
 		return ErrCancelled
 	case -3:
 		return ErrPaused
+	case -4:
+		return ErrInflight
 	default:
 		return fmt.Errorf("batch %s: %w", id, ErrNotFound)
 	}
@@ -186,24 +194,23 @@ func (s *Store) ClearInflight(ctx context.Context, id string, n int, r chunking.
 }
 
 // RecordRange records a call's outcome, exactly once. It reports false when the
-// range was recorded before.
+// range, or one overlapping it, was recorded before.
 func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResult) (bool, error) {
 	if res.Range.Lo < 0 || res.Range.Lo >= res.Range.Hi || res.Delivered < 0 {
 		return false, fmt.Errorf("record part %d %d-%d: empty or negative range or count", n, res.Range.Lo, res.Range.Hi)
 	}
 	for _, o := range res.Outcomes {
 		// An unknown state would be listed as an outcome but counted nowhere.
-		if o.State != OutcomeRefused && o.State != OutcomeFailed && o.State != OutcomeUncertain {
+		if o.State != OutcomeRefused && o.State != OutcomeFailed && o.State != OutcomeUncertain && o.State != OutcomeSuppressed {
 			return false, fmt.Errorf("record part %d %d-%d: unknown outcome state %q", n, res.Range.Lo, res.Range.Hi, o.State)
 		}
 	}
 	sm := res.summary()
-	if sm.Delivered+sm.Refused+sm.Failed+sm.Uncertain != res.Range.Len() {
-		return false, fmt.Errorf("range %d-%d: outcomes for %d records, want %d", res.Range.Lo, res.Range.Hi,
-			sm.Delivered+sm.Refused+sm.Failed+sm.Uncertain, res.Range.Len())
+	if n := sm.Delivered + sm.Refused + sm.Failed + sm.Uncertain + sm.Suppressed; n != res.Range.Len() {
+		return false, fmt.Errorf("range %d-%d: outcomes for %d records, want %d", res.Range.Lo, res.Range.Hi, n, res.Range.Len())
 	}
 	args := []any{rangeField("done", res.Range), mustJSON(sm), rangeField("inflight", res.Range),
-		sm.Delivered, sm.Refused, sm.Failed, sm.Uncertain, len(res.Extra)}
+		sm.Delivered, sm.Refused, sm.Failed, sm.Uncertain, sm.Suppressed, len(res.Extra)}
 	for k, v := range res.Extra {
 		args = append(args, k, v)
 	}
@@ -213,7 +220,12 @@ func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResu
 	}
 	keys := []string{k.state(id, n), k.manifest(id), k.outcome(id, n)}
 	done, err := recordScript.Run(ctx, s.rdb, keys, args...).Int()
-	if err == nil && done < 0 {
+	switch {
+	case err == nil && done == -2:
+		// An overlapping range was recorded (the part was given up while this call
+		// was in flight, and its numbers recorded then): they count once.
+		return false, nil
+	case err == nil && done < 0:
 		// Without the manifest the counters would create a bogus one.
 		err = ErrNotFound
 	}
@@ -299,32 +311,60 @@ type Event struct {
 }
 
 // Publish puts ev on the events stream and sets the retention expiry on all of the
-// batch's keys, unless generation gen was published before: it reports whether it
-// published. The stream and the batch live in different slots, so the two steps
-// are not one: a crash between them publishes again, with the same event id.
+// batch's keys, unless generation gen was published before or the batch is no longer
+// finished at gen (re-opened since, or finished again): it reports whether it
+// published. The stream and the batch live in different slots, so the steps are not
+// one: a crash between them publishes again, with the same event id.
 func (s *Store) Publish(ctx context.Context, ev *Event, gen int64) (bool, error) {
 	id := ev.Status.Batch
-	h, err := s.rdb.HMGet(ctx, k.manifest(id), "state", "announced_gen").Result()
-	if err != nil {
-		return false, fmt.Errorf("announce batch %s: %w", id, err)
+	if due, err := s.due(ctx, id, "announced_gen", gen); err != nil || !due {
+		return false, err
 	}
-	if h[0] == nil {
-		return false, s.missing(ctx, id)
-	}
-	if ann, _ := h[1].(string); atoi(ann) >= gen {
-		return false, nil
-	}
-	err = s.rdb.XAdd(ctx, &redis.XAddArgs{
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{
 		Stream: k.events(), MaxLen: 100000, Approx: true,
 		Values: map[string]any{"id": ev.ID, "type": ev.Type, "batch": id, "vendor": ev.Status.Vendor, "status": mustJSON(ev.Status)},
 	}).Err()
 	if err != nil {
 		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
-	if err := announcedScript.Run(ctx, s.rdb, []string{k.manifest(id)}, gen).Err(); err != nil {
+	if err := announcedScript.Run(ctx, s.rdb, []string{k.manifest(id)}, "announced_gen", gen).Err(); err != nil {
 		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
+	if due, err := s.due(ctx, id, "", gen); err != nil || !due {
+		return true, err // re-opened meanwhile: its keys must not expire
+	}
 	return true, s.expire(ctx, id, ev.Status.Parts)
+}
+
+// WebhookDue reports whether finish gen of batch id is still finished and its
+// webhook not yet posted.
+func (s *Store) WebhookDue(ctx context.Context, id string, gen int64) (bool, error) {
+	return s.due(ctx, id, "webhook_gen", gen)
+}
+
+// WebhookDone records that finish gen's webhook was posted (or given up on).
+func (s *Store) WebhookDone(ctx context.Context, id string, gen int64) error {
+	return announcedScript.Run(ctx, s.rdb, []string{k.manifest(id)}, "webhook_gen", gen).Err()
+}
+
+// due reports whether batch id is finished at gen and, when field is set, whether
+// field is still below gen.
+func (s *Store) due(ctx context.Context, id, field string, gen int64) (bool, error) {
+	v, err := finishedAtScript.Run(ctx, s.rdb, []string{k.manifest(id)}, gen).Int()
+	if err != nil {
+		return false, fmt.Errorf("batch %s: %w", id, err)
+	}
+	if v < 0 {
+		return false, s.missing(ctx, id)
+	}
+	if v == 0 || field == "" {
+		return v == 1, nil
+	}
+	cur, err := s.rdb.HGet(ctx, k.manifest(id), field).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("batch %s: %w", id, err)
+	}
+	return cur < gen, nil
 }
 
 func (s *Store) expire(ctx context.Context, id string, parts int) error {
@@ -459,7 +499,7 @@ func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDel
 			fields = append(fields, k)
 			// A range is re-sent whole, so its delivered/refused counts go back to
 			// pending too.
-			moved += sm.Delivered + sm.Refused + sm.Failed + sm.Uncertain - count
+			moved += sm.Delivered + sm.Refused + sm.Failed + sm.Uncertain + sm.Suppressed - count
 		}
 		var keep []any
 		for _, it := range outs {
@@ -489,6 +529,7 @@ func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDel
 					p.HIncrBy(ctx, manKey, "refused", -int64(sm.Refused))
 					p.HIncrBy(ctx, manKey, "failed", -int64(sm.Failed))
 					p.HIncrBy(ctx, manKey, "uncertain", -int64(sm.Uncertain))
+					p.HIncrBy(ctx, manKey, "suppressed_late", -int64(sm.Suppressed))
 				}
 			}
 			p.Del(ctx, outKey)
@@ -638,7 +679,11 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 		Refused: atoi(h["refused"]), Failed: atoi(h["failed"]), Uncertain: atoi(h["uncertain"]),
 		Parts: int(atoi(h["parts"])), Created: time.UnixMilli(atoi(h["created"])).UTC(), Source: h["source"],
 	}
-	st.Pending = st.Accepted - st.Delivered - st.Refused - st.Failed - st.Uncertain
+	// Suppressed counts the numbers the gate left out at enqueue (not accepted) and
+	// at the worker, right before their call (accepted, then suppressed).
+	late := atoi(h["suppressed_late"])
+	st.Suppressed += late
+	st.Pending = st.Accepted - st.Delivered - st.Refused - st.Failed - st.Uncertain - late
 	st.Finished = st.State == StateFinished
 	st.Cancelled = st.Control == ControlCancelled
 	st.Paused = st.Control == ControlPaused
@@ -713,4 +758,13 @@ func (s *Store) FinishOf(ctx context.Context, id string) (Finish, error) {
 	}
 	str := func(v any) string { s, _ := v.(string); return s }
 	return Finish{Finished: str(h[0]) == string(StateFinished), Generation: atoi(str(h[1])), Announced: atoi(str(h[2]))}, nil
+}
+
+// NoteFailure counts a failed attempt of part n and returns the count so far: the
+// part's failure budget is kept here, not in asynq's retry count, which deferrals
+// (pauses, rate-limit waits) do not move but which archives a task unsettled when
+// it runs out.
+func (s *Store) NoteFailure(ctx context.Context, id string, n int) (int, error) {
+	c, err := s.rdb.HIncrBy(ctx, k.state(id, n), "failures", 1).Result()
+	return int(c), err
 }

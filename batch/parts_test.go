@@ -16,11 +16,11 @@ import (
 )
 
 // rr is the result of a call starting at record lo, one letter a record:
-// d delivered, r refused, f failed, u uncertain.
+// d delivered, r refused, f failed, u uncertain, s suppressed by the gate.
 func rr(lo int, outcomes string) RangeResult {
 	res := RangeResult{Range: chunking.Range{Lo: lo, Hi: lo + len(outcomes)}}
 	for i, c := range outcomes {
-		state := map[rune]string{'r': OutcomeRefused, 'f': OutcomeFailed, 'u': OutcomeUncertain}[c]
+		state := map[rune]string{'r': OutcomeRefused, 'f': OutcomeFailed, 'u': OutcomeUncertain, 's': OutcomeSuppressed}[c]
 		if state == "" {
 			res.Delivered++
 			continue

@@ -5,14 +5,20 @@ import "github.com/redis/go-redis/v9"
 // The ledger's Lua scripts. Each touches only keys of one batch (one hash tag, so one
 // Cluster slot); states and field names are the Go constants, written out here.
 
-// createScript writes a manifest only if none exists.
+// createScript writes a manifest only if none exists, and only for the commit that
+// holds the batch id's claim (its parts are the ones moved in).
 //
 //	KEYS[1] manifest
-//	ARGV    field, value, field, value, … (the whole manifest)
-//	returns 1 when written, 0 when a manifest existed (left as it was)
+//	KEYS[2] the commit claim
+//	ARGV[1] the staging id that must hold the claim
+//	ARGV[2..] field, value, field, value, … (the whole manifest)
+//	returns 1 when written, 0 when a manifest existed (left as it was), -1 when the
+//	claim is not this commit's (it lapsed and another run took it)
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('DEL', KEYS[2])
 return 1`)
 
 // markScript marks a call in flight and its part running, atomically with the
@@ -24,7 +30,9 @@ return 1`)
 //	ARGV[1] the in-flight field ("inflight:<lo>-<hi>")
 //	ARGV[2] now, ms
 //	returns 1 marked; 0 the part is final already (a redelivered task racing the one
-//	that settled it); -1 no such batch; -2 cancelled; -3 paused
+//	that settled it); -1 no such batch; -2 cancelled; -3 paused; -4 the range is
+//	marked already: another attempt of the part is calling (only reconcile, at the
+//	start of an attempt, clears a mark a dead worker left)
 var markScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local ctl = redis.call('HGET', KEYS[1], 'control')
@@ -32,36 +40,47 @@ if ctl == 'cancelled' then return -2 end
 if ctl == 'paused' then return -3 end
 local st = redis.call('HGET', KEYS[2], 'state')
 if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return -4 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], 'state', 'running')
 redis.call('HDEL', KEYS[2], 'resume_at', 'wait_reason')
 return 1`)
 
 // recordScript sets the range's done field once and, only then, moves the batch
-// counters and appends the outcomes: a call recorded twice counts once.
+// counters and appends the outcomes: a call recorded twice counts once, and a range
+// that overlaps one recorded already (a part given up while its last call was in
+// flight) is not counted again.
 //
 //	KEYS[1] part state
 //	KEYS[2] manifest
 //	KEYS[3] part outcomes
 //	ARGV[1] the done field ("done:<lo>-<hi>"), ARGV[2] its summary (JSON)
 //	ARGV[3] the in-flight field to clear
-//	ARGV[4..7] delivered, refused, failed, uncertain counts
-//	ARGV[8] n, the number of extras; ARGV[9..8+2n] extra name, value pairs
-//	ARGV[9+2n..] outcomes (JSON), appended to KEYS[3]
-//	returns 1 recorded; 0 recorded before; -1 no such batch
+//	ARGV[4..8] delivered, refused, failed, uncertain, suppressed counts
+//	ARGV[9] n, the number of extras; ARGV[10..9+2n] extra name, value pairs
+//	ARGV[10+2n..] outcomes (JSON), appended to KEYS[3]
+//	returns 1 recorded; 0 recorded before; -1 no such batch; -2 overlaps a range
+//	recorded before
 var recordScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local lo, hi = string.match(ARGV[1], '^done:(%d+)-(%d+)$')
+lo, hi = tonumber(lo), tonumber(hi)
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local a, b = string.match(f, '^done:(%d+)-(%d+)$')
+  if a and tonumber(a) < hi and lo < tonumber(b) then return -2 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[1], ARGV[3])
-local names = {'delivered', 'refused', 'failed', 'uncertain'}
-for i = 1, 4 do
+local names = {'delivered', 'refused', 'failed', 'uncertain', 'suppressed_late'}
+for i = 1, 5 do
   local n = tonumber(ARGV[3 + i])
   if n ~= 0 then redis.call('HINCRBY', KEYS[2], names[i], n) end
 end
-local nextra = tonumber(ARGV[8])
+local nextra = tonumber(ARGV[9])
 for i = 1, nextra do
-  redis.call('HSET', KEYS[1], 'x:' .. ARGV[7 + 2 * i], ARGV[8 + 2 * i])
+  redis.call('HSET', KEYS[1], 'x:' .. ARGV[8 + 2 * i], ARGV[9 + 2 * i])
 end
-for i = 9 + 2 * nextra, #ARGV do
+for i = 10 + 2 * nextra, #ARGV do
   redis.call('RPUSH', KEYS[3], ARGV[i])
 end
 return 1`)
@@ -96,8 +115,12 @@ local delta = 0
 if final[ARGV[1]] and not final[prev] then delta = 1 end
 if final[prev] and not final[ARGV[1]] then delta = -1 end
 local n = tonumber(redis.call('HINCRBY', KEYS[2], 'parts_final', delta))
-local m = redis.call('HMGET', KEYS[2], 'parts', 'state', 'accepted', 'delivered', 'refused', 'failed', 'uncertain')
-local pending = tonumber(m[3]) - tonumber(m[4] or 0) - tonumber(m[5] or 0) - tonumber(m[6] or 0) - tonumber(m[7] or 0)
+if ARGV[1] == 'queued' then
+  -- queued again by an operator (retry, resolve resend): a fresh budget
+  redis.call('HDEL', KEYS[1], 'failures', 'throttles')
+end
+local m = redis.call('HMGET', KEYS[2], 'parts', 'state', 'accepted', 'delivered', 'refused', 'failed', 'uncertain', 'suppressed_late')
+local pending = tonumber(m[3]) - tonumber(m[4] or 0) - tonumber(m[5] or 0) - tonumber(m[6] or 0) - tonumber(m[7] or 0) - tonumber(m[8] or 0)
 if n >= tonumber(m[1]) and pending == 0 and m[2] ~= 'finished' then
   local gen = redis.call('HINCRBY', KEYS[2], 'finish_gen', 1)
   redis.call('HSET', KEYS[2], 'state', 'finished', 'finished_at', ARGV[2])
@@ -139,16 +162,29 @@ if cur == ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'control', ARGV[1])
 return 1`)
 
-// announcedScript records that a finish generation was announced.
+// announcedScript records that a finish generation's announcement went out on
+// (field "announced_gen") the events stream or (field "webhook_gen") the webhook.
 //
 //	KEYS[1] manifest
-//	ARGV[1] the generation
+//	ARGV[1] the field, ARGV[2] the generation
 //	returns 1 when this call recorded it, 0 when it was recorded before, -1 no such batch
 var announcedScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local cur = tonumber(redis.call('HGET', KEYS[1], 'announced_gen') or '0')
-if cur >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'announced_gen', ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if cur >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`)
+
+// finishedAtScript reports whether a batch is finished at generation gen (not
+// re-opened since, and not finished again).
+//
+//	KEYS[1] manifest
+//	ARGV[1] the generation
+//	returns 1 finished at that generation, 0 not, -1 no such batch
+var finishedAtScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'state') ~= 'finished' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'finish_gen') or '0') ~= tonumber(ARGV[1]) then return 0 end
 return 1`)
 
 // repeatScript counts one call's identical refusals in a row.
@@ -169,8 +205,8 @@ return n`)
 //	KEYS[1] the claim
 //	KEYS[2] manifest
 //	ARGV[1] the staging id claiming, ARGV[2] the claim's lifetime, ms
-//	returns 1 claimed (or claimed before by this staging id); 0 another commit holds
-//	it; 2 the manifest exists already
+//	returns 1 claimed (or claimed before by this staging id: the claim is renewed);
+//	0 another commit holds it; 2 the manifest exists already
 var claimScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 local cur = redis.call('GET', KEYS[1])

@@ -61,4 +61,7 @@ const (
 	OutcomeRefused   = "refused"
 	OutcomeFailed    = "failed"
 	OutcomeUncertain = "uncertain"
+	// OutcomeSuppressed: the compliance gate stopped the number right before its call
+	// (a suppression list or its contact cap); the code says which.
+	OutcomeSuppressed = "suppressed"
 )

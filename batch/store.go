@@ -249,9 +249,12 @@ func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
 
 // move puts src's value under dst without expiry. On one Redis that is a RENAME; on
 // Cluster the two keys are in different slots, so the value is copied.
-func (s *Store) move(ctx context.Context, pairs [][2]string) error {
+func (s *Store) move(ctx context.Context, pairs [][2]string, renew func() error) error {
 	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
 		for lo := 0; lo < len(pairs); lo += 1000 {
+			if err := renew(); err != nil {
+				return err
+			}
 			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, kv := range pairs[lo:min(lo+1000, len(pairs))] {
 					p.Rename(ctx, kv[0], kv[1])
@@ -266,6 +269,9 @@ func (s *Store) move(ctx context.Context, pairs [][2]string) error {
 		return nil
 	}
 	for lo := 0; lo < len(pairs); lo += 100 {
+		if err := renew(); err != nil {
+			return err
+		}
 		chunk := pairs[lo:min(lo+100, len(pairs))]
 		dumps := make([]*redis.StringCmd, len(chunk))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -337,7 +343,16 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 	if st.nrejects > 0 {
 		pairs = append(pairs, [2]string{k.rejects(st.id), k.rejects(m.ID)})
 	}
-	if err := s.move(ctx, pairs); err != nil {
+	// The claim is renewed as the parts move: a slow move (Cluster copies) must not
+	// outlive it and let another run move its parts over these.
+	renew := func() error {
+		v, err := claimScript.Run(ctx, s.rdb, []string{k.claim(m.ID), k.manifest(m.ID)}, st.id, claimTTL.Milliseconds()).Int()
+		if err == nil && v != 1 {
+			err = fmt.Errorf("the claim on batch id %s was lost while its parts were moved", m.ID)
+		}
+		return err
+	}
+	if err := s.move(ctx, pairs, renew); err != nil {
 		return false, fmt.Errorf("commit batch %s parts: %w", m.ID, err)
 	}
 	if m.Retention == 0 {
@@ -549,6 +564,9 @@ func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest)
 		"seal", m.Seal, "sum", m.checksum(), "state", string(StateEnqueued),
 		"delivered", 0, "refused", 0, "failed", 0, "uncertain", 0, "parts_final", 0,
 	}
-	made, err := createScript.Run(ctx, rdb, []string{k.manifest(m.ID)}, args...).Int()
+	made, err := createScript.Run(ctx, rdb, []string{k.manifest(m.ID), k.claim(m.ID)}, append([]any{m.Seal}, args...)...).Int()
+	if err == nil && made < 0 {
+		err = fmt.Errorf("the claim on batch id %s lapsed while its parts were moved and another run took it: run the command again", m.ID)
+	}
 	return made == 1, err
 }

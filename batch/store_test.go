@@ -164,17 +164,21 @@ func (f *fixture) checkLedger(t *testing.T, id string) *Status {
 			fromParts.Refused += sm.Refused
 			fromParts.Failed += sm.Failed
 			fromParts.Uncertain += sm.Uncertain
+			fromParts.Suppressed += sm.Suppressed
 		}
 		err = f.s.Outcomes(f.ctx, id, n, func(o Outcome) error { listed[o.State]++; return nil })
 		if err != nil {
 			t.Fatalf("Outcomes(%d): %v", n, err)
 		}
 	}
-	counters := summary{Delivered: int(st.Delivered), Refused: int(st.Refused), Failed: int(st.Failed), Uncertain: int(st.Uncertain)}
+	counters := summary{Delivered: int(st.Delivered), Refused: int(st.Refused), Failed: int(st.Failed), Uncertain: int(st.Uncertain),
+		// Suppressed at the worker: the manifest's own count was suppressed at enqueue.
+		Suppressed: fromParts.Suppressed}
 	if diff := cmp.Diff(fromParts, counters, cmp.AllowUnexported(summary{})); diff != "" {
 		t.Errorf("parts' summaries vs batch counters (-parts +counters):\n%s", diff)
 	}
-	wantListed := map[string]int64{OutcomeRefused: st.Refused, OutcomeFailed: st.Failed, OutcomeUncertain: st.Uncertain}
+	wantListed := map[string]int64{OutcomeRefused: st.Refused, OutcomeFailed: st.Failed, OutcomeUncertain: st.Uncertain,
+		OutcomeSuppressed: int64(fromParts.Suppressed)}
 	for k, v := range wantListed {
 		if v == 0 {
 			delete(wantListed, k)
@@ -390,7 +394,6 @@ func TestCommitConcurrent(t *testing.T) {
 // manifest that won: a losing commit's parts (sealed with its own staging id) must
 // not replace the winner's.
 func TestCommitConcurrentRecords(t *testing.T) {
-	t.Skip("known bug (reported): a losing concurrent Commit RENAMEs its parts over the winner's; they fail the winner's seal")
 	for round := range 5 {
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
 			f := setup(t)
@@ -545,7 +548,6 @@ func TestNotFound(t *testing.T) {
 
 // FinishEmpty and Publish on an id that is no batch must not create one.
 func TestFinishPublishMissing(t *testing.T) {
-	t.Skip("known bug (reported): finishEmptyScript and Store.Publish write dialq:{id}:m of a missing batch")
 	f := setup(t)
 	if s, err := f.s.FinishEmpty(f.ctx, "nope"); err == nil && s.Finished {
 		t.Errorf("FinishEmpty(nope) = %+v; want no finish", s)
@@ -736,9 +738,9 @@ func TestKeysHashTag(t *testing.T) {
 	}
 	for _, id := range ids {
 		want := slot("{" + id + "}")
-		// manifest, rejects, 2 parts × (records, state, outcomes), control numbers, commit claim
-		if len(own[id]) != 10 {
-			t.Errorf("batch %s has keys %v; want 10", id, own[id])
+		// manifest, rejects, 2 parts × (records, state, outcomes), control numbers (the commit claim goes with the commit)
+		if len(own[id]) != 9 {
+			t.Errorf("batch %s has keys %v; want 9", id, own[id])
 		}
 		for _, key := range append(own[id], batchKeys(id, 2)...) {
 			if got := slot(key); got != want {

@@ -58,6 +58,9 @@ type Retry struct {
 	AuthAttempts int
 	// PauseRecheck is how often a paused part comes back to look.
 	PauseRecheck time.Duration
+	// MaxFailures is a part's failure budget: past it, its numbers not yet recorded
+	// are failed and the part settles. Zero means tasks.PartMaxFailures.
+	MaxFailures int
 }
 
 // DefaultRetry is used when Deps.Retry is zero.
@@ -167,8 +170,9 @@ type PartResult struct {
 
 // deferred sends a part back to the queue until a time, without counting a
 // failure: the fleet rate limit, a vendor's long Retry-After, an operator's pause,
-// a closed calling window.
+// a closed calling window, a worker shutting down.
 type deferred struct {
+	// state is what the part shows meanwhile; "" leaves it as it is.
 	state batch.PartState
 	after time.Duration
 	why   string
@@ -248,6 +252,12 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	for _, r := range chunking.Calls(chunking.Remaining(len(recs), ps.DoneRanges()), m.Profile.CallSize) {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the part resumes from its checkpoint
+		}
+		if d.Stopping != nil && d.Stopping() {
+			// asynq does not cancel a handler when shutdown starts, only when its
+			// timeout ends, and then hands the part to another worker at once: stop
+			// starting calls now, so that none is in flight by then.
+			return e.defer_(ctx, t, m, p.part, log, &deferred{after: time.Second, why: "worker shutting down"})
 		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
@@ -371,6 +381,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 	recs := p.recs[r.Lo:r.Hi]
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = d.Retry.Initial, d.Retry.Max, d.Retry.Elapsed
+	// No jitter: it would stretch a step past Max (the fleet rate limit spreads
+	// the workers already).
+	b.RandomizationFactor = 0
 	var res *sent
 	authRefusals := 0
 	op := func() error {
@@ -396,6 +409,8 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			return backoff.Permanent(errStopped)
 		case errors.Is(err, batch.ErrPaused):
 			return backoff.Permanent(&deferred{state: batch.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
+		case errors.Is(err, batch.ErrInflight):
+			return backoff.Permanent(&deferred{after: 5 * time.Second, why: "another attempt of this part is calling the vendor"})
 		case err != nil:
 			return backoff.Permanent(err)
 		}
@@ -536,43 +551,63 @@ func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err e
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	ctx = context.WithoutCancel(ctx)
 	var df *deferred
 	if errors.As(err, &df) {
 		if df.vendorThrottle {
-			n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part)
-			if nerr == nil && n > e.deps.Retry.ThrottleCap {
-				return fmt.Errorf("throttled %d times, counting as a failure: %w", n, unthrottled{err})
+			if n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
+				return e.giveUp(ctx, t, p, fmt.Errorf("throttled %d times: %w", n, err))
 			}
 		}
 		return e.defer_(ctx, t, p.m, p.part, p.log, df)
 	}
-	_ = e.deps.Store.NoteError(context.WithoutCancel(ctx), p.m.ID, p.part, errReason(err))
+	_ = e.deps.Store.NoteError(ctx, p.m.ID, p.part, errReason(err))
 	if vendors.ClassOf(err) == vendors.Throttled {
-		n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part)
-		if nerr == nil && n > e.deps.Retry.ThrottleCap {
-			return fmt.Errorf("throttled %d times, counting as a failure: %w", n, unthrottled{err})
+		if n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
+			return e.giveUp(ctx, t, p, fmt.Errorf("throttled %d times: %w", n, err))
 		}
+		return err
+	}
+	n, nerr := e.deps.Store.NoteFailure(ctx, p.m.ID, p.part)
+	if nerr != nil {
+		return err
+	}
+	if n >= e.deps.Retry.MaxFailures {
+		return e.giveUp(ctx, t, p, fmt.Errorf("%d failed attempts, the last: %w", n, err))
 	}
 	return err
+}
+
+// giveUp settles a part whose failure budget ran out: every number not yet recorded
+// is failed with the last error, so the batch's account stays whole and the batch
+// can finish; `enqueue retry` runs it again.
+func (e *engine) giveUp(ctx context.Context, t *asynq.Task, p *partRun, cause error) error {
+	n, err := e.deps.Lifecycle.Exhaust(ctx, p.m, p.part, p.recs, vendors.ClassOf(cause).String(), "gave up: "+errReason(cause))
+	if err != nil {
+		return err
+	}
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), batch.OutcomeFailed, n)
+	p.log.WithError(cause).Error("part gave up; its remaining numbers are failed (enqueue retry runs it again)")
+	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(batch.PartFailed), Reason: errReason(cause)})
+	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)
 }
 
 // defer_ records why and until when the part waits, and hands it back to asynq,
 // which re-schedules it after df.after (RetryDelay) without counting a failure.
 func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *batch.Manifest, part int, log *logrus.Entry, df *deferred) error {
 	at := df.resumeAt(e.deps.Store.Now())
-	if err := e.deps.Lifecycle.Wait(context.WithoutCancel(ctx), m.ID, part, df.state, at, df.why); err != nil {
-		return err
+	if df.state != "" {
+		if err := e.deps.Lifecycle.Wait(context.WithoutCancel(ctx), m.ID, part, df.state, at, df.why); err != nil {
+			if errors.Is(err, batch.ErrPartFinal) {
+				return nil // settled by another attempt meanwhile
+			}
+			return err
+		}
+		writeResult(t, PartResult{Batch: m.ID, Part: part, Vendor: m.Vendor, State: string(df.state), ResumeAt: &at, Reason: df.why})
 	}
-	writeResult(t, PartResult{Batch: m.ID, Part: part, Vendor: m.Vendor, State: string(df.state), ResumeAt: &at, Reason: df.why})
 	log.WithFields(logrus.Fields{"state": df.state, "resume_at": at.Format(time.RFC3339)}).Info("part re-scheduled: " + df.why)
 	return df
 }
-
-// unthrottled hides a throttled error's class once the throttle cap is reached, so
-// that asynq counts it as a failure and the part's retries run out.
-type unthrottled struct{ error }
-
-func (u unthrottled) Class() vendors.Class { return vendors.Transient }
 
 // settle sets the part's final state and writes its result; the lifecycle
 // announces the batch if this part finished it.

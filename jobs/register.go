@@ -39,6 +39,8 @@ type Deps struct {
 	Retry     Retry
 	// Webhook posts batch webhooks; nil leaves them off.
 	Webhook Webhook
+	// Stopping reports that the worker is shutting down: no new vendor call starts.
+	Stopping func() bool
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
@@ -62,6 +64,9 @@ func (d *Deps) defaults() {
 	}
 	if d.Retry == (Retry{}) {
 		d.Retry = DefaultRetry
+	}
+	if d.Retry.MaxFailures == 0 {
+		d.Retry.MaxFailures = tasks.PartMaxFailures
 	}
 }
 
@@ -143,10 +148,11 @@ func IsFailure(err error) bool {
 	return vendors.ClassOf(err) != vendors.Throttled
 }
 
-// ErrorHandler settles a part whose retries have run out: every record not yet
-// recorded is counted as failed with the last error, so the batch's account stays
-// whole and the batch can finish. The part is archived by asynq; `enqueue retry`
-// re-runs it.
+// ErrorHandler is the backstop for a part asynq archives on its own (its retry
+// budget, tasks.PartMaxRetry, is out of reach: the engine keeps the failure budget
+// and settles a part itself): every record not yet recorded is counted as failed
+// with the last error, so the batch's account stays whole and the batch can finish.
+// `enqueue retry` re-runs it.
 func ErrorHandler(d *Deps) asynq.ErrorHandler {
 	d.defaults()
 	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -199,32 +205,37 @@ func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if !published {
-		return nil // this finish went out before (a redelivered announcement)
+	if published {
+		log.WithFields(logrus.Fields{"vendor": ev.Status.Vendor, "delivered": ev.Status.Delivered, "refused": ev.Status.Refused,
+			"failed": ev.Status.Failed, "event": ev.ID}).Info("batch finished: announced")
 	}
-	log.WithFields(logrus.Fields{"vendor": ev.Status.Vendor, "delivered": ev.Status.Delivered, "refused": ev.Status.Refused,
-		"failed": ev.Status.Failed, "event": ev.ID}).Info("batch finished: announced")
+	// The webhook is tracked apart from the stream: an announcement that died
+	// after publishing posts it on its retry.
+	due, err := d.Store.WebhookDue(ctx, pl.Batch, pl.Generation)
+	if err != nil || !due {
+		return err
+	}
 	m, err := d.Store.Manifest(ctx, pl.Batch)
 	if err != nil {
-		return nil
+		return err
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil || c.WebhookURL() == "" {
-		return nil
+		return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
 	}
 	if d.Webhook == nil {
 		log.Warn("campaign names a webhook, but webhooks are off on this worker (WEBHOOK_ALLOWED_HOSTS)")
 		d.Metrics.Problem(m.Vendor, "webhook_off")
-		return nil
+		return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return nil
+		return err
 	}
-	// The sender logs (masked) and counts a refused or failed delivery itself; it
-	// never holds the batch, so its error ends here.
+	// The sender retries, logs (masked) and counts a refused or failed delivery
+	// itself; it never holds the batch, so its error ends here.
 	_ = d.Webhook.Send(ctx, c.WebhookURL(), ev.ID, body)
-	return nil
+	return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
 }
 
 // maskAll masks numbers for a log line.

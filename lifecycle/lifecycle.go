@@ -30,6 +30,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -127,25 +129,37 @@ func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*batch.Ev
 	return ev, published, err
 }
 
-// Settle ends one run of a part whose calls are all recorded: done, failed (a call
-// refused for good), uncertain (a call waits for an operator) or cancelled.
+// Settle ends one run of a part whose calls are all recorded: uncertain (a call waits
+// for an operator: that wins, so the batch cannot finish past it), failed (a call
+// refused for good), cancelled or done.
 func (m *Manager) Settle(ctx context.Context, man *batch.Manifest, part int, refusedForGood bool) (batch.PartState, error) {
 	ps, err := m.store.Progress(ctx, man.ID, part)
 	if err != nil {
 		return "", err
 	}
-	state := batch.PartDone
-	switch {
-	case refusedForGood:
-		state = batch.PartFailed
-	case ps.HasUncertain():
-		state = batch.PartUncertain
-	default:
-		if ctl, _ := m.store.Control(ctx, man.ID); ctl == batch.ControlCancelled && ps.HasFailed() {
-			state = batch.PartCancelled
-		}
+	state, err := m.endState(ctx, man.ID, ps, refusedForGood)
+	if err != nil {
+		return "", err
 	}
 	return state, m.move(ctx, man.ID, part, state)
+}
+
+func (m *Manager) endState(ctx context.Context, id string, ps *batch.PartProgress, refusedForGood bool) (batch.PartState, error) {
+	switch {
+	case ps.HasUncertain():
+		return batch.PartUncertain, nil
+	case refusedForGood:
+		return batch.PartFailed, nil
+	case ps.HasFailed():
+		ctl, err := m.store.Control(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if ctl == batch.ControlCancelled {
+			return batch.PartCancelled, nil
+		}
+	}
+	return batch.PartDone, nil
 }
 
 func (m *Manager) move(ctx context.Context, id string, part int, state batch.PartState) error {
@@ -180,11 +194,21 @@ func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part i
 	if recs == nil {
 		size = PartRecords(man, part)
 	}
-	failed := 0
+	// A call still marked in flight may be going out right now (a part given up
+	// while its handler is in a call): its numbers are uncertain, not failed.
+	var gaps []chunking.Range
 	for _, r := range chunking.Remaining(size, ps.DoneRanges()) {
+		gaps = append(gaps, splitAround(r, ps.Inflight)...)
+	}
+	failed := 0
+	for _, r := range gaps {
+		state, c, why := batch.OutcomeFailed, code, reason
+		if inflight(r, ps.Inflight) {
+			state, c, why = batch.OutcomeUncertain, "inflight", "the part was given up while this call was in flight: "+reason
+		}
 		out := batch.RangeResult{Range: r}
 		for i := r.Lo; i < r.Hi; i++ {
-			o := batch.Outcome{Index: i, State: batch.OutcomeFailed, Code: code, Reason: reason}
+			o := batch.Outcome{Index: i, State: state, Code: c, Reason: why}
 			if recs != nil {
 				o.Line, o.Phone = recs[i].Line, recs[i].Phone
 			}
@@ -194,22 +218,67 @@ func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part i
 		if err != nil {
 			return failed, err
 		}
-		if added {
+		if added && state == batch.OutcomeFailed {
 			failed += r.Len()
 		}
 	}
 	return failed, nil
 }
 
+// splitAround cuts r at the edges of the in-flight ranges inside it, so that each
+// in-flight range is recorded on its own.
+func splitAround(r chunking.Range, marks []chunking.Range) []chunking.Range {
+	cuts := []int{r.Lo, r.Hi}
+	for _, f := range marks {
+		if f.Lo > r.Lo && f.Lo < r.Hi {
+			cuts = append(cuts, f.Lo)
+		}
+		if f.Hi > r.Lo && f.Hi < r.Hi {
+			cuts = append(cuts, f.Hi)
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	out := make([]chunking.Range, 0, len(cuts)-1)
+	for i := 1; i < len(cuts); i++ {
+		out = append(out, chunking.Range{Lo: cuts[i-1], Hi: cuts[i]})
+	}
+	return out
+}
+
+func inflight(r chunking.Range, marks []chunking.Range) bool {
+	for _, f := range marks {
+		if f.Lo <= r.Lo && r.Hi <= f.Hi {
+			return true
+		}
+	}
+	return false
+}
+
 // Exhaust settles a part whose retries ran out (or whose records are corrupt):
 // every number not yet recorded is failed with code and reason, and the part is
 // failed, so the batch's account stays whole and the batch can finish.
 func (m *Manager) Exhaust(ctx context.Context, man *batch.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
+	ps, err := m.store.Progress(ctx, man.ID, part)
+	if err != nil {
+		return 0, err
+	}
+	if ps.State.Final() {
+		// Settled by an attempt that then failed only to announce: just that.
+		return 0, m.EnsureAnnounced(ctx, man.ID)
+	}
 	n, err := m.FailRemaining(ctx, man, part, recs, code, reason)
 	if err != nil {
 		return n, err
 	}
-	return n, m.move(ctx, man.ID, part, batch.PartFailed)
+	if ps, err = m.store.Progress(ctx, man.ID, part); err != nil {
+		return n, err
+	}
+	state := batch.PartFailed
+	if ps.HasUncertain() {
+		state = batch.PartUncertain
+	}
+	return n, m.move(ctx, man.ID, part, state)
 }
 
 // Cancel stops batch id: once it returns no new vendor call for the batch starts
@@ -229,8 +298,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) error {
 	if !changed {
 		return fmt.Errorf("batch %s is cancelled already: %w", id, ErrNothingToDo)
 	}
-	m.runWaiting(ctx, man)
-	return nil
+	return m.runWaiting(ctx, man)
 }
 
 // Pause holds batch id in dialq: no new call starts; parts that come up go back to
@@ -265,24 +333,28 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 	if _, err := m.store.SetControl(ctx, id, batch.ControlNone); err != nil {
 		return err
 	}
-	m.runWaiting(ctx, man)
-	return nil
+	return m.runWaiting(ctx, man)
 }
 
 // runWaiting runs the batch's scheduled and retrying parts now, so that a cancel or
 // resume takes effect without waiting for their delay. A part that is pending or
-// running already is left alone.
-func (m *Manager) runWaiting(ctx context.Context, man *batch.Manifest) {
+// running already, or has no task, is left alone.
+func (m *Manager) runWaiting(ctx context.Context, man *batch.Manifest) error {
 	parts, err := m.store.Parts(ctx, man.ID, man.Parts)
 	if err != nil {
-		return
+		return err
 	}
 	for _, p := range parts {
 		if p.State.Final() {
 			continue
 		}
-		_ = m.insp.RunTask(man.Queue, tasks.PartTaskID(man.ID, p.Part))
+		err := m.insp.RunTask(man.Queue, tasks.PartTaskID(man.ID, p.Part))
+		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) &&
+			!strings.Contains(err.Error(), "already") {
+			return fmt.Errorf("run part %d now: %w", p.Part, err)
+		}
 	}
+	return nil
 }
 
 // Retry moves every failed part of batch id back to pending and queues it again.
@@ -292,7 +364,9 @@ func (m *Manager) Retry(ctx context.Context, id string) (parts, numbers int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	if ctl, _ := m.store.Control(ctx, id); ctl == batch.ControlCancelled {
+	if ctl, err := m.store.Control(ctx, id); err != nil {
+		return 0, 0, err
+	} else if ctl == batch.ControlCancelled {
 		return 0, 0, fmt.Errorf("batch %s: %w", id, batch.ErrAlreadyCancelled)
 	}
 	states, err := m.store.Parts(ctx, id, man.Parts)
@@ -350,11 +424,17 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 		return moved, err
 	}
 	if delivered {
-		state := batch.PartDone
-		if ps.HasFailed() {
-			if ctl, _ := m.store.Control(ctx, id); ctl == batch.ControlCancelled {
-				state = batch.PartCancelled
-			}
+		if ps, err = m.store.Progress(ctx, id, part); err != nil {
+			return moved, err
+		}
+		// Failed numbers left in the part make it failed again, so that `enqueue
+		// retry` can run them (cancelled, in a cancelled batch).
+		state, err := m.endState(ctx, id, ps, false)
+		if err != nil {
+			return moved, err
+		}
+		if state == batch.PartDone && ps.HasFailed() {
+			state = batch.PartFailed
 		}
 		return moved, m.move(ctx, id, part, state)
 	}
@@ -376,14 +456,23 @@ func (m *Manager) requeue(ctx context.Context, man *batch.Manifest, n int) error
 	if err := m.dropTask(man, n); err != nil {
 		return err
 	}
+	prev, err := m.store.Progress(ctx, man.ID, n)
+	if err != nil {
+		return err
+	}
 	if _, err := m.store.SetPartState(ctx, man.ID, n, batch.PartQueued, time.Time{}, ""); err != nil {
 		return err
 	}
 	task, err := tasks.NewPartTask(man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = m.client.EnqueueContext(ctx, task)
 	}
-	if _, err := m.client.EnqueueContext(ctx, task); err != nil {
+	if err != nil {
+		// A queued part without a task would wait for ever: put it back as it was,
+		// so that the same command can be run again.
+		if _, rerr := m.store.SetPartState(context.WithoutCancel(ctx), man.ID, n, prev.State, time.Time{}, ""); rerr != nil {
+			return fmt.Errorf("part %d: enqueue: %w (and putting it back: %v)", n, err, rerr)
+		}
 		return fmt.Errorf("part %d: enqueue: %w", n, err)
 	}
 	return nil

@@ -232,7 +232,7 @@ func TestSettle(t *testing.T) {
 		{"refused numbers still done", "drrdd", false, false, batch.PartDone},
 		{"failed numbers, retries left to the caller", "ddffd", false, false, batch.PartDone},
 		{"refused for good", "ddrrd", false, true, batch.PartFailed},
-		{"refused for good beats uncertain", "duddd", false, true, batch.PartFailed},
+		{"uncertain beats refused for good: the batch must wait for an operator", "duddd", false, true, batch.PartUncertain},
 		{"uncertain waits for an operator", "dduud", false, false, batch.PartUncertain},
 		{"cancelled with numbers failed", "ddfff", true, false, batch.PartCancelled},
 		{"cancelled after all went out", "ddddd", true, false, batch.PartDone},
@@ -769,7 +769,6 @@ func TestPartRecords(t *testing.T) {
 // task racing it) stays settled: Wait must not re-open a finished batch, which
 // would finish, and be announced, a second time.
 func TestWaitFinalPart(t *testing.T) {
-	t.Skip("known bug (reported): Manager.Wait moves a final part to a waiting state, re-opening its finished batch")
 	f := setup(t)
 	m := f.commit(t, "b1", 1, 2, 0)
 	f.record(t, "b1", 0, 0, "dd")
@@ -793,7 +792,6 @@ func TestWaitFinalPart(t *testing.T) {
 // A finish whose announcement could not be queued (Redis blip, worker killed between
 // the two steps) is announced when the part's settle is retried.
 func TestFinishAnnouncedAfterQueueFailure(t *testing.T) {
-	t.Skip("known bug (reported): a finish whose announce enqueue failed is never announced; the retry sees Finished=false")
 	tests := []struct {
 		name   string
 		parts  int

@@ -58,11 +58,15 @@ type PartPayload struct {
 }
 
 // Part defaults: a part may take several calls, so its timeout is generous;
-// finished tasks are retained so the dashboard tells the story.
+// finished tasks are retained so the dashboard tells the story. A part's failure
+// budget (PartMaxFailures) is kept in the ledger by the engine; asynq's own retry
+// budget is set out of reach, since asynq archives a task whose budget ran out
+// whatever the error, and would leave a paused or throttled part unsettled.
 const (
-	PartMaxRetry  = 25
-	PartTimeout   = 15 * time.Minute
-	PartRetention = 24 * time.Hour
+	PartMaxFailures = 25
+	PartMaxRetry    = 1 << 20
+	PartTimeout     = 15 * time.Minute
+	PartRetention   = 24 * time.Hour
 )
 
 // NewPartTask builds part n of batch id for vendor, on the vendor's queue. Options

@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -222,6 +223,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		cfg.queues = jobs.Queues(deps, 6, 3)
 	}
 
+	var stopping atomic.Bool
+	deps.Stopping = stopping.Load
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
 	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
@@ -257,7 +260,10 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	entry.WithFields(logrus.Fields{"vendors": served, "concurrency": cfg.concurrency, "queues": cfg.queues}).Info("worker started")
 	<-ctx.Done()
-	entry.Info("shutting down: no new parts; in-flight calls get the shutdown timeout")
+	// Handlers start no new vendor call from here; calls in flight finish and are
+	// recorded, and their parts go back to the queue.
+	stopping.Store(true)
+	entry.Info("shutting down: no new parts and no new calls; calls in flight get the shutdown timeout")
 	srv.Stop()
 	srv.Shutdown()
 	if httpSrv != nil {
