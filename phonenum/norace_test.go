@@ -1,0 +1,7 @@
+//go:build !race
+
+package phonenum
+
+// diffComparisons is how many numbers TestDifferential checks; the race detector
+// slows libphonenumber about tenfold, so it checks fewer there (race_test.go).
+const diffComparisons = 1_000_000
