@@ -66,7 +66,7 @@ type territory struct {
 	types   *dfa
 	lengths []uint32
 	// lengthVerdict is testNumberLength(number, metadata, UNKNOWN) by length.
-	lengthVerdict [maxNSN + 2]lengthResult
+	lengthVerdict  [maxNSN + 2]lengthResult
 	nationalPrefix prefixRule // national prefix for parsing
 	idd            prefixRule // international dialling prefix
 	// leading is the metadata's leadingDigits (which region of a shared calling
