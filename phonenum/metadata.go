@@ -95,7 +95,7 @@ type tables struct {
 	// byCC lists, per calling code, the territories in libphonenumber's order
 	// (GetRegionCodesForCountryCode); main is the first, whose metadata Parse and
 	// Format use for the calling code.
-	byCC map[int32][]*territory
+	byCC [1000][]*territory
 }
 
 var (
@@ -115,7 +115,7 @@ func compileAll() (*tables, error) {
 	if err != nil {
 		return nil, fmt.Errorf("phonenumbers metadata: %w", err)
 	}
-	t := &tables{regions: map[string]*territory{}, byCC: map[int32][]*territory{}}
+	t := &tables{regions: map[string]*territory{}}
 	nonGeo := map[int32]*territory{}
 	for _, m := range coll.GetMetadata() {
 		ter := &territory{id: m.GetId(), cc: m.GetCountryCode(), ccDigits: strconv.Itoa(int(m.GetCountryCode())), meta: m}
@@ -127,6 +127,9 @@ func compileAll() (*tables, error) {
 		}
 	}
 	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		if cc <= 0 || cc >= len(t.byCC) {
+			return nil, fmt.Errorf("calling code %d: not 1-3 digits", cc)
+		}
 		for _, r := range phonenumbers.GetRegionCodesForCountryCode(cc) {
 			var ter *territory
 			if r == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY {

@@ -281,7 +281,7 @@ func (t *tables) extractCountryCode(full []byte) (cc int32, rest []byte, ok bool
 	}
 	for i := 1; i <= 3 && i <= len(full); i++ {
 		cc = cc*10 + int32(full[i-1]-'0')
-		if _, known := t.byCC[cc]; known {
+		if len(t.byCC[cc]) > 0 {
 			return cc, full[i:], true
 		}
 	}
