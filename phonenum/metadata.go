@@ -35,11 +35,12 @@ const (
 	// prefixExact: its language is prefix-free, so the anchored match, when there
 	// is one, ends at the one prefix of the input in the language.
 	prefixExact
-	// prefixDetect: the automaton tells whether the pattern matches at all, but
-	// not where libphonenumber's match ends or what its transform rule makes of
-	// it: a number it matches goes to libphonenumber.
-	prefixDetect
-	// prefixOpaque: the pattern could not be compiled (an anchor such as $):
+	// prefixBacktrack: matches may end in more than one place, or a transform
+	// rule rewrites them: the automaton tells cheaply whether the pattern matches
+	// at all, and a backtracker finds regexp's leftmost-first match and groups
+	// when it does.
+	prefixBacktrack
+	// prefixOpaque: the pattern could not be compiled (an anchor other than $):
 	// every number that reaches it goes to libphonenumber.
 	prefixOpaque
 )
@@ -47,8 +48,9 @@ const (
 type prefixRule struct {
 	kind prefixKind
 	// exact matches the pattern's language (prefixExact); any matches any input
-	// with a prefix in it (prefixExact and prefixDetect).
+	// with a prefix in it (prefixExact and prefixBacktrack).
 	exact, any *dfa
+	prog       *syntax.Prog // prefixBacktrack
 }
 
 // territory is one region's (or non-geographic calling code's) compiled metadata.
@@ -68,6 +70,7 @@ type territory struct {
 	// lengthVerdict is testNumberLength(number, metadata, UNKNOWN) by length.
 	lengthVerdict  [maxNSN + 2]lengthResult
 	nationalPrefix prefixRule // national prefix for parsing
+	transform      string     // national prefix transform rule
 	idd            prefixRule // international dialling prefix
 	// leading is the metadata's leadingDigits (which region of a shared calling
 	// code a number belongs to), nil when there are none.
@@ -188,8 +191,8 @@ func (ter *territory) compile() error {
 		ter.lengthVerdict[n] = testLength(n, general)
 	}
 	// A transform rule rewrites the match: only detect it.
-	transform := m.GetNationalPrefixTransformRule() != ""
-	ter.nationalPrefix = prefixRuleFor(m.GetNationalPrefixForParsing(), !transform)
+	ter.transform = m.GetNationalPrefixTransformRule()
+	ter.nationalPrefix = prefixRuleFor(m.GetNationalPrefixForParsing(), ter.transform == "")
 	ter.idd = prefixRuleFor(m.GetInternationalPrefix(), true)
 	if ld := m.GetLeadingDigits(); ld != "" {
 		if ter.leading, err = compileDFA([]pattern{{re: ld, prefix: true}}); err != nil {
@@ -218,7 +221,16 @@ func prefixRuleFor(re string, exactOK bool) prefixRule {
 			return prefixRule{kind: prefixExact, exact: exact, any: anyDFA}
 		}
 	}
-	return prefixRule{kind: prefixDetect, any: anyDFA}
+	// As regexp compiles it, so the backtracker sees regexp's priorities.
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return prefixRule{kind: prefixOpaque}
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return prefixRule{kind: prefixOpaque}
+	}
+	return prefixRule{kind: prefixBacktrack, any: anyDFA, prog: prog}
 }
 
 func lengthMask(lengths []int32) uint32 {

@@ -179,6 +179,8 @@ func tokenize(raw string, buf []byte) (digits []byte, plus, ok bool) {
 // normalised digits.
 func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 	region := v.region
+	// Room for a national number rewritten by a transform rule (it may grow).
+	var scratch1, scratch2 [maxNSN + 16]byte
 	var cc int32
 	var national []byte
 	meta := region // regionMetadata in parseHelper
@@ -191,13 +193,14 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 		}
 		fromDefault = false
 	default:
-		end, st := region.idd.match(digits)
+		var caps [maxCaps]int
+		matched, st := region.idd.match(digits, &caps)
 		if st == Unknown {
 			return Unknown
 		}
 		// parsePrefixAsIdd: an IDD followed by a 0 is not one (no calling code
 		// starts with 0).
-		if end >= 0 && (end == len(digits) || digits[end] != '0') {
+		if end := caps[1]; matched && (end == len(digits) || digits[end] != '0') {
 			var ok bool
 			if cc, national, ok = v.t.extractCountryCode(digits[end:]); !ok {
 				return Unknown
@@ -210,7 +213,7 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 		// rest fits the general pattern and the whole does not, or the whole is
 		// too long.
 		if bytes.HasPrefix(digits, region.ccBytes) {
-			pot, st := region.stripNationalPrefix(digits[len(region.ccDigits):])
+			pot, st := region.stripNationalPrefix(digits[len(region.ccDigits):], scratch1[:])
 			if st == Unknown {
 				return Unknown
 			}
@@ -235,7 +238,7 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN {
 		return Unknown // ErrTooShortNSN
 	}
-	pot, st := meta.stripNationalPrefix(national)
+	pot, st := meta.stripNationalPrefix(national, scratch2[:])
 	if st == Unknown {
 		return Unknown
 	}
@@ -288,39 +291,69 @@ func (t *tables) extractCountryCode(full []byte) (cc int32, rest []byte, ok bool
 	return 0, nil, false
 }
 
-// match runs an IDD or national prefix on digits: the end of libphonenumber's
-// match, -1 when it does not match, or Unknown when only libphonenumber can say.
-func (p *prefixRule) match(digits []byte) (int, Status) {
+// match runs an IDD or national prefix on digits: whether libphonenumber's
+// (leftmost-first, anchored) match exists, and its groups; Unknown when only
+// libphonenumber can say.
+func (p *prefixRule) match(digits []byte, caps *[maxCaps]int) (bool, Status) {
 	switch p.kind {
 	case prefixNone:
-		return -1, Valid
+		return false, Valid
 	case prefixExact:
-		return p.exact.prefixMatchEnd(digits), Valid
-	case prefixDetect:
+		end := p.exact.prefixMatchEnd(digits)
+		caps[0], caps[1] = 0, end
+		return end >= 0, Valid
+	case prefixBacktrack:
 		if p.any.accept[p.any.run(digits)]&1 == 0 {
-			return -1, Valid
+			return false, Valid
 		}
+		matched, ok := matchPrefix(p.prog, digits, caps)
+		if !ok {
+			return false, Unknown
+		}
+		return matched, Valid
 	}
-	return -1, Unknown
+	return false, Unknown
 }
 
 // stripNationalPrefix is maybeStripNationalPrefixAndCarrierCode: the prefix comes
-// off unless the number fit the general pattern and the rest does not.
-func (t *territory) stripNationalPrefix(number []byte) ([]byte, Status) {
+// off (or is rewritten by the transform rule, into scratch) unless the number fit
+// the general pattern and the result does not.
+func (t *territory) stripNationalPrefix(number []byte, scratch []byte) ([]byte, Status) {
 	if len(number) == 0 {
 		return number, Valid
 	}
-	end, st := t.nationalPrefix.match(number)
+	var caps [maxCaps]int
+	matched, st := t.nationalPrefix.match(number, &caps)
 	if st == Unknown {
 		return nil, Unknown
 	}
-	if end < 0 {
+	if !matched {
 		return number, Valid
 	}
-	if t.generalMatches(number) && !t.generalMatches(number[end:]) {
+	viable := t.generalMatches(number)
+	// The last group decides: when it took no part there is nothing to transform.
+	ncap := 2
+	if t.nationalPrefix.prog != nil {
+		ncap = t.nationalPrefix.prog.NumCap
+	}
+	if t.transform == "" || caps[ncap-2] < 0 {
+		if viable && !t.generalMatches(number[caps[1]:]) {
+			return number, Valid
+		}
+		return number[caps[1]:], Valid
+	}
+	out, ok := expand(scratch[:0], t.transform, number, &caps, ncap)
+	if !ok || len(out) > cap(scratch) {
+		return nil, Unknown
+	}
+	out = append(out, number[caps[1]:]...)
+	if len(out) > cap(scratch) {
+		return nil, Unknown
+	}
+	if viable && !t.generalMatches(out) {
 		return number, Valid
 	}
-	return number[end:], Valid
+	return out, Valid
 }
 
 // generalMatches is the general description's pattern alone, without lengths.
