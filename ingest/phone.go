@@ -112,6 +112,8 @@ func (n *Normaliser) normaliseFast(raw string) (key uint64, phone, reason string
 	switch n.fast.Parse(raw, &num) {
 	case phonenum.Invalid:
 		return 0, "", "not a valid number for its region", true
+	case phonenum.NotANumber:
+		return 0, "", "not a phone number: " + strings.ToLower(num.Err.Error()), true
 	case phonenum.Valid:
 	default:
 		return 0, "", "", false

@@ -30,6 +30,8 @@ const (
 	Valid
 	// Invalid: phonenumbers.Parse succeeds and IsValidNumber is false.
 	Invalid
+	// NotANumber: phonenumbers.Parse fails with the error in Number.Err.
+	NotANumber
 )
 
 func (s Status) String() string {
@@ -38,6 +40,8 @@ func (s Status) String() string {
 		return "valid"
 	case Invalid:
 		return "invalid"
+	case NotANumber:
+		return "not a number"
 	}
 	return "unknown"
 }
@@ -48,6 +52,8 @@ type Number struct {
 	CountryCode int32
 	// Region is GetRegionCodeForNumber: ISO-2, or "001" for non-geographic codes.
 	Region string
+	// Err is phonenumbers.Parse's error when Parse said NotANumber.
+	Err    error
 	nsn    [maxNSN]byte
 	nsnLen uint8
 	// nationalPrefix is what Format(NATIONAL) writes before the national
@@ -133,9 +139,9 @@ func New(region string) (*Validator, error) {
 const maxInput = phonenumbers.MAX_INPUT_STRING_LENGTH
 
 // Parse reads raw (surrounding white space already trimmed) into num and says
-// whether libphonenumber finds it a valid number, an invalid one, or Unknown: raw
-// is not a spelling this package reads, or libphonenumber would fail to parse it,
-// or a step needs libphonenumber itself.
+// whether libphonenumber finds it a valid number, an invalid one, not a number
+// (num.Err is Parse's error), or Unknown: raw is not a spelling this package
+// reads, or a step needs libphonenumber itself.
 func (v *Validator) Parse(raw string, num *Number) Status {
 	var buf [maxInput]byte
 	digits, plus, ok := tokenize(raw, buf[:0])
@@ -201,9 +207,14 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 		// parsePrefixAsIdd: an IDD followed by a 0 is not one (no calling code
 		// starts with 0).
 		if end := caps[1]; matched && (end == len(digits) || digits[end] != '0') {
+			// No '+' in the text, so parseHelper's retry without it does not apply.
 			var ok bool
 			if cc, national, ok = v.t.extractCountryCode(digits[end:]); !ok {
-				return Unknown
+				*num = Number{Err: phonenumbers.ErrInvalidCountryCode}
+				if len(digits)-end <= phonenumbers.MIN_LENGTH_FOR_NSN {
+					num.Err = phonenumbers.ErrTooShortAfterIDD
+				}
+				return NotANumber
 			}
 			fromDefault = false
 		}
@@ -236,7 +247,8 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 		}
 	}
 	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN {
-		return Unknown // ErrTooShortNSN
+		*num = Number{Err: phonenumbers.ErrTooShortNSN}
+		return NotANumber
 	}
 	pot, st := meta.stripNationalPrefix(national, scratch2[:])
 	if st == Unknown {
@@ -247,8 +259,13 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 	default:
 		national = pot
 	}
-	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN || len(national) > maxNSN {
-		return Unknown // ErrTooShortNSN, ErrNumTooLong
+	if len(national) < phonenumbers.MIN_LENGTH_FOR_NSN {
+		*num = Number{Err: phonenumbers.ErrTooShortNSN}
+		return NotANumber
+	}
+	if len(national) > maxNSN {
+		*num = Number{Err: phonenumbers.ErrNumTooLong}
+		return NotANumber
 	}
 	// The national significant number is these digits: Parse keeps leading zeros
 	// (Italian leading zero) so GetNationalSignificantNumber gives them back.

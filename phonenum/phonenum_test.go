@@ -19,7 +19,8 @@ var diffRegions = []string{"CN", "HK", "TW", "SG", "US", "GB", "IN", "ID", "PH",
 
 // libResult is what libphonenumber says of raw parsed for region.
 type libResult struct {
-	status   Status // Unknown here means Parse failed
+	status   Status
+	err      error // Parse's error (status NotANumber)
 	cc       int32
 	nsn      string
 	region   string
@@ -39,7 +40,7 @@ func digitsOnly(s string) string {
 func libParse(raw, region string) libResult {
 	num, err := phonenumbers.Parse(raw, region)
 	if err != nil {
-		return libResult{}
+		return libResult{status: NotANumber, err: err}
 	}
 	if !phonenumbers.IsValidNumber(num) {
 		return libResult{status: Invalid}
@@ -67,6 +68,12 @@ func compare(v *Validator, raw, region string) (Status, string) {
 func check(raw, region string, st Status, n *Number, want libResult) string {
 	if want.status != st {
 		return fmt.Sprintf("Parse(%q, %s) = %v; libphonenumber %+v", raw, region, st, want)
+	}
+	if st == NotANumber {
+		if n.Err != want.err {
+			return fmt.Sprintf("Parse(%q, %s) = not a number: %v; libphonenumber: %v", raw, region, n.Err, want.err)
+		}
+		return ""
 	}
 	if st == Invalid {
 		return ""
