@@ -20,9 +20,11 @@ import (
 // the compiled validator (package phonenum) and libphonenumber for what it leaves.
 const ValidatorEnv = "DIALQ_PHONE_VALIDATOR"
 
-// Normaliser validates numbers with libphonenumber and writes them in the form a
-// vendor expects: NXCloud takes the country code and no '+'; Yccall, speech and
-// FlashAI dial national numbers of one region (sheet §1-4).
+// Normaliser validates numbers with libphonenumber's rules and writes them in the
+// form a vendor expects: NXCloud takes the country code and no '+'; Yccall, speech
+// and FlashAI dial national numbers of one region (sheet §1-4). The compiled
+// validator (package phonenum) decides the common spellings; libphonenumber itself
+// the rest, with the same results.
 type Normaliser struct {
 	region   string
 	vendor   string
