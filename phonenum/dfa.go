@@ -40,8 +40,9 @@ type nfaState struct {
 }
 
 // compileDFA builds one automaton for up to 64 patterns by subset construction over
-// the programs regexp/syntax compiles them to. Patterns with empty-width assertions
-// (^, $, \b) are refused: the metadata's validation patterns have none.
+// the programs regexp/syntax compiles them to. $ (end of text, in some national
+// prefixes) accepts only where the input ends; other empty-width assertions (^,
+// \b) are refused: the metadata has none.
 func compileDFA(pats []pattern) (*dfa, error) {
 	if len(pats) > 64 {
 		return nil, fmt.Errorf("%d patterns: at most 64 per automaton", len(pats))
@@ -198,11 +199,6 @@ func (d *dfa) run(digits []byte) int32 {
 		}
 	}
 	return s
-}
-
-// matches reports whether pattern p accepts digits.
-func (d *dfa) matches(p int, digits []byte) bool {
-	return d.accept[d.run(digits)]&(1<<p) != 0
 }
 
 // prefixMatchEnd walks digits with a one-pattern automaton of a full-match
