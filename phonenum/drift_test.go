@@ -55,7 +55,7 @@ func TestMetadataDrift(t *testing.T) {
 					t.Fatalf("%s: %v", ter.id, err)
 				}
 				nsns := []string{d.GetExampleNumber()}
-				for range 4 {
+				for range 5 / raceDivisor {
 					nsns = append(nsns, string(gen{rng}.sample(re, nil)))
 				}
 				for _, nsn := range nsns {

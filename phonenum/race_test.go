@@ -3,3 +3,5 @@
 package phonenum
 
 const diffComparisons = 100_000
+
+const raceDivisor = 5
