@@ -187,54 +187,12 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 	region := v.region
 	// Room for a national number rewritten by a transform rule (it may grow).
 	var scratch1, scratch2 [maxNSN + 16]byte
-	var cc int32
-	var national []byte
 	meta := region // regionMetadata in parseHelper
-	fromDefault := true
-	switch {
-	case plus:
-		var ok bool
-		if cc, national, ok = v.t.extractCountryCode(digits); !ok {
-			return Unknown
-		}
-		fromDefault = false
-	default:
-		var caps [maxCaps]int
-		matched, st := region.idd.match(digits, &caps)
-		if st == Unknown {
-			return Unknown
-		}
-		// parsePrefixAsIdd: an IDD followed by a 0 is not one (no calling code
-		// starts with 0).
-		if end := caps[1]; matched && (end == len(digits) || digits[end] != '0') {
-			// No '+' in the text, so parseHelper's retry without it does not apply.
-			var ok bool
-			if cc, national, ok = v.t.extractCountryCode(digits[end:]); !ok {
-				*num = Number{Err: phonenumbers.ErrInvalidCountryCode}
-				if len(digits)-end <= phonenumbers.MIN_LENGTH_FOR_NSN {
-					num.Err = phonenumbers.ErrTooShortAfterIDD
-				}
-				return NotANumber
-			}
-			fromDefault = false
-		}
+	cc, national, st := v.countryCode(digits, plus, scratch1[:], num)
+	if st != Valid {
+		return st
 	}
-	if fromDefault {
-		// A number that starts with the region's calling code loses it when the
-		// rest fits the general pattern and the whole does not, or the whole is
-		// too long.
-		if bytes.HasPrefix(digits, region.ccBytes) {
-			pot, st := region.stripNationalPrefix(digits[len(region.ccDigits):], scratch1[:])
-			if st == Unknown {
-				return Unknown
-			}
-			fullValid := region.generalMatches(digits)
-			if (!fullValid && region.generalMatches(pot)) || region.lengthResult(len(digits)) == tooLong {
-				cc, national = region.cc, pot
-				fromDefault = false
-			}
-		}
-	}
+	fromDefault := cc == 0
 	if fromDefault {
 		cc, national = region.cc, digits
 	} else {
@@ -291,6 +249,62 @@ func (v *Validator) parseDigits(digits []byte, plus bool, num *Number) Status {
 		num.nationalPrefix, num.nationalOK = main.formats.prefix[i], true
 	}
 	return Valid
+}
+
+// countryCode is maybeExtractCountryCode, with parseHelper's retry: a '+' followed
+// by no known calling code is tried again as if the '+' were not there. cc is 0
+// when the number has none (it is the default region's); st is Valid when the
+// parse goes on, NotANumber (num.Err set) or Unknown otherwise.
+func (v *Validator) countryCode(digits []byte, plus bool, scratch []byte, num *Number) (cc int32, national []byte, st Status) {
+	if plus {
+		if cc, national, ok := v.t.extractCountryCode(digits); ok {
+			return cc, national, Valid
+		}
+		// ErrInvalidCountryCode: parseHelper strips the '+' and tries again;
+		// this time no calling code at all is an error too.
+		cc, national, st = v.countryCodeWithoutPlus(digits, scratch, num)
+		if st == Valid && cc == 0 {
+			*num = Number{Err: phonenumbers.ErrInvalidCountryCode}
+			return 0, nil, NotANumber
+		}
+		return cc, national, st
+	}
+	return v.countryCodeWithoutPlus(digits, scratch, num)
+}
+
+func (v *Validator) countryCodeWithoutPlus(digits []byte, scratch []byte, num *Number) (cc int32, national []byte, st Status) {
+	region := v.region
+	var caps [maxCaps]int
+	matched, st := region.idd.match(digits, &caps)
+	if st == Unknown {
+		return 0, nil, Unknown
+	}
+	// parsePrefixAsIdd: an IDD followed by a 0 is not one (no calling code
+	// starts with 0).
+	if end := caps[1]; matched && (end == len(digits) || digits[end] != '0') {
+		cc, national, ok := v.t.extractCountryCode(digits[end:])
+		if !ok {
+			*num = Number{Err: phonenumbers.ErrInvalidCountryCode}
+			if len(digits)-end <= phonenumbers.MIN_LENGTH_FOR_NSN {
+				num.Err = phonenumbers.ErrTooShortAfterIDD
+			}
+			return 0, nil, NotANumber
+		}
+		return cc, national, Valid
+	}
+	// A number that starts with the region's calling code loses it when the rest
+	// fits the general pattern and the whole does not, or the whole is too long.
+	if bytes.HasPrefix(digits, region.ccBytes) {
+		pot, st := region.stripNationalPrefix(digits[len(region.ccDigits):], scratch)
+		if st == Unknown {
+			return 0, nil, Unknown
+		}
+		fullValid := region.generalMatches(digits)
+		if (!fullValid && region.generalMatches(pot)) || region.lengthResult(len(digits)) == tooLong {
+			return region.cc, pot, Valid
+		}
+	}
+	return 0, nil, Valid
 }
 
 // extractCountryCode takes the calling code off digits that follow a '+' or an
