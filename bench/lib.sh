@@ -53,6 +53,9 @@ wait_quiet() {
 	done
 }
 
+# cpu_seconds FILE: user + system CPU seconds from a /usr/bin/time -v report.
+cpu_seconds() { awk -F': ' '/User time|System time/{s += $2} END{printf "%.2f", s}' "$1"; }
+
 # max_rss_kb FILE: the peak RSS from a /usr/bin/time -v report.
 max_rss_kb() { awk -F': ' '/Maximum resident set size/{print $2}' "$1"; }
 

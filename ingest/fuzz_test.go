@@ -68,16 +68,24 @@ func FuzzNormalise(f *testing.F) {
 		f.Add(s)
 	}
 	norms := map[string]*Normaliser{}
+	libOnly := map[string]*Normaliser{} // libphonenumber alone: the reference
 	for _, v := range chunking.Vendors {
 		n, err := NewNormaliser(v, "CN")
 		if err != nil {
 			f.Fatal(err)
 		}
 		norms[v] = n
+		if libOnly[v], err = NewNormaliser(v, "CN"); err != nil {
+			f.Fatal(err)
+		}
+		libOnly[v].fast = nil
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		for vendor, n := range norms {
 			key, phone, reason := n.Normalise(raw)
+			if k, p, r := libOnly[vendor].Normalise(raw); k != key || p != phone || r != reason {
+				t.Fatalf("%s Normalise(%q) = %d, %q, %q; libphonenumber alone %d, %q, %q", vendor, raw, key, phone, reason, k, p, r)
+			}
 			if reason != "" {
 				if key != 0 || phone != "" {
 					t.Fatalf("%s Normalise(%q) = %d, %q, %q: a reject with a number", vendor, raw, key, phone, reason)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,11 +11,20 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/phonenum"
 )
 
-// Normaliser validates numbers with libphonenumber and writes them in the form a
-// vendor expects: NXCloud takes the country code and no '+'; Yccall, speech and
-// FlashAI dial national numbers of one region (sheet §1-4).
+// ValidatorEnv names the environment variable that selects the number validator:
+// "libphonenumber" validates every number with libphonenumber alone (the path
+// before the compiled validator, for comparisons); anything else, or unset, uses
+// the compiled validator (package phonenum) and libphonenumber for what it leaves.
+const ValidatorEnv = "DIALQ_PHONE_VALIDATOR"
+
+// Normaliser validates numbers with libphonenumber's rules and writes them in the
+// form a vendor expects: NXCloud takes the country code and no '+'; Yccall, speech
+// and FlashAI dial national numbers of one region (sheet §1-4). The compiled
+// validator (package phonenum) decides the common spellings; libphonenumber itself
+// the rest, with the same results.
 type Normaliser struct {
 	region   string
 	vendor   string
@@ -22,6 +32,9 @@ type Normaliser struct {
 	// prefixes caches national prefixes by prefixKey; shared by the validating
 	// goroutines.
 	prefixes sync.Map
+	// fast decides the common spellings without libphonenumber; nil when
+	// ValidatorEnv asks for libphonenumber alone.
+	fast *phonenum.Validator
 }
 
 // NewNormaliser returns a Normaliser for vendor; region (ISO-2, e.g. CN) is assumed
@@ -34,7 +47,15 @@ func NewNormaliser(vendor, region string) (*Normaliser, error) {
 	if _, err := chunking.DefaultProfile(vendor); err != nil {
 		return nil, err
 	}
-	return &Normaliser{region: region, vendor: vendor, national: vendor != chunking.NXCloud}, nil
+	n := &Normaliser{region: region, vendor: vendor, national: vendor != chunking.NXCloud}
+	if os.Getenv(ValidatorEnv) != "libphonenumber" {
+		fast, err := phonenum.New(region)
+		if err != nil {
+			return nil, fmt.Errorf("compiled validator: %w", err)
+		}
+		n.fast = fast
+	}
+	return n, nil
 }
 
 // Normalise returns the number's key (its E.164 digits, for dedup) and its vendor
@@ -43,6 +64,11 @@ func (n *Normaliser) Normalise(raw string) (key uint64, phone string, reason str
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return 0, "", "empty phone"
+	}
+	if n.fast != nil {
+		if key, phone, reason, ok := n.normaliseFast(raw); ok {
+			return key, phone, reason
+		}
 	}
 	for _, r := range raw {
 		if unicode.IsLetter(r) {
@@ -78,6 +104,41 @@ func (n *Normaliser) Normalise(raw string) (key uint64, phone string, reason str
 		return 0, "", "flashai takes 11- or 12-digit numbers only"
 	}
 	return key, phone, ""
+}
+
+// normaliseFast is Normalise by the compiled validator: the same key, vendor form and
+// reasons, or ok false when libphonenumber must decide. The one allocation is
+// the vendor form's string.
+func (n *Normaliser) normaliseFast(raw string) (key uint64, phone, reason string, ok bool) {
+	var num phonenum.Number
+	switch n.fast.Parse(raw, &num) {
+	case phonenum.Invalid:
+		return 0, "", "not a valid number for its region", true
+	case phonenum.NotANumber:
+		return 0, "", "not a phone number: " + strings.ToLower(num.Err.Error()), true
+	case phonenum.Valid:
+	default:
+		return 0, "", "", false
+	}
+	key, ok = num.Key()
+	if !ok {
+		return 0, "", "", false
+	}
+	var buf [24]byte
+	if !n.national {
+		return key, string(num.AppendE164(buf[:0])), "", true
+	}
+	if num.Region != n.region {
+		return 0, "", fmt.Sprintf("a %s number: %s dials %s numbers only", num.Region, n.vendor, n.region), true
+	}
+	national, ok := num.AppendNational(buf[:0])
+	if !ok {
+		return 0, "", "", false
+	}
+	if n.vendor == chunking.FlashAI && (len(national) < 11 || len(national) > 12) {
+		return 0, "", "flashai takes 11- or 12-digit numbers only", true
+	}
+	return key, string(national), "", true
 }
 
 // nationalForm returns the digits a national call dials: the national prefix (CN:

@@ -182,6 +182,8 @@ func detect(br *bufio.Reader) Format {
 type lineReader struct {
 	br   *bufio.Reader
 	line int64
+	// slow turns the buffered fast path off (tests compare the two).
+	slow bool
 }
 
 // readLine returns the next line without its line ending (LF, CRLF or a lone CR,
@@ -232,6 +234,33 @@ func (lr *lineReader) readLine() (line []byte, tooLong bool, err error) {
 	}
 }
 
+// bufferedLine is readLine and trimming for the common case, a line whose end is
+// already in the buffer: it is cut out of the buffer with one copy (the string)
+// instead of two. ok is false when the buffer does not hold the whole line and its
+// ending (a CR must be followed by a buffered byte to tell CRLF from a lone CR);
+// readLine then reads it.
+func (lr *lineReader) bufferedLine() (text string, ok bool) {
+	if lr.slow {
+		return "", false
+	}
+	chunk, _ := lr.br.Peek(lr.br.Buffered())
+	end := bytes.IndexByte(chunk, '\n')
+	if end < 0 || end > MaxLineBytes {
+		return "", false
+	}
+	skip := end + 1
+	if cr := bytes.IndexByte(chunk[:end], '\r'); cr >= 0 {
+		end, skip = cr, cr+1
+		if chunk[cr+1] == '\n' { // cr < the LF's index, so cr+1 is buffered
+			skip++
+		}
+	}
+	text = string(bytes.TrimSpace(chunk[:end]))
+	_, _ = lr.br.Discard(skip)
+	lr.line++
+	return text, true
+}
+
 // rawLine is one non-blank line of plain or JSON Lines input.
 type rawLine struct {
 	line    int64
@@ -241,6 +270,12 @@ type rawLine struct {
 
 func (lr *lineReader) nextNonBlank() (rawLine, error) {
 	for {
+		if s, ok := lr.bufferedLine(); ok {
+			if s == "" {
+				continue
+			}
+			return rawLine{line: lr.line, text: s}, nil
+		}
 		b, tooLong, err := lr.readLine()
 		if err != nil {
 			return rawLine{}, err
