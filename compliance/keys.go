@@ -1,0 +1,21 @@
+package compliance
+
+import "strconv"
+
+// Every Redis key of the package is built here.
+//
+//	dialq:supp:{<list>}:<bucket>  hash, one bucket of a suppression list (see suppress.go)
+//	dialq:cap:<e164 digits>       string, one number's contact-cap takes (see cap.go)
+//	dialq:{<batch>}:audit         list, the batch's compliance decisions (see audit.go)
+//
+// A list's buckets share the hash tag {<list>}: a script over a chunk of them stays
+// in one Cluster slot.
+
+func bucketKey(list string, bucket uint32) string {
+	return "dialq:supp:{" + list + "}:" + strconv.FormatUint(uint64(bucket), 10)
+}
+
+func capKey(n uint64) string { return "dialq:cap:" + strconv.FormatUint(n, 10) }
+
+// AuditKey is the batch's audit list; the batch lifecycle may expire it with the batch.
+func AuditKey(batchID string) string { return "dialq:{" + batchID + "}:audit" }

@@ -1,0 +1,408 @@
+// Package compliance is dialq's compliance gate: named suppression (do-not-call)
+// lists, contact caps counted across every batch and vendor, calling windows
+// (package compliance/window), and a per-batch audit of every decision.
+//
+// # Suppression list layout
+//
+// A list of 10 million numbers must cost at most 24 bytes of Redis memory a number;
+// a plain SET costs 60-80. So a list is 2^18 (262,144) small hashes, its buckets,
+// each kept in Redis's compact listpack encoding (at most 128 entries of at most 64
+// bytes under the default hash-max-listpack-entries/value; 10 million numbers make
+// about 38 an entry a bucket, so a list stays compact up to about 25 million).
+//
+//	key    dialq:supp:{<list>}:<bucket>     (keys.go)
+//	field  the bucket-relative rest of the number, a 32-bit integer (listpack: 6 bytes)
+//	value  the entry's expiry in Unix seconds, or 0 for never (6 or 2 bytes)
+//
+// The number n (its E.164 digits as an integer, below 2^50) goes through a bijection
+// h = mix(n) of [0, 2^50) so that numbers sharing their last digits spread evenly;
+// bucket = h mod 2^18 and field = h / 2^18 - 2^31 (signed, so Redis stores it as a
+// 32-bit integer). unmix(field, bucket) gives the number back for Export.
+//
+// An expired entry counts as absent everywhere; Count deletes the expired entries it
+// meets. Adding a number that is present never shortens its expiry (a permanent
+// entry stays permanent): Remove is how an entry is taken out.
+package compliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/campaign"
+)
+
+const (
+	bucketBits = 18
+	nBuckets   = 1 << bucketBits
+	fieldBias  = 1 << 31
+	// chunk is how many numbers one script call carries: large enough that the round
+	// trip is a small part of the cost, small enough that Redis is not blocked long.
+	chunk = 4096
+)
+
+// DefaultList is the list used when none is named.
+const DefaultList = "dnc"
+
+// Store keeps suppression lists, contact caps and audits in Redis.
+type Store struct {
+	rdb redis.UniversalClient
+}
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// CheckList returns an error unless list is a valid list name.
+func CheckList(list string) error {
+	if !campaign.ListName.MatchString(list) {
+		return fmt.Errorf("list %q: 1-32 lower-case letters, digits, '_' or '-'", list)
+	}
+	return nil
+}
+
+func slot(n uint64) (bucket uint32, field string) {
+	h := mix(n)
+	return uint32(h & (nBuckets - 1)), strconv.FormatInt(int64(h>>bucketBits)-fieldBias, 10)
+}
+
+func unslot(bucket uint32, field string) (uint64, error) {
+	f, err := strconv.ParseInt(field, 10, 64)
+	if err != nil || f < -fieldBias || f >= fieldBias {
+		return 0, fmt.Errorf("bad suppression field %q", field)
+	}
+	return unmix(uint64(f+fieldBias)<<bucketBits | uint64(bucket)), nil
+}
+
+func expiry(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.Unix(), 1)
+}
+
+// importScript adds entries to a list's buckets, never shortening an expiry.
+//
+//	KEYS[i]       bucket key of entry i
+//	ARGV[1]       now, Unix seconds
+//	ARGV[2i]      entry i's field
+//	ARGV[2i+1]    entry i's expiry, Unix seconds, 0 = never
+//
+// Returns how many entries were absent (or expired) before.
+var importScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local added = 0
+for i = 1, #KEYS do
+  local f, e = ARGV[2*i], ARGV[2*i+1]
+  if redis.call('HSETNX', KEYS[i], f, e) == 1 then
+    added = added + 1
+  else
+    local c = tonumber(redis.call('HGET', KEYS[i], f))
+    local en = tonumber(e)
+    if c ~= 0 and c <= now then added = added + 1 end
+    if c ~= 0 and (en == 0 or en > c) then redis.call('HSET', KEYS[i], f, e) end
+  end
+end
+return added`)
+
+// checkScript looks entries up.
+//
+//	KEYS[i]     bucket key of entry i
+//	ARGV[1]     now, Unix seconds
+//	ARGV[i+1]   entry i's field
+//
+// Returns a string with one byte an entry: '1' listed and not expired, '0' not.
+var checkScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  local e = redis.call('HGET', KEYS[i], ARGV[i+1])
+  if e and (e == '0' or tonumber(e) > now) then out[i] = '1' else out[i] = '0' end
+end
+return table.concat(out)`)
+
+// countScript counts the live entries of some buckets and deletes the expired ones.
+//
+//	KEYS[i]   a bucket key
+//	ARGV[1]   now, Unix seconds
+//
+// Returns the number of live entries.
+var countScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local n = 0
+for i = 1, #KEYS do
+  local h = redis.call('HGETALL', KEYS[i])
+  for j = 1, #h, 2 do
+    local e = tonumber(h[j+1])
+    if e == 0 or e > now then n = n + 1 else redis.call('HDEL', KEYS[i], h[j]) end
+  end
+end
+return n`)
+
+// Importer adds numbers to one list in chunks; not safe for concurrent use.
+type Importer struct {
+	s     *Store
+	list  string
+	exp   string
+	keys  []string
+	args  []any
+	added int64
+	seen  int64
+}
+
+// NewImporter starts an import into list; entries expire at expires (zero: never).
+func (s *Store) NewImporter(list string, expires time.Time) (*Importer, error) {
+	if err := CheckList(list); err != nil {
+		return nil, err
+	}
+	im := &Importer{s: s, list: list, exp: strconv.FormatInt(expiry(expires), 10)}
+	im.reset()
+	return im, nil
+}
+
+func (im *Importer) reset() {
+	im.keys = make([]string, 0, chunk)
+	im.args = make([]any, 1, 2*chunk+1)
+}
+
+// Add adds number n (an E.164 key, see ParseE164).
+func (im *Importer) Add(ctx context.Context, n uint64) error {
+	b, f := slot(n)
+	im.keys = append(im.keys, bucketKey(im.list, b))
+	im.args = append(im.args, f, im.exp)
+	im.seen++
+	if len(im.keys) == chunk {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+func (im *Importer) flush(ctx context.Context) error {
+	if len(im.keys) == 0 {
+		return nil
+	}
+	im.args[0] = time.Now().Unix()
+	added, err := importScript.Run(ctx, im.s.rdb, im.keys, im.args...).Int64()
+	if err != nil {
+		return fmt.Errorf("import into %s: %w", im.list, err)
+	}
+	im.added += added
+	im.reset()
+	return nil
+}
+
+// Close writes what is buffered and returns how many numbers were new to the list.
+func (im *Importer) Close(ctx context.Context) (added int64, err error) {
+	err = im.flush(ctx)
+	return im.added, err
+}
+
+// Import adds numbers (E.164, '+' optional) to list, expiring at expires (zero:
+// never), and returns how many were new. A malformed number stops the import with
+// its position (the number itself is not in the error: errors reach logs).
+func (s *Store) Import(ctx context.Context, list string, numbers iter.Seq[string], expires time.Time) (int64, error) {
+	im, err := s.NewImporter(list, expires)
+	if err != nil {
+		return 0, err
+	}
+	i := 0
+	for num := range numbers {
+		i++
+		n, err := ParseE164(num)
+		if err != nil {
+			return im.added, fmt.Errorf("number %d: %w", i, err)
+		}
+		if err := im.Add(ctx, n); err != nil {
+			return im.added, err
+		}
+	}
+	return im.Close(ctx)
+}
+
+// Add adds numbers to list; see Import.
+func (s *Store) Add(ctx context.Context, list string, numbers []string, expires time.Time) (int64, error) {
+	return s.Import(ctx, list, sliceSeq(numbers), expires)
+}
+
+func sliceSeq(ss []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, s := range ss {
+			if !yield(s) {
+				return
+			}
+		}
+	}
+}
+
+func parseAll(numbers []string) ([]uint64, error) {
+	keys := make([]uint64, len(numbers))
+	for i, s := range numbers {
+		n, err := ParseE164(s)
+		if err != nil {
+			return nil, fmt.Errorf("number %d: %w", i+1, err)
+		}
+		keys[i] = n
+	}
+	return keys, nil
+}
+
+// Remove takes numbers off list and returns how many were on it (expired or not).
+func (s *Store) Remove(ctx context.Context, list string, numbers []string) (int64, error) {
+	if err := CheckList(list); err != nil {
+		return 0, err
+	}
+	keys, err := parseAll(numbers)
+	if err != nil {
+		return 0, err
+	}
+	var removed int64
+	for lo := 0; lo < len(keys); lo += chunk {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.IntCmd, 0, chunk)
+		for _, n := range keys[lo:min(lo+chunk, len(keys))] {
+			b, f := slot(n)
+			cmds = append(cmds, pipe.HDel(ctx, bucketKey(list, b), f))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return removed, fmt.Errorf("remove from %s: %w", list, err)
+		}
+		for _, c := range cmds {
+			removed += c.Val()
+		}
+	}
+	return removed, nil
+}
+
+// Check returns, for each number, the first of lists that holds it, or "".
+func (s *Store) Check(ctx context.Context, lists []string, numbers []string) ([]string, error) {
+	keys, err := parseAll(numbers)
+	if err != nil {
+		return nil, err
+	}
+	return s.CheckKeys(ctx, lists, keys, time.Now())
+}
+
+// CheckKeys is Check on E.164 keys at the instant now.
+func (s *Store) CheckKeys(ctx context.Context, lists []string, keys []uint64, now time.Time) ([]string, error) {
+	out := make([]string, len(keys))
+	for _, l := range lists {
+		if err := CheckList(l); err != nil {
+			return nil, err
+		}
+	}
+	reloaded := false
+	for lo := 0; lo < len(keys); lo += chunk {
+		part := keys[lo:min(lo+chunk, len(keys))]
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(lists))
+		for li, l := range lists {
+			ks := make([]string, len(part))
+			args := make([]any, len(part)+1)
+			args[0] = now.Unix()
+			for i, n := range part {
+				b, f := slot(n)
+				ks[i], args[i+1] = bucketKey(l, b), f
+			}
+			cmds[li] = checkScript.EvalSha(ctx, pipe, ks, args...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			if reloaded || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+				return nil, fmt.Errorf("check suppression: %w", err)
+			}
+			// The script cache was flushed (or never loaded): load it, once.
+			if err := checkScript.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, fmt.Errorf("check suppression: %w", err)
+			}
+			reloaded = true
+			lo -= chunk
+			continue
+		}
+		for li, c := range cmds {
+			hits, err := c.Text()
+			if err != nil || len(hits) != len(part) {
+				return nil, fmt.Errorf("check suppression: bad reply (%v)", err)
+			}
+			for i := range part {
+				if out[lo+i] == "" && hits[i] == '1' {
+					out[lo+i] = lists[li]
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// countChunk is how many buckets one count script scans (about 80,000 entries on a
+// 10-million list: tens of milliseconds of Redis time).
+const countChunk = 2048
+
+// Count returns how many live numbers list holds, deleting the expired entries it
+// meets. It scans the whole list: seconds for 10 million numbers.
+func (s *Store) Count(ctx context.Context, list string) (int64, error) {
+	if err := CheckList(list); err != nil {
+		return 0, err
+	}
+	var total int64
+	keys := make([]string, countChunk)
+	for lo := uint32(0); lo < nBuckets; lo += countChunk {
+		for i := range keys {
+			keys[i] = bucketKey(list, lo+uint32(i))
+		}
+		n, err := countScript.Run(ctx, s.rdb, keys, time.Now().Unix()).Int64()
+		if err != nil {
+			return total, fmt.Errorf("count %s: %w", list, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// ErrStop may be returned by an Export callback to end the export early, without error.
+var ErrStop = errors.New("stop")
+
+// Export calls fn with each live number of list ("+<digits>") and its expiry (zero:
+// never), in no particular order.
+func (s *Store) Export(ctx context.Context, list string, fn func(number string, expires time.Time) error) error {
+	if err := CheckList(list); err != nil {
+		return err
+	}
+	const perPipe = 1024
+	for lo := uint32(0); lo < nBuckets; lo += perPipe {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, perPipe)
+		for i := range cmds {
+			cmds[i] = pipe.HGetAll(ctx, bucketKey(list, lo+uint32(i)))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("export %s: %w", list, err)
+		}
+		now := time.Now().Unix()
+		for i, c := range cmds {
+			for f, e := range c.Val() {
+				exp, _ := strconv.ParseInt(e, 10, 64)
+				if exp != 0 && exp <= now {
+					continue
+				}
+				n, err := unslot(lo+uint32(i), f)
+				if err != nil {
+					return err
+				}
+				var at time.Time
+				if exp != 0 {
+					at = time.Unix(exp, 0).UTC()
+				}
+				if err := fn(FormatE164(n), at); err != nil {
+					if errors.Is(err, ErrStop) {
+						return nil
+					}
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
