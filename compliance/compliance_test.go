@@ -403,3 +403,39 @@ func TestFilter(t *testing.T) {
 		t.Fatalf("audit TTL %v; want at least %v", ttl, DefaultAuditTTL)
 	}
 }
+
+func TestBloomHoldsListed(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	var listed []string
+	for range 20000 {
+		listed = append(listed, FormatE164(8613000000000+r.Uint64N(1e10)))
+	}
+	if _, err := s.Add(ctx, "dnc", listed, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.LoadBloom(ctx, "dnc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range listed {
+		n, _ := ParseE164(p)
+		if !b.MayHold(n) {
+			t.Fatalf("filter misses listed %s", p)
+		}
+	}
+	fp := 0
+	for range 100000 {
+		if b.MayHold(4915100000000 + r.Uint64N(1e9)) {
+			fp++
+		}
+	}
+	if fp > 100 { // 20,000 numbers in 2^27 bits: ~0.0001%
+		t.Fatalf("%d false positives in 100000", fp)
+	}
+	empty, err := s.LoadBloom(ctx, "nothing")
+	if err != nil || empty.MayHold(8613800138000) {
+		t.Fatalf("empty list filter = %v, %v", empty.MayHold(8613800138000), err)
+	}
+}

@@ -18,6 +18,9 @@ type Filter struct {
 	conv  *Converter
 	now   time.Time
 	audit []filtered
+	// blooms are the lists' filters, read at the first Check: a number listed
+	// during the enqueue may pass here, and is caught by the worker's Gate.
+	blooms []*Bloom
 }
 
 type filtered struct {
@@ -60,12 +63,31 @@ func (f *Filter) Check(ctx context.Context, phones []string) ([]string, error) {
 		keys[i] = n
 	}
 	if len(f.cfg.Suppress) > 0 {
-		lists, err := f.s.CheckKeys(ctx, f.cfg.Suppress, keys, f.now)
+		if f.blooms == nil {
+			for _, l := range f.cfg.Suppress {
+				b, err := f.s.LoadBloom(ctx, l)
+				if err != nil {
+					return nil, err
+				}
+				f.blooms = append(f.blooms, b)
+			}
+		}
+		// Only the numbers a filter may hold are looked up in Redis.
+		var idx []int
+		for i, n := range keys {
+			for _, b := range f.blooms {
+				if b.MayHold(n) {
+					idx = append(idx, i)
+					break
+				}
+			}
+		}
+		lists, err := f.s.CheckKeys(ctx, f.cfg.Suppress, pick(keys, idx), f.now)
 		if err != nil {
 			return nil, err
 		}
-		for i, l := range lists {
-			if l != "" {
+		for j, l := range lists {
+			if i := idx[j]; l != "" {
 				out[i] = SuppressedPrefix + l
 				f.audit = append(f.audit, filtered{keys[i], uint16(indexOf(f.cfg.Suppress, l))})
 			}

@@ -5,6 +5,7 @@ import "strconv"
 // Every Redis key of the package is built here.
 //
 //	dialq:supp:{<list>}:<bucket>  hash, one bucket of a suppression list (see suppress.go)
+//	dialq:supp:{<list>}:bloom     string, the list's 2^27-bit filter (see bloom.go)
 //	dialq:cap:<e164 digits>       string, one number's contact-cap takes (see cap.go)
 //	dialq:{<batch>}:audit         list, the batch's compliance decisions (see audit.go)
 //
@@ -14,6 +15,8 @@ import "strconv"
 func bucketKey(list string, bucket uint32) string {
 	return "dialq:supp:{" + list + "}:" + strconv.FormatUint(uint64(bucket), 10)
 }
+
+func bloomKey(list string) string { return "dialq:supp:{" + list + "}:bloom" }
 
 func capKey(n uint64) string { return "dialq:cap:" + strconv.FormatUint(n, 10) }
 

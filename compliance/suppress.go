@@ -150,6 +150,7 @@ type Importer struct {
 	exp   string
 	keys  []string
 	args  []any
+	bits  []any
 	added int64
 	seen  int64
 }
@@ -167,6 +168,7 @@ func (s *Store) NewImporter(list string, expires time.Time) (*Importer, error) {
 func (im *Importer) reset() {
 	im.keys = make([]string, 0, chunk)
 	im.args = make([]any, 1, 2*chunk+1)
+	im.bits = make([]any, 0, 4*bloomK*chunk)
 }
 
 // Add adds number n (an E.164 key, see ParseE164).
@@ -174,6 +176,9 @@ func (im *Importer) Add(ctx context.Context, n uint64) error {
 	b, f := slot(n)
 	im.keys = append(im.keys, bucketKey(im.list, b))
 	im.args = append(im.args, f, im.exp)
+	for _, o := range bloomOffsets(n) {
+		im.bits = append(im.bits, "SET", "u1", o, 1)
+	}
 	im.seen++
 	if len(im.keys) == chunk {
 		return im.flush(ctx)
@@ -184,6 +189,10 @@ func (im *Importer) Add(ctx context.Context, n uint64) error {
 func (im *Importer) flush(ctx context.Context) error {
 	if len(im.keys) == 0 {
 		return nil
+	}
+	// The filter's bits first: it must hold every listed number (see bloom.go).
+	if err := im.s.rdb.BitField(ctx, bloomKey(im.list), im.bits...).Err(); err != nil {
+		return fmt.Errorf("import into %s: %w", im.list, err)
 	}
 	im.args[0] = time.Now().Unix()
 	added, err := importScript.Run(ctx, im.s.rdb, im.keys, im.args...).Int64()
