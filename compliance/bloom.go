@@ -2,8 +2,11 @@ package compliance
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -42,6 +45,26 @@ func (b *Bloom) MayHold(n uint64) bool {
 		}
 	}
 	return true
+}
+
+// mergeScript ORs a filter into the list's filter.
+//
+//	KEYS[1]   the list's filter
+//	KEYS[2]   a scratch key (same slot) holding the bits to add; deleted
+var mergeScript = redis.NewScript(`
+redis.call('BITOP', 'OR', KEYS[1], KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[2])
+return 1`)
+
+// mergeBloom ORs bits (a whole 16 MiB filter) into list's filter.
+func mergeBloom(ctx context.Context, s *Store, list string, bits []byte) error {
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	scratch := bloomKey(list) + ":merge:" + hex.EncodeToString(r[:])
+	if err := s.rdb.Set(ctx, scratch, bits, time.Hour).Err(); err != nil {
+		return err
+	}
+	return mergeScript.Run(ctx, s.rdb, []string{bloomKey(list), scratch}).Err()
 }
 
 // LoadBloom reads list's filter (16 MiB at most; less while the list is small).

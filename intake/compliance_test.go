@@ -1,0 +1,101 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/internal/testredis"
+)
+
+// TestGateCost is the README's enqueue benchmark: DIALQ_GATE_ROWS rows (e.g.
+// 1000000, a tenth of them listed) enqueued beside a DIALQ_GATE_LIST-number
+// suppression list (e.g. 10000000), with and without the gate, alternately.
+// Skipped unless both are set.
+func TestGateCost(t *testing.T) {
+	rows, _ := strconv.Atoi(os.Getenv("DIALQ_GATE_ROWS"))
+	listSize, _ := strconv.Atoi(os.Getenv("DIALQ_GATE_LIST"))
+	if rows == 0 || listSize == 0 {
+		t.Skip("set DIALQ_GATE_ROWS=1000000 DIALQ_GATE_LIST=10000000 to measure")
+	}
+	testredis.RequireReal(t)
+	db := testredis.New(t)
+	ctx := context.Background()
+	store := compliance.NewStore(db.Client)
+	r := rand.New(rand.NewPCG(11, 12))
+	im, err := store.NewImporter("dnc", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := make([]uint64, 0, rows/10)
+	start := time.Now()
+	for i := range listSize {
+		n := 13000000000 + r.Uint64N(6e9)
+		if i < rows/10 {
+			listed = append(listed, n)
+		}
+		if err := im.Add(ctx, 8600000000000+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := im.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("list of %d imported in %v", listSize, time.Since(start).Round(time.Millisecond))
+	var in bytes.Buffer
+	for i := range rows {
+		n := 13000000000 + r.Uint64N(6e9)
+		if i%10 == 0 {
+			n = listed[i/10]
+		}
+		in.WriteString(strconv.FormatUint(n, 10))
+		in.WriteByte('\n')
+	}
+	base, err := os.ReadFile("../examples/yccall.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gated := []byte(strings.Replace(string(base), "{", `{"compliance": {"suppress": ["dnc"]},`, 1))
+	aopt := asynq.RedisClientOpt{Addr: db.Opt.Addr, Password: db.Opt.Password, DB: db.Opt.DB}
+	profile, err := Profile("yccall", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	times := map[bool]time.Duration{}
+	for round := range 4 {
+		gate := round%2 == 1
+		camp := base
+		if gate {
+			camp = gated
+		}
+		cj, err := CampaignJSON("yccall", camp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := Request{Vendor: "yccall", Region: "CN", Format: ingest.Lines, Campaign: cj, Profile: profile,
+			BatchID: fmt.Sprintf("bench-%d", round)}
+		start := time.Now()
+		sum, err := Enqueue(ctx, db.Client, aopt, bytes.NewReader(in.Bytes()), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		el := time.Since(start)
+		times[gate] += el
+		t.Logf("gate %v: %d rows in %v (%.0f rows/s), accepted %d, rejected %d, suppressed %d",
+			gate, sum.Read, el.Round(time.Millisecond), float64(sum.Read)/el.Seconds(), sum.Accepted, sum.Rejected, sum.Suppressed)
+		if gate && sum.Suppressed < int64(rows/10)-int64(rows/100) {
+			t.Errorf("suppressed %d; want about %d", sum.Suppressed, rows/10)
+		}
+	}
+	t.Logf("gate cost: %+.1f%%", 100*(times[true].Seconds()/times[false].Seconds()-1))
+}
