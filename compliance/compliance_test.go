@@ -439,3 +439,45 @@ func TestBloomHoldsListed(t *testing.T) {
 		t.Fatalf("empty list filter = %v, %v", empty.MayHold(8613800138000), err)
 	}
 }
+
+func TestImporterBuffered(t *testing.T) {
+	s, _ := setup(t)
+	ctx := context.Background()
+	for _, buffer := range []int{97, 4999, 1 << 15} {
+		list := fmt.Sprintf("buf-%d", buffer)
+		im, err := s.NewImporter(list, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		im.Buffer = buffer // writes overlap the filling of the next buffer
+		keys := make([]uint64, 30000)
+		for i := range keys {
+			keys[i] = 8613800000000 + uint64(i)*7
+			if err := im.Add(ctx, keys[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := im.Add(ctx, keys[0]); err != nil { // a repeat is not new
+			t.Fatal(err)
+		}
+		added, err := im.Close(ctx)
+		if err != nil || added != int64(len(keys)) {
+			t.Fatalf("Buffer %d: Close = %d, %v; want %d", buffer, added, err, len(keys))
+		}
+		got, err := s.CheckKeys(ctx, []string{list}, keys, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range got {
+			if l != list {
+				t.Fatalf("Buffer %d: number %d not listed", buffer, i)
+			}
+		}
+		b, _ := s.LoadBloom(ctx, list)
+		for _, n := range keys {
+			if !b.MayHold(n) {
+				t.Fatalf("Buffer %d: filter misses %d", buffer, n)
+			}
+		}
+	}
+}

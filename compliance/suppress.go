@@ -174,6 +174,11 @@ type Importer struct {
 	bloom  []byte
 	added  int64
 	loaded bool // the script is in Redis's cache
+	// A write in flight: done reports its end; inflight is its buffer, spare the
+	// buffer to fill next. Fields the write changes (added, bloom, loaded) are read
+	// only after wait.
+	done            chan error
+	inflight, spare []uint64
 }
 
 // DefaultImportBuffer is Importer.Buffer's default: 4 Mi numbers, 32 MiB.
@@ -192,23 +197,47 @@ func (im *Importer) Add(ctx context.Context, n uint64) error {
 	h := mix(n)
 	im.buf = append(im.buf, (h&(nBuckets-1))<<32|h>>bucketBits)
 	if len(im.buf) >= max(im.Buffer, 1) {
-		return im.flush(ctx)
+		return im.startWrite(ctx)
 	}
 	return nil
+}
+
+// startWrite hands the full buffer to a goroutine and goes on filling the other
+// one: sorting and encoding the next numbers overlap Redis writing these.
+func (im *Importer) startWrite(ctx context.Context) error {
+	if err := im.wait(); err != nil {
+		return err
+	}
+	buf := im.buf
+	im.buf, im.inflight = im.spare[:0], buf
+	im.done = make(chan error, 1)
+	go func() { im.done <- im.write(ctx, buf) }()
+	return nil
+}
+
+// wait waits for the write in flight; its error is the import's.
+func (im *Importer) wait() error {
+	if im.done == nil {
+		return nil
+	}
+	err := <-im.done
+	im.done, im.spare, im.inflight = nil, im.inflight, nil
+	return err
 }
 
 // smallImport is the size up to which filter bits are set one by one (BITFIELD)
 // rather than merged from a local 16 MiB copy.
 const smallImport = 1 << 14
 
-func (im *Importer) flush(ctx context.Context) error {
-	if len(im.buf) == 0 {
+// write writes buf's numbers (at most one write runs at a time).
+func (im *Importer) write(ctx context.Context, buf []uint64) error {
+	if len(buf) == 0 {
 		return nil
 	}
-	slices.Sort(im.buf)
-	im.buf = slices.Compact(im.buf) // a number twice in one write is one entry
+	slices.Sort(buf)
+	buf = slices.Compact(buf) // a number twice in one write is one entry
 	// The filter first: it must hold every listed number (see bloom.go).
-	if err := im.setBloom(ctx); err != nil {
+	if err := im.setBloom(ctx, buf); err != nil {
 		return fmt.Errorf("import into %s: %w", im.list, err)
 	}
 	const perCall = 512 // buckets a script call
@@ -236,18 +265,18 @@ func (im *Importer) flush(ctx context.Context) error {
 		cmds = cmds[:0]
 		return nil
 	}
-	for i := 0; i < len(im.buf); {
+	for i := 0; i < len(buf); {
 		keys := make([]string, 0, perCall)
 		args := []any{time.Now().Unix(), exp}
-		for i < len(im.buf) && len(keys) < perCall {
-			b := uint32(im.buf[i] >> 32)
+		for i < len(buf) && len(keys) < perCall {
+			b := uint32(buf[i] >> 32)
 			j := i
-			for j < len(im.buf) && uint32(im.buf[j]>>32) == b {
+			for j < len(buf) && uint32(buf[j]>>32) == b {
 				j++
 			}
 			keys = append(keys, bucketKey(im.list, b))
 			args = append(args, j-i)
-			for _, v := range im.buf[i:j] {
+			for _, v := range buf[i:j] {
 				args = append(args, strconv.FormatInt(int64(uint32(v))-fieldBias, 10))
 			}
 			i = j
@@ -262,13 +291,12 @@ func (im *Importer) flush(ctx context.Context) error {
 	if err := send(); err != nil {
 		return err
 	}
-	im.buf = im.buf[:0]
 	return nil
 }
 
-func (im *Importer) numbers() func(yield func(uint64) bool) {
+func numbers(buf []uint64) func(yield func(uint64) bool) {
 	return func(yield func(uint64) bool) {
-		for _, v := range im.buf {
+		for _, v := range buf {
 			if !yield(unmix(uint64(uint32(v))<<bucketBits | v>>32)) {
 				return
 			}
@@ -276,10 +304,10 @@ func (im *Importer) numbers() func(yield func(uint64) bool) {
 	}
 }
 
-func (im *Importer) setBloom(ctx context.Context) error {
-	if len(im.buf) <= smallImport && im.bloom == nil {
-		bits := make([]any, 0, 4*bloomK*len(im.buf))
-		for n := range im.numbers() {
+func (im *Importer) setBloom(ctx context.Context, buf []uint64) error {
+	if len(buf) <= smallImport && im.bloom == nil {
+		bits := make([]any, 0, 4*bloomK*len(buf))
+		for n := range numbers(buf) {
 			for _, o := range bloomOffsets(n) {
 				bits = append(bits, "SET", "u1", o, 1)
 			}
@@ -289,7 +317,7 @@ func (im *Importer) setBloom(ctx context.Context) error {
 	if im.bloom == nil {
 		im.bloom = make([]byte, bloomBits/8)
 	}
-	for n := range im.numbers() {
+	for n := range numbers(buf) {
 		for _, o := range bloomOffsets(n) {
 			im.bloom[o>>3] |= 0x80 >> (o & 7)
 		}
@@ -299,7 +327,11 @@ func (im *Importer) setBloom(ctx context.Context) error {
 
 // Close writes what is buffered and returns how many numbers were new to the list.
 func (im *Importer) Close(ctx context.Context) (added int64, err error) {
-	err = im.flush(ctx)
+	if err := im.wait(); err != nil {
+		return im.added, err
+	}
+	err = im.write(ctx, im.buf)
+	im.buf = im.buf[:0]
 	return im.added, err
 }
 
