@@ -325,7 +325,9 @@ func (im *Importer) setBloom(ctx context.Context, buf []uint64) error {
 	return mergeBloom(ctx, im.s, im.list, im.bloom)
 }
 
-// Close writes what is buffered and returns how many numbers were new to the list.
+// Close writes what is buffered and returns how many numbers were new to the list
+// (a write that go-redis retried after a timeout may find its own entries and
+// count fewer; the entries are right either way).
 func (im *Importer) Close(ctx context.Context) (added int64, err error) {
 	if err := im.wait(); err != nil {
 		return im.added, err
