@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -45,17 +46,26 @@ type gateEvent struct {
 // newGateFilter returns the filter of req's campaign, or nil and what Summary.Gate
 // should say when there is nothing to check at enqueue.
 func newGateFilter(rdb redis.UniversalClient, req Request, now time.Time) (*gateFilter, string, error) {
-	c, err := campaign.Parse(req.Vendor, req.Campaign)
-	if err != nil {
+	// Only the compliance block is read here: the campaign as a whole was checked
+	// by CampaignJSON, and a request without one behaves as before.
+	var block struct {
+		Compliance *campaign.Compliance `json:"compliance"`
+	}
+	if len(req.Campaign) > 0 {
+		if err := json.Unmarshal(req.Campaign, &block); err != nil {
+			return nil, "", &ConfigError{fmt.Errorf("campaign: %w", err)}
+		}
+	}
+	cfg := block.Compliance
+	if err := cfg.Validate(); err != nil {
 		return nil, "", &ConfigError{err}
 	}
-	cfg := c.Compliance()
 	switch {
 	case cfg == nil:
 		return nil, GateNone, nil
 	case len(cfg.Suppress) == 0 && cfg.ContactCap == nil:
 		return nil, GateWorker, nil
-	case rdb == nil:
+	case noRedis(rdb):
 		return nil, GateUnchecked, nil
 	}
 	f, err := compliance.NewFilter(compliance.NewStore(rdb), *cfg, req.Vendor, req.Region, now)
@@ -121,4 +131,17 @@ func (g *gateFilter) writeAudit(ctx context.Context, id string, retention time.D
 		return nil
 	}
 	return g.f.WriteAudit(ctx, id, retention)
+}
+
+// noRedis is true for a nil client, typed or not (a dry run passes a nil *redis.Client).
+func noRedis(c redis.UniversalClient) bool {
+	switch v := c.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return v == nil
+	case *redis.ClusterClient:
+		return v == nil
+	}
+	return false
 }

@@ -186,3 +186,34 @@ func storeTakeCap(t *testing.T, h *harness, number string) {
 }
 
 func newComplianceStore(h *harness) *compliance.Store { return compliance.NewStore(h.db.Client) }
+
+func TestEnqueueGateStates(t *testing.T) {
+	h := setup(t)
+	window := `{"window": {"timezone": "Asia/Shanghai", "days": ["mon","tue","wed","thu","fri","sat","sun"], "from": "09:00", "to": "20:00"}}`
+	tests := []struct {
+		name, campaign string
+		args           []string
+		gate           string
+	}{
+		{"none", campaignFile("yccall"), nil, ""},
+		{"window only", gatedCampaign(t, "yccall", window), nil, "worker"},
+		{"dry run", gatedCampaign(t, "yccall", `{"suppress": ["dnc"]}`), []string{"-dry-run"}, "not checked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"-vendor", "yccall", "-campaign", tt.campaign, "-json"}, tt.args...)
+			r := h.run(append(args, listCSV)...)
+			if r.code != exitOK {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if sum := summaryOf(t, r); sum.Gate != tt.gate || sum.Suppressed != 0 || sum.Accepted != 9 {
+				t.Fatalf("gate %q suppressed %d accepted %d; want %q, 0, 9", sum.Gate, sum.Suppressed, sum.Accepted, tt.gate)
+			}
+		})
+	}
+	// A campaign whose vendor fields contradict its window is refused, naming the field.
+	bad := gatedCampaign(t, "flashai", `{"window": {"timezone": "Asia/Shanghai", "days": ["sat","sun"], "from": "09:00", "to": "20:00"}}`)
+	if r := h.run("-vendor", "flashai", "-campaign", bad, listCSV); r.code != exitUsage || !strings.Contains(r.stderr, "call_hours") {
+		t.Fatalf("contradicting campaign: exit %d, %q", r.code, r.stderr)
+	}
+}
