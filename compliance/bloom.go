@@ -60,7 +60,7 @@ return 1`)
 func mergeBloom(ctx context.Context, s *Store, list string, bits []byte) error {
 	var r [8]byte
 	_, _ = rand.Read(r[:])
-	scratch := bloomKey(list) + ":merge:" + hex.EncodeToString(r[:])
+	scratch := bloomScratchKey(list, hex.EncodeToString(r[:]))
 	if err := s.rdb.Set(ctx, scratch, bits, time.Hour).Err(); err != nil {
 		return err
 	}

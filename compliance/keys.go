@@ -6,6 +6,7 @@ import "strconv"
 //
 //	dialq:supp:{<list>}:<bucket>  hash, one bucket of a suppression list (see suppress.go)
 //	dialq:supp:{<list>}:bloom     string, the list's 2^27-bit filter (see bloom.go)
+//	dialq:supp:{<list>}:bloom:merge:<id>  string, bits being merged into it
 //	dialq:cap:<e164 digits>       string, one number's contact-cap takes (see cap.go)
 //	dialq:{<batch>}:audit         list, the batch's compliance decisions (see audit.go)
 //
@@ -17,6 +18,9 @@ func bucketKey(list string, bucket uint32) string {
 }
 
 func bloomKey(list string) string { return "dialq:supp:{" + list + "}:bloom" }
+
+// bloomScratchKey holds bits on their way into the filter (one import's, for an hour at most).
+func bloomScratchKey(list, id string) string { return bloomKey(list) + ":merge:" + id }
 
 func capKey(n uint64) string { return "dialq:cap:" + strconv.FormatUint(n, 10) }
 
