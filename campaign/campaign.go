@@ -19,6 +19,8 @@ import (
 type Common struct {
 	// Webhook receives the batch's "finished" event as a JSON POST.
 	Webhook string `json:"webhook,omitempty"`
+	// Gate is the "compliance" block; nil means no gate (see compliance.go).
+	Gate *Compliance `json:"compliance,omitempty"`
 }
 
 // NXCloud is createandcall's task settings (sheet §1).
@@ -105,6 +107,8 @@ type Campaign interface {
 	Vendor() string
 	Validate() error
 	WebhookURL() string
+	// Compliance is the campaign's gate, nil when it has none.
+	Compliance() *Compliance
 }
 
 func (c *NXCloud) Vendor() string { return chunking.NXCloud }
@@ -198,6 +202,9 @@ func (c *NXCloud) Validate() error {
 	if err := checkName("task_name", c.TaskName, 50); err != nil {
 		return err
 	}
+	if err := c.Gate.Validate(); err != nil {
+		return err
+	}
 	return checkURL("webhook", c.Webhook)
 }
 
@@ -222,6 +229,12 @@ func (c *Yccall) Validate() error {
 		}
 	}
 	if err := checkName("task_name", c.TaskName, 50); err != nil {
+		return err
+	}
+	if err := c.Gate.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkWindow("call_time", c.windowSpans); err != nil {
 		return err
 	}
 	return checkURL("webhook", c.Webhook)
@@ -283,6 +296,12 @@ func (c *Speech) Validate() error {
 	if utf8.RuneCountInString(c.TaskDesc) > 200 {
 		return fieldErr("task_desc", "at most 200 characters")
 	}
+	if err := c.Gate.Validate(); err != nil {
+		return err
+	}
+	if err := c.checkWindow("exec_times", c.windowSpans); err != nil {
+		return err
+	}
 	return checkURL("webhook", c.Webhook)
 }
 
@@ -329,7 +348,10 @@ func (c *FlashAI) Validate() error {
 			return err
 		}
 	}
-	return nil
+	if err := c.Gate.Validate(); err != nil {
+		return err
+	}
+	return c.checkWindow("call_hours", c.windowSpans)
 }
 
 // CallHour is the callHour field: hours joined by commas.

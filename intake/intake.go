@@ -67,6 +67,10 @@ type Summary struct {
 	Seconds   float64 `json:"seconds"`
 	// IgnoredColumns are CSV columns that map to no field.
 	IgnoredColumns []string `json:"ignored_columns,omitempty"`
+	// Suppressed counts numbers the compliance gate left out (read = accepted +
+	// rejected + suppressed); Gate says whether it was applied (GateNone, ...).
+	Suppressed int64  `json:"suppressed"`
+	Gate       string `json:"gate,omitempty"`
 }
 
 // ConfigError is a request that cannot run: nothing was read or written.
@@ -151,7 +155,17 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, &ConfigError{err}
 	}
 	sink.splitter = splitter
+	gate, gateState, err := newGateFilter(rdb, req, started)
+	if err != nil {
+		return nil, err
+	}
+	sink.gate = gate
 	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: req.Vendor, Region: req.Region, Workers: req.Workers, Progress: req.Progress}, sink)
+	if err == nil && gate != nil {
+		// ingest counted the suppressed rows as accepted: they are neither.
+		err = gate.flush(sink)
+		counts.Accepted -= gate.suppressed
+	}
 	if err == nil {
 		err = splitter.Close()
 	}
@@ -167,7 +181,10 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	sum := &Summary{
 		Batch: id, Vendor: req.Vendor, Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
 		Duplicates: counts.Duplicates, Parts: splitter.Parts(), DryRun: req.DryRun, Format: string(src.Format),
-		IgnoredColumns: src.Ignored,
+		IgnoredColumns: src.Ignored, Gate: gateState,
+	}
+	if gate != nil {
+		sum.Suppressed = gate.suppressed
 	}
 	defer func() { sum.Seconds = time.Since(started).Round(time.Millisecond).Seconds() }()
 	if req.Strict && counts.Rejected > 0 {
@@ -181,7 +198,7 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		ID: id, Vendor: req.Vendor, Region: req.Region, Queue: req.Queue, Campaign: req.Campaign, Profile: req.Profile,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected, Duplicates: counts.Duplicates,
 		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: req.Retention, Source: req.Source,
-		Fingerprint: fingerprint,
+		Fingerprint: fingerprint, Suppressed: sum.Suppressed,
 	}
 	existing, err := sink.staging.Commit(ctx, m)
 	var conflict *batch.ConflictError
@@ -193,6 +210,11 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
 	}
 	sum.Existing, sum.Committed = existing, true
+	if !existing {
+		if err := gate.writeAudit(ctx, id, req.Retention); err != nil {
+			return sum, fmt.Errorf("%w (the batch is committed; its audit is incomplete)", err)
+		}
+	}
 	if existing {
 		// The stored manifest is the truth: the same input gave the same parts.
 		if m, err = batch.NewStore(rdb).Manifest(ctx, id); err != nil {
@@ -252,11 +274,27 @@ type stagingSink struct {
 	staging  *batch.Staging
 	splitter *chunking.Splitter
 	onReject func(ingest.Reject) error
+	// gate, when set, holds rows back to check them in blocks (compliance.go).
+	gate *gateFilter
 }
 
-func (s *stagingSink) Accept(rec chunking.Record) error { return s.splitter.Add(rec) }
+func (s *stagingSink) Accept(rec chunking.Record) error {
+	if s.gate != nil {
+		return s.gate.accept(s, rec)
+	}
+	return s.accept(rec)
+}
 
 func (s *stagingSink) Reject(r ingest.Reject) error {
+	if s.gate != nil {
+		return s.gate.reject(s, r)
+	}
+	return s.reject(r)
+}
+
+func (s *stagingSink) accept(rec chunking.Record) error { return s.splitter.Add(rec) }
+
+func (s *stagingSink) reject(r ingest.Reject) error {
 	if s.onReject != nil {
 		if err := s.onReject(r); err != nil {
 			return fmt.Errorf("rejects: %w", err)

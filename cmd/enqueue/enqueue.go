@@ -242,6 +242,7 @@ func printSummary(e env, asJSON bool, s *intake.Summary) {
 	if len(s.IgnoredColumns) > 0 {
 		fmt.Fprintf(e.stderr, "ignored columns: %s\n", strings.Join(s.IgnoredColumns, ", "))
 	}
+	printGate(e, s)
 }
 
 // rejectWriter writes rejected rows as CSV (line, phone, reason); its phone column

@@ -105,6 +105,10 @@ func run(ctx context.Context, args []string, e env) error {
 			return runControl(ctx, args[1:], e)
 		case "delete":
 			return runDelete(ctx, args[1:], e)
+		case "suppress":
+			return runSuppress(ctx, args[1:], e)
+		case "audit":
+			return runAudit(ctx, args[1:], e)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(e.stdout, usage)
 			fmt.Fprintln(e.stdout, "\nflags of enqueue -vendor … FILE:")
@@ -129,5 +133,7 @@ const usage = `usage:
   enqueue control pause|restart|stop BATCH   (vendor tasks only: FlashAI, Yccall)
   enqueue delete BATCH NUMBER...    (FlashAI)
   enqueue version
+  enqueue suppress import|add|remove|check|count|export [-list dnc] ...   (suppress -h)
+  enqueue audit BATCH               (compliance decisions, CSV)
 Every command takes -h for its flags, and reads REDIS_URL.
 `
