@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/compliance/window"
+
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
@@ -76,6 +79,9 @@ type refusal struct {
 // sent is the result of one accepted vendor call.
 type sent struct {
 	refused []refusal
+	// suppressed are the records the compliance gate kept out of the call, by index
+	// within the call's range, with the gate's verdict.
+	suppressed map[int]string
 	// unmatched are refusals whose number matched no record of the call: the call's
 	// outcome is then not known number by number.
 	unmatched []string
@@ -109,6 +115,15 @@ type partRun struct {
 	log   *logrus.Entry
 	// permanent is set once a call failed for good: the part is archived.
 	permanent error
+	// gate is the campaign's compliance block and how to read its numbers as
+	// E.164; nil without one.
+	gate *gateRun
+}
+
+// gateRun is what the compliance gate needs for a part.
+type gateRun struct {
+	cfg  campaign.Compliance
+	conv *compliance.Converter
 }
 
 // nameID is the batch's id in vendor-side names: a hash of the whole batch id, so
@@ -178,15 +193,22 @@ type deferred struct {
 	why   string
 	// vendorThrottle counts against Retry.ThrottleCap (the vendor said 429).
 	vendorThrottle bool
+	// at, when set, is the exact time to resume (a window's opening).
+	at time.Time
 }
 
 func (d *deferred) Error() string {
 	return fmt.Sprintf("%s for %s: %s", d.state, d.after.Round(time.Millisecond), d.why)
 }
-func (d *deferred) Class() vendors.Class             { return vendors.Throttled }
-func (d *deferred) RetryAfter() time.Duration        { return d.after }
-func (d *deferred) Is(target error) bool             { _, ok := target.(*deferred); return ok }
-func (d *deferred) resumeAt(now time.Time) time.Time { return now.Add(d.after) }
+func (d *deferred) Class() vendors.Class      { return vendors.Throttled }
+func (d *deferred) RetryAfter() time.Duration { return d.after }
+func (d *deferred) Is(target error) bool      { _, ok := target.(*deferred); return ok }
+func (d *deferred) resumeAt(now time.Time) time.Time {
+	if !d.at.IsZero() {
+		return d.at
+	}
+	return now.Add(d.after)
+}
 
 // errStopped means the batch was cancelled before the next call: the part's
 // remaining numbers are failed with code cancelled.
@@ -241,6 +263,17 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	p := &partRun{m: m, campaign: c, part: pl.Part, recs: recs, extra: ps.Extra, log: log}
+	if cc := c.Compliance(); cc != nil && d.Gate != nil {
+		conv, err := compliance.NewConverter(m.Vendor, m.Region)
+		if err != nil {
+			return e.corrupt(ctx, m, pl.Part, log, fmt.Errorf("compliance: %w", err))
+		}
+		p.gate = &gateRun{cfg: *cc, conv: conv}
+	} else if cc != nil {
+		// A campaign with a gate is never delivered by a worker without one: the
+		// part waits for a worker that has it.
+		return e.defer_(ctx, t, m, pl.Part, log, &deferred{after: time.Minute, why: "campaign has a compliance block and this worker no compliance gate"})
+	}
 
 	if err := e.reconcile(ctx, p, ps); err != nil {
 		return err
@@ -401,10 +434,26 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		// A call in progress finishes even when shutdown starts: abandoning it
 		// would leave its outcome unknown. The client's timeout still bounds it.
 		callCtx := context.WithoutCancel(ctx)
+		// The compliance gate, right before the call: a number added to a list
+		// after enqueue is not sent, the contact cap is taken, and outside the
+		// calling window the part waits for its opening.
+		call, decision, err := e.gate(callCtx, p, r, recs)
+		if err != nil {
+			return backoff.Permanent(err)
+		}
+		release := func() {
+			if len(decision.Caps) > 0 {
+				_ = d.Gate.Release(callCtx, p.m.ID, decision.Caps, d.Store.Now())
+			}
+		}
 		// Marked in flight just before the request, after the rate-limit wait:
 		// the mark is where an operator's cancel or pause stops the call, and a
 		// worker dying before it has sent nothing.
-		switch err := d.Store.MarkInflight(callCtx, p.m.ID, p.part, r); {
+		err = d.Store.MarkInflight(callCtx, p.m.ID, p.part, r)
+		if err != nil {
+			release() // nothing goes out
+		}
+		switch {
 		case errors.Is(err, batch.ErrCancelled):
 			return backoff.Permanent(errStopped)
 		case errors.Is(err, batch.ErrPaused):
@@ -415,13 +464,23 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			return backoff.Permanent(err)
 		}
 		start := time.Now()
-		res, err = e.caller.send(callCtx, p, r, recs)
+		if len(call.recs) == 0 {
+			// The gate kept every number out: no call.
+			res = &sent{}
+		} else {
+			res, err = e.caller.send(callCtx, p, r, call.recs)
+		}
+		if res != nil {
+			res.suppressed = call.suppressed
+			call.remap(res)
+		}
 		class := vendors.ClassOf(err)
 		outcome := "ok"
 		if err != nil {
 			outcome = class.String()
 			if class != vendors.Ambiguous {
 				// The vendor answered with a refusal: nothing was processed.
+				release()
 				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, r); cerr != nil {
 					return backoff.Permanent(cerr)
 				}
@@ -494,6 +553,11 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		rec := p.recs[r.Lo+rf.idx]
 		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: r.Lo + rf.idx, Line: rec.Line, Phone: rec.Phone,
 			State: batch.OutcomeRefused, Code: rf.code, Reason: rf.reason})
+	}
+	for idx, verdict := range res.suppressed {
+		rec := p.recs[r.Lo+idx]
+		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: r.Lo + idx, Line: rec.Line, Phone: rec.Phone,
+			State: batch.OutcomeSuppressed, Code: verdict, Reason: "stopped by the compliance gate right before the call"})
 	}
 	out.Delivered = r.Len() - len(out.Outcomes)
 	if res.reconciled {
@@ -663,3 +727,79 @@ func errCode(err error) string {
 
 // errReason is err's message: the vendor clients keep secrets and numbers out of it.
 func errReason(err error) string { return err.Error() }
+
+// gateCall is one call after the compliance gate: the records that go out, and the
+// range indexes of those and of the ones kept out.
+type gateCall struct {
+	recs []chunking.Record
+	// keep maps an index in recs to its index in the call's range; nil when every
+	// record goes out.
+	keep       []int
+	suppressed map[int]string
+}
+
+// remap turns the refusals' indexes into the call's range.
+func (c *gateCall) remap(res *sent) {
+	if c.keep == nil {
+		return
+	}
+	for i := range res.refused {
+		if j := res.refused[i].idx; j >= 0 && j < len(c.keep) {
+			res.refused[i].idx = c.keep[j]
+		}
+	}
+}
+
+// errWindowNeverOpens is a calling window that never opens for a part's numbers.
+type errWindowNeverOpens struct{ error }
+
+func (errWindowNeverOpens) Class() vendors.Class { return vendors.Permanent }
+func (errWindowNeverOpens) VendorCode() string   { return "window" }
+
+// gate asks the compliance gate about the call over r: which records go out, and
+// whether the calling window is open. Without a gate every record goes out.
+func (e *engine) gate(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (gateCall, compliance.Decision, error) {
+	if p.gate == nil {
+		return gateCall{recs: recs}, compliance.Decision{}, nil
+	}
+	phones := make([]string, len(recs))
+	for i, rec := range recs {
+		n, err := p.gate.conv.E164(rec.Phone)
+		if err != nil {
+			return gateCall{}, compliance.Decision{}, fmt.Errorf("compliance: record %d: %w", r.Lo+i, err)
+		}
+		phones[i] = n
+	}
+	now := e.deps.Store.Now()
+	dec, err := e.deps.Gate.BeforeCall(ctx, p.m.ID, p.gate.cfg, phones, now)
+	if errors.Is(err, window.ErrNeverOpens) {
+		return gateCall{}, dec, errWindowNeverOpens{err}
+	}
+	if err != nil {
+		return gateCall{}, dec, err
+	}
+	if !dec.WindowOpensAt.IsZero() {
+		return gateCall{}, dec, &deferred{state: batch.PartWaiting, after: dec.WindowOpensAt.Sub(now), at: dec.WindowOpensAt,
+			why: "outside the campaign's calling window; it opens " + dec.WindowOpensAt.UTC().Format(time.RFC3339)}
+	}
+	call := gateCall{recs: recs}
+	for i := range recs {
+		if dec.Send(i) {
+			continue
+		}
+		if call.suppressed == nil {
+			call.suppressed = map[int]string{}
+		}
+		call.suppressed[i] = dec.Verdicts[i]
+	}
+	if len(call.suppressed) > 0 {
+		call.recs, call.keep = make([]chunking.Record, 0, len(recs)-len(call.suppressed)), []int{}
+		for i, rec := range recs {
+			if _, out := call.suppressed[i]; !out {
+				call.recs = append(call.recs, rec)
+				call.keep = append(call.keep, i)
+			}
+		}
+	}
+	return call, dec, nil
+}

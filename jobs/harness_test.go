@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
@@ -101,6 +103,7 @@ func (h *harness) deps() *jobs.Deps {
 	d.Retry = fastRetry
 	d.Log = logrus.NewEntry(h.log)
 	d.Lifecycle = h.lifecycle()
+	d.Gate = compliance.NewGate(compliance.NewStore(h.db.Client))
 	return d
 }
 

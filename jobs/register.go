@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
@@ -41,6 +43,9 @@ type Deps struct {
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.
 	Stopping func() bool
+	// Gate is the compliance gate asked right before each call of a campaign with a
+	// compliance block; a worker without one refuses such parts.
+	Gate *compliance.Gate
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -105,6 +107,7 @@ func newWorld(t *testing.T, cfg HTTPConfig) *world {
 	lc, li := asynq.NewClient(aopt), asynq.NewInspector(aopt)
 	t.Cleanup(func() { lc.Close(); li.Close() })
 	deps.Lifecycle = lifecycle.New(store, lc, li, deps.Log)
+	deps.Gate = compliance.NewGate(compliance.NewStore(db.Client))
 
 	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: store, deps: deps}
 	cfg.RedisConnOpt = w.aopt

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -207,6 +209,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lifeClient := asynq.NewClient(aopt)
 	defer lifeClient.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, lifeClient, insp, entry)
+	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
 	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{

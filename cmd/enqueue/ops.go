@@ -253,7 +253,11 @@ func runFailures(ctx context.Context, args []string, e env) error {
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"phone", "line", "state", "reason", "code", "part"})
 	err = c.store.Rejects(ctx, id, func(r batch.Reject) error {
-		return w.Write([]string{safeCell(r.Raw), strconv.FormatInt(r.Line, 10), "rejected", safeCell(r.Reason), "", ""})
+		state := "rejected"
+		if strings.HasPrefix(r.Reason, "suppressed:") || r.Reason == "contact_cap" {
+			state = batch.OutcomeSuppressed // left out by the compliance gate at enqueue
+		}
+		return w.Write([]string{safeCell(r.Raw), strconv.FormatInt(r.Line, 10), state, safeCell(r.Reason), "", ""})
 	})
 	if err != nil {
 		return inputErr(err)

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialq/dialq/compliance"
+
 	"github.com/dialq/dialq/internal/buildinfo"
 
 	"github.com/hibiken/asynq"
@@ -205,6 +207,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	client := asynq.NewClient(aopt)
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
+	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
 	whCfg, err := webhook.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
