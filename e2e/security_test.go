@@ -471,8 +471,12 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		st := w.waitSettled(r.id, 90*time.Second)
 		t.Logf("%s on %s: read %d, rejected %d, delivered %d, refused %d, failed %d, uncertain %d",
 			r.vendor, r.queue, st.Read, st.Rejected, st.Delivered, st.Refused, st.Failed, st.Uncertain)
-		if r.queue == "bad-creds" && st.Failed != 20 {
-			t.Errorf("%s with a wrong secret: %d of 20 failed; want all", r.vendor, st.Failed)
+		// A wrong secret is retried a few times, freshly signed, before its part
+		// fails (issue 14); under this world's injected faults one of those retries
+		// may get an ambiguous answer instead, which parks the call uncertain. Either
+		// way nothing is delivered.
+		if r.queue == "bad-creds" && (st.Delivered != 0 || st.Failed+st.Uncertain != 20) {
+			t.Errorf("%s with a wrong secret: %d delivered, %d failed, %d uncertain; want none delivered", r.vendor, st.Delivered, st.Failed, st.Uncertain)
 		}
 	}
 	close(stopWatch)
