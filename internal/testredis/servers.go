@@ -54,6 +54,8 @@ func StartServer(t testing.TB, args ...string) *Server {
 		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log"),
 		"--daemonize", "no",
+		// A replica syncs at once instead of after diskless sync's 5 s wait.
+		"--repl-diskless-sync-delay", "0",
 	}, args...)
 	t.Cleanup(s.Kill)
 	s.Start()
