@@ -2,6 +2,7 @@ package testredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -87,8 +88,9 @@ func (s *Server) waitUp() {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		err := c.Ping(ctx).Err()
 		cancel()
-		// LOADING answers too: the server is up and will serve once loaded.
-		if err == nil {
+		// An error reply (NOAUTH, LOADING) comes from a server that is up.
+		var reply redis.Error
+		if err == nil || errors.As(err, &reply) {
 			return
 		}
 		if time.Now().After(deadline) {
