@@ -74,7 +74,7 @@ type Config struct {
 // REDIS_URL is used. Setting more than one mode is an error naming the variables.
 // No error repeats a URL or a password.
 func Load(getenv envconf.Getenv, urlFlag string) (*Config, error) {
-	rawURL, urlName := urlFlag, "-redis"
+	rawURL, urlName := urlFlag, "-redis/"+EnvURL
 	if rawURL == "" {
 		rawURL, urlName = getenv(EnvURL), EnvURL
 	}
