@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,7 +107,7 @@ func TestCheckDurabilityCountsReplicas(t *testing.T) {
 	}
 }
 
-func waitReplicas(t *testing.T, c *redis.Client, want int) {
+func waitReplicas(t testing.TB, c *redis.Client, want int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -198,39 +199,62 @@ func TestConfirmAfter(t *testing.T) {
 	}
 }
 
-// BenchmarkConfirmAfter measures one confirmed write (a SET) on appendfsync
-// always: alone, and with WAIT 1 on a replica.
+// BenchmarkConfirmAfter measures one confirmed write (a SET): on a Redis without
+// AOF (the baseline, nothing waited for), with appendfsync always, and with
+// appendfsync always plus WAIT 1 on a replica; one writer at a time ("serial") and
+// 20 at once ("parallel"), as a worker's parts are.
 func BenchmarkConfirmAfter(b *testing.B) {
-	for _, withReplica := range []bool{false, true} {
-		b.Run(map[bool]string{false: "aof-always", true: "aof-always+wait-replica"}[withReplica], func(b *testing.B) {
-			master := testredis.StartServer(b, testredis.Durable...)
-			if withReplica {
-				testredis.StartServer(b, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
-			}
-			mc := master.Client()
-			ctx := context.Background()
-			var c *redisconf.Confirmer
-			for {
+	setups := []struct {
+		name    string
+		args    []string
+		replica bool
+	}{
+		{"no-aof", nil, false},
+		{"aof-always", testredis.Durable, false},
+		{"aof-always+wait-replica", testredis.Durable, true},
+	}
+	for _, st := range setups {
+		for _, parallel := range []bool{false, true} {
+			b.Run(st.name+map[bool]string{false: "/serial", true: "/parallel"}[parallel], func(b *testing.B) {
+				master := testredis.StartServer(b, st.args...)
+				mc := master.Client()
+				if st.replica {
+					testredis.StartServer(b, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+					waitReplicas(b, mc, 1)
+				}
+				ctx := context.Background()
 				d, err := redisconf.CheckDurability(ctx, mc)
 				if err != nil {
 					b.Fatal(err)
 				}
-				c = redisconf.NewConfirmer(d, time.Second)
-				if c.WaitReplica == withReplica {
-					break
+				c := redisconf.NewConfirmer(d, time.Second)
+				if c.WaitReplica != st.replica {
+					b.Fatalf("confirmer %s", c)
 				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			b.ResetTimer()
-			for i := range b.N {
-				key := "bench:" + strconv.Itoa(i%1000)
-				if err := c.ConfirmAfter(ctx, mc, key, func(p redis.Pipeliner) error {
-					p.Set(ctx, key, "inflight", time.Hour)
-					return nil
-				}); err != nil {
-					b.Fatal(err)
+				write := func(i int) {
+					key := "bench:" + strconv.Itoa(i%1000)
+					if err := c.ConfirmAfter(ctx, mc, key, func(p redis.Pipeliner) error {
+						p.Set(ctx, key, "inflight", time.Hour)
+						return nil
+					}); err != nil {
+						b.Error(err)
+					}
 				}
-			}
-		})
+				b.ResetTimer()
+				if !parallel {
+					for i := range b.N {
+						write(i)
+					}
+					return
+				}
+				b.SetParallelism(10) // 20 writers on 2 CPUs
+				var n atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						write(int(n.Add(1)))
+					}
+				})
+			})
+		}
 	}
 }
