@@ -161,13 +161,17 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	pingCtx, cancelPing := context.WithTimeout(ctx, 10*time.Second)
 	err = conn.Ping(pingCtx)
 	var volatile error
+	var confirm *redisconf.Confirmer
 	if err == nil {
-		volatile, err = checkDurability(pingCtx, conn, cfg.allowVolatile, entry)
+		confirm, volatile, err = checkDurability(pingCtx, conn, cfg.allowVolatile, entry)
 	}
 	cancelPing()
 	if err != nil {
 		return err
 	}
+	// The ledger's in-flight mark is to be written through confirm.ConfirmAfter
+	// (durable before the vendor call); that lands with the ledger's re-keying.
+	_ = confirm
 
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
@@ -239,18 +243,18 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 // in-flight mark lost in a crash means a number dialled twice; a batch lost means
 // numbers never sent), unless allowVolatile; then it warns and returns the problem
 // for /readyz to repeat.
-func checkDurability(ctx context.Context, conn *redisconf.Conn, allowVolatile bool, log *logrus.Entry) (volatile error, err error) {
+func checkDurability(ctx context.Context, conn *redisconf.Conn, allowVolatile bool, log *logrus.Entry) (confirm *redisconf.Confirmer, volatile error, err error) {
 	d, err := redisconf.CheckDurability(ctx, conn.Client)
 	switch {
 	case err != nil && allowVolatile:
 		// An embedded test Redis cannot say; the override accepts that too.
 		err = fmt.Errorf("durability unknown: %w", err)
 		log.WithError(err).Warn("redis durability cannot be read and " + redisconf.EnvAllowVolatile + "=true")
-		return err, nil
+		return redisconf.NewConfirmer(d, confirmTimeout), err, nil
 	case err != nil:
-		return nil, fmt.Errorf("redis at %s: durability check: %w", conn.Describe(), err)
+		return nil, nil, fmt.Errorf("redis at %s: durability check: %w", conn.Describe(), err)
 	}
-	confirm := redisconf.NewConfirmer(d, confirmTimeout)
+	confirm = redisconf.NewConfirmer(d, confirmTimeout)
 	log = log.WithFields(logrus.Fields{"redis": conn.Describe(), "mode": conn.Mode(), "durability": d.String(), "confirm": confirm.String()})
 	volatile = d.Err()
 	switch {
@@ -259,9 +263,9 @@ func checkDurability(ctx context.Context, conn *redisconf.Conn, allowVolatile bo
 	case allowVolatile:
 		log.WithError(volatile).Warn("redis is not durable and " + redisconf.EnvAllowVolatile + "=true: a Redis crash can lose batches and in-flight marks (numbers dialled twice)")
 	default:
-		return nil, fmt.Errorf("redis at %s: %w (or set %s=true to run anyway, for tests only)", conn.Describe(), volatile, redisconf.EnvAllowVolatile)
+		return nil, nil, fmt.Errorf("redis at %s: %w (or set %s=true to run anyway, for tests only)", conn.Describe(), volatile, redisconf.EnvAllowVolatile)
 	}
-	return volatile, nil
+	return confirm, volatile, nil
 }
 
 // confirmTimeout bounds the wait for a durable in-flight mark (WAIT / WAITAOF).
