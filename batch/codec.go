@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/dialq/dialq/chunking"
 )
@@ -11,10 +13,66 @@ import (
 // A part's records are stored in one Redis string in a compact binary form, so that
 // task payloads carry only ids and a 20,000-record part costs one GET:
 //
-//	version byte, uvarint count, then per record: uvarint line, string phone,
+//	version 1: version byte, body
+//	version 2: version byte, 16-byte seal, body
+//	body: uvarint count, then per record: uvarint line, string phone,
 //	flags byte (which optional fields follow), the optional strings, and for
 //	params a uvarint count and the strings. A string is a uvarint length and bytes.
-const codecVersion = 1
+//
+// The version 2 seal is the first 16 bytes of SHA-256 over the batch's seal (a
+// random id fixed when the batch is staged and kept in its manifest), the part
+// number and the body: a record truncated, garbled or copied from another batch or
+// part fails it and is never sent. Version 1 records (written before seals) are
+// still read.
+const (
+	codecV1      = 1
+	codecVersion = 2
+	sealLen      = 16
+)
+
+// ErrCorrupt means a stored part or manifest failed its check: it is never sent.
+var ErrCorrupt = errors.New("corrupt record")
+
+// SealRecords encodes part n of the batch sealed with seal.
+func SealRecords(seal string, n int, recs []chunking.Record) []byte {
+	body := EncodeRecords(recs)[1:]
+	b := make([]byte, 0, 1+sealLen+len(body))
+	b = append(b, codecVersion)
+	sum := partSeal(seal, n, body)
+	b = append(b, sum[:]...)
+	return append(b, body...)
+}
+
+// OpenRecords checks and decodes part n of the batch sealed with seal.
+func OpenRecords(seal string, n int, b []byte) ([]chunking.Record, error) {
+	if len(b) > 0 && b[0] == codecV1 {
+		return DecodeRecords(b)
+	}
+	if len(b) < 1+sealLen || b[0] != codecVersion {
+		return nil, fmt.Errorf("%w: unknown encoding or truncated", ErrCorrupt)
+	}
+	body := b[1+sealLen:]
+	if sum := partSeal(seal, n, body); string(sum[:]) != string(b[1:1+sealLen]) {
+		return nil, fmt.Errorf("%w: seal does not match this batch and part", ErrCorrupt)
+	}
+	recs, err := decodeBody(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return recs, nil
+}
+
+func partSeal(seal string, n int, body []byte) [sealLen]byte {
+	h := sha256.New()
+	h.Write([]byte(seal))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.Itoa(n)))
+	h.Write([]byte{0})
+	h.Write(body)
+	var out [sealLen]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
 
 const (
 	hasName = 1 << iota
@@ -24,10 +82,11 @@ const (
 	hasParams
 )
 
-// EncodeRecords encodes recs.
+// EncodeRecords encodes recs unsealed (version 1): for tests and benchmarks; the
+// ledger stores SealRecords.
 func EncodeRecords(recs []chunking.Record) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(recs)*16)
-	b = append(b, codecVersion)
+	b = append(b, codecV1)
 	b = binary.AppendUvarint(b, uint64(len(recs)))
 	for _, r := range recs {
 		b = binary.AppendUvarint(b, uint64(r.Line))
@@ -115,10 +174,17 @@ func (d *decoder) byte() byte {
 
 // DecodeRecords decodes what EncodeRecords wrote.
 func DecodeRecords(b []byte) ([]chunking.Record, error) {
-	d := &decoder{b: b}
-	if v := d.byte(); d.err == nil && v != codecVersion {
-		return nil, fmt.Errorf("part encoding version %d: want %d", v, codecVersion)
+	if len(b) == 0 {
+		return nil, errCorrupt
 	}
+	if b[0] != codecV1 {
+		return nil, fmt.Errorf("part encoding version %d: want %d", b[0], codecV1)
+	}
+	return decodeBody(b[1:])
+}
+
+func decodeBody(b []byte) ([]chunking.Record, error) {
+	d := &decoder{b: b}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(b)) {
 		return nil, errCorrupt

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -62,9 +63,9 @@ func (res *RangeResult) summary() summary {
 	return sm
 }
 
-// PartState is what is known of a part's progress.
-type PartState struct {
-	State string
+// PartProgress is what is known of a part's progress.
+type PartProgress struct {
+	State PartState
 	// Done maps each finished call to its counts.
 	Done map[chunking.Range]summary
 	// Inflight lists calls that were started and never recorded: their worker died.
@@ -72,10 +73,14 @@ type PartState struct {
 	Extra     map[string]string
 	Throttles int
 	LastError string
+	// ResumeAt and WaitReason say when and why a throttled, paused or waiting part
+	// goes on.
+	ResumeAt   time.Time
+	WaitReason string
 }
 
 // DoneRanges lists the ranges with a recorded outcome.
-func (ps *PartState) DoneRanges() []chunking.Range {
+func (ps *PartProgress) DoneRanges() []chunking.Range {
 	out := make([]chunking.Range, 0, len(ps.Done))
 	for r := range ps.Done {
 		out = append(out, r)
@@ -84,7 +89,7 @@ func (ps *PartState) DoneRanges() []chunking.Range {
 }
 
 // HasFailed reports whether any recorded call failed.
-func (ps *PartState) HasFailed() bool {
+func (ps *PartProgress) HasFailed() bool {
 	for _, sm := range ps.Done {
 		if sm.Failed > 0 {
 			return true
@@ -94,7 +99,7 @@ func (ps *PartState) HasFailed() bool {
 }
 
 // HasUncertain reports whether any recorded call is uncertain.
-func (ps *PartState) HasUncertain() bool {
+func (ps *PartProgress) HasUncertain() bool {
 	for _, sm := range ps.Done {
 		if sm.Uncertain > 0 {
 			return true
@@ -103,18 +108,22 @@ func (ps *PartState) HasUncertain() bool {
 	return false
 }
 
-// PartState reads part n's state.
-func (s *Store) PartState(ctx context.Context, id string, n int) (*PartState, error) {
-	h, err := s.rdb.HGetAll(ctx, s.stateKey(id, n)).Result()
+// Progress reads part n's progress.
+func (s *Store) Progress(ctx context.Context, id string, n int) (*PartProgress, error) {
+	h, err := s.rdb.HGetAll(ctx, k.state(id, n)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("batch %s part %d state: %w", id, n, err)
 	}
-	ps := &PartState{State: h["state"], Done: map[chunking.Range]summary{}, Extra: map[string]string{}}
+	ps := &PartProgress{State: PartState(h["state"]), Done: map[chunking.Range]summary{}, Extra: map[string]string{},
+		LastError: h["last_error"], Throttles: int(atoi(h["throttles"])), WaitReason: h["wait_reason"]}
 	if ps.State == "" {
 		ps.State = PartQueued
 	}
-	for k, v := range h {
-		kind, rest, _ := strings.Cut(k, ":")
+	if v := atoi(h["resume_at"]); v > 0 {
+		ps.ResumeAt = time.UnixMilli(v).UTC()
+	}
+	for key, v := range h {
+		kind, rest, _ := strings.Cut(key, ":")
 		switch kind {
 		case "done":
 			if r, ok := parseRange(rest); ok {
@@ -128,62 +137,53 @@ func (s *Store) PartState(ctx context.Context, id string, n int) (*PartState, er
 			}
 		case "x":
 			ps.Extra[rest] = v
-		case "throttles":
-			ps.Throttles = int(atoi(v))
-		case "last_error":
-			ps.LastError = v
 		}
 	}
 	return ps, nil
 }
 
-// MarkInflight notes that a call over r is about to be sent. If the worker dies
-// before RecordRange, the next attempt finds the mark and reconciles instead of
-// sending blindly.
+// Refusals of a mark: the call must not start.
+var (
+	ErrCancelled = errors.New("batch cancelled by an operator")
+	ErrPaused    = errors.New("batch paused by an operator")
+	// ErrPartFinal means the part was settled by another attempt.
+	ErrPartFinal = errors.New("part already settled")
+)
+
+// MarkInflight notes, durably, that a call over r is about to be sent. If the worker
+// dies before RecordRange, the next attempt finds the mark and reconciles instead of
+// sending blindly. It refuses (ErrCancelled, ErrPaused) once an operator has stopped
+// the batch: the check and the mark are one step, so no call starts after a cancel.
 func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.Range) error {
-	err := inflightScript.Run(ctx, s.rdb, []string{s.stateKey(id, n)}, rangeField("inflight", r), time.Now().UnixMilli()).Err()
+	var cmd *redis.Cmd
+	err := s.confirm.Confirm(ctx, k.state(id, n), func(p redis.Pipeliner) {
+		cmd = markScript.Eval(ctx, p, []string{k.manifest(id), k.state(id, n)}, rangeField("inflight", r), s.now().UnixMilli())
+	})
+	if err == nil {
+		err = cmd.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("mark part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
 	}
-	return nil
+	switch v, _ := cmd.Int(); v {
+	case 1:
+		return nil
+	case 0:
+		return ErrPartFinal
+	case -2:
+		return ErrCancelled
+	case -3:
+		return ErrPaused
+	default:
+		return fmt.Errorf("batch %s: %w", id, ErrNotFound)
+	}
 }
-
-// inflightScript marks a range in flight and the part running, unless the part is
-// final already (a redelivered task racing the one that settled it): parts_final
-// counts final parts, and only finishScript may move a part out of a final state.
-var inflightScript = redis.NewScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local st = redis.call('HGET', KEYS[1], 'state')
-if st ~= 'done' and st ~= 'failed' and st ~= 'cancelled' then
-  redis.call('HSET', KEYS[1], 'state', 'running')
-end
-return 1`)
 
 // ClearInflight drops r's mark without an outcome: used when the call was
 // certainly not processed (the vendor answered with an error before acting).
 func (s *Store) ClearInflight(ctx context.Context, id string, n int, r chunking.Range) error {
-	return s.rdb.HDel(ctx, s.stateKey(id, n), rangeField("inflight", r)).Err()
+	return s.rdb.HDel(ctx, k.state(id, n), rangeField("inflight", r)).Err()
 }
-
-// recordScript sets the range's done field once and, only then, moves the batch
-// counters and appends the outcomes: a call recorded twice counts once.
-var recordScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[3])
-local names = {'delivered', 'refused', 'failed', 'uncertain'}
-for i = 1, 4 do
-  local n = tonumber(ARGV[3 + i])
-  if n ~= 0 then redis.call('HINCRBY', KEYS[2], names[i], n) end
-end
-local nextra = tonumber(ARGV[8])
-for i = 1, nextra do
-  redis.call('HSET', KEYS[1], 'x:' .. ARGV[7 + 2 * i], ARGV[8 + 2 * i])
-end
-for i = 9 + 2 * nextra, #ARGV do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
-end
-return 1`)
 
 // RecordRange records a call's outcome, exactly once. It reports false when the
 // range was recorded before.
@@ -211,7 +211,7 @@ func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResu
 		o.Range = fmt.Sprintf("%d-%d", res.Range.Lo, res.Range.Hi)
 		args = append(args, mustJSON(o))
 	}
-	keys := []string{s.stateKey(id, n), s.manifestKey(id), s.outcomeKey(id, n)}
+	keys := []string{k.state(id, n), k.manifest(id), k.outcome(id, n)}
 	done, err := recordScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err == nil && done < 0 {
 		// Without the manifest the counters would create a bogus one.
@@ -223,118 +223,108 @@ func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResu
 	return done == 1, nil
 }
 
-// SetExtra checkpoints vendor state for part n (for example the speech task id).
-func (s *Store) SetExtra(ctx context.Context, id string, n int, k, v string) error {
-	return s.rdb.HSet(ctx, s.stateKey(id, n), "x:"+k, v).Err()
-}
-
 // NoteThrottle counts a throttled attempt of part n and returns the count so far.
 func (s *Store) NoteThrottle(ctx context.Context, id string, n int) (int, error) {
-	c, err := s.rdb.HIncrBy(ctx, s.stateKey(id, n), "throttles", 1).Result()
+	c, err := s.rdb.HIncrBy(ctx, k.state(id, n), "throttles", 1).Result()
 	return int(c), err
 }
 
 // NoteError keeps the last error of part n for operators (never secrets: the vendor
 // clients keep them out of error strings).
 func (s *Store) NoteError(ctx context.Context, id string, n int, msg string) error {
-	return s.rdb.HSet(ctx, s.stateKey(id, n), "last_error", msg).Err()
+	return s.rdb.HSet(ctx, k.state(id, n), "last_error", msg).Err()
 }
 
-// finishScript sets a part's state and keeps the count of final parts; it reports
-// 1 when this call made the last part final, so the batch finished, 2 when it
-// re-opened a finished batch, -1 when the batch does not exist.
-var finishScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-local prev = redis.call('HGET', KEYS[1], 'state')
-redis.call('HSET', KEYS[1], 'state', ARGV[1])
-local final = {done = true, failed = true, cancelled = true}
-local delta = 0
-if final[ARGV[1]] and not final[prev or ''] then delta = 1 end
-if final[prev or ''] and not final[ARGV[1]] then delta = -1 end
-local n = tonumber(redis.call('HINCRBY', KEYS[2], 'parts_final', delta))
-local parts = tonumber(redis.call('HGET', KEYS[2], 'parts'))
-local state = redis.call('HGET', KEYS[2], 'state')
-if n >= parts and state ~= 'finished' then
-  redis.call('HSET', KEYS[2], 'state', 'finished', 'finished_at', ARGV[2])
-  return 1
-end
-if n < parts and state == 'finished' then
-  redis.call('HSET', KEYS[2], 'state', 'enqueued')
-  redis.call('HDEL', KEYS[2], 'finished_at')
-  return 2
-end
-return 0`)
+// Settled is what a part's move did to its batch.
+type Settled struct {
+	// Finished is true when this move finished the batch; Generation then numbers
+	// the finish (its announcement's id).
+	Finished   bool
+	Generation int64
+}
 
-// SetPartState moves part n to state. It reports true when that finished the batch;
-// the caller then announces it (Finish).
-func (s *Store) SetPartState(ctx context.Context, id string, n int, state string) (finished bool, err error) {
-	switch state {
-	case PartQueued, PartRunning, PartDone, PartFailed, PartUncertain, PartCancelled:
-	default:
-		return false, fmt.Errorf("batch %s part %d: unknown part state %q", id, n, state)
+// SetPartState moves part n to state; resumeAt and why say when and why a waiting
+// part goes on (zero and "" otherwise). Only package lifecycle calls it.
+func (s *Store) SetPartState(ctx context.Context, id string, n int, state PartState, resumeAt time.Time, why string) (Settled, error) {
+	if !state.valid() {
+		return Settled{}, fmt.Errorf("batch %s part %d: unknown part state %q", id, n, state)
 	}
-	res, err := finishScript.Run(ctx, s.rdb, []string{s.stateKey(id, n), s.manifestKey(id)},
-		state, time.Now().UnixMilli()).Int()
-	if err == nil && res < 0 {
+	resume := ""
+	if !resumeAt.IsZero() {
+		resume = strconv.FormatInt(resumeAt.UnixMilli(), 10)
+	}
+	res, err := settleScript.Run(ctx, s.rdb, []string{k.state(id, n), k.manifest(id)},
+		string(state), s.now().UnixMilli(), resume, why).Int64Slice()
+	if err == nil && res[0] < 0 {
 		err = ErrNotFound
 	}
 	if err != nil {
-		return false, fmt.Errorf("batch %s part %d state %s: %w", id, n, state, err)
+		return Settled{}, fmt.Errorf("batch %s part %d state %s: %w", id, n, state, err)
 	}
-	if res == 2 {
-		// Announce set the retention expiry; a re-opened batch must not expire
-		// while its parts run again. The next Announce sets it anew.
-		parts, err := s.rdb.HGet(ctx, s.manifestKey(id), "parts").Int()
+	if res[0] == 2 {
+		// The finish set the retention expiry; a re-opened batch must not expire
+		// while its parts run again. The next finish sets it anew.
+		parts, err := s.rdb.HGet(ctx, k.manifest(id), "parts").Int()
 		if err != nil {
-			return false, fmt.Errorf("batch %s reopen: %w", id, err)
+			return Settled{}, fmt.Errorf("batch %s reopen: %w", id, err)
 		}
-		if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, k string) { p.Persist(ctx, k) }); err != nil {
-			return false, fmt.Errorf("batch %s reopen: %w", id, err)
+		if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, key string) { p.Persist(ctx, key) }); err != nil {
+			return Settled{}, fmt.Errorf("batch %s reopen: %w", id, err)
 		}
 	}
-	return res == 1, nil
+	return Settled{Finished: res[0] == 1, Generation: res[1]}, nil
 }
 
-func (s *Store) finishIfDone(ctx context.Context, id string) (bool, error) {
-	ok, err := s.rdb.HSetNX(ctx, s.manifestKey(id), "finished_at", time.Now().UnixMilli()).Result()
-	if err != nil || !ok {
-		return false, err
+// FinishEmpty finishes a batch that has no parts.
+func (s *Store) FinishEmpty(ctx context.Context, id string) (Settled, error) {
+	gen, err := finishEmptyScript.Run(ctx, s.rdb, []string{k.manifest(id)}, s.now().UnixMilli()).Int64()
+	if err != nil {
+		return Settled{}, fmt.Errorf("batch %s finish: %w", id, err)
 	}
-	return true, s.rdb.HSet(ctx, s.manifestKey(id), "state", StateFinished).Err()
+	return Settled{Finished: gen > 0, Generation: gen}, nil
 }
 
 // Event is published on the events stream (and to the campaign's webhook) when a
 // batch finishes.
 type Event struct {
+	ID     string  `json:"id"`
 	Type   string  `json:"type"`
 	Status *Status `json:"status"`
 }
 
-// Announce publishes batch id's finished event on the stream, sets the retention
-// expiry on all its keys, and returns the event for webhooks.
-func (s *Store) Announce(ctx context.Context, id string) (*Event, error) {
-	st, err := s.Status(ctx, id)
-	if err != nil {
-		return nil, err
+// Publish puts ev on the events stream and sets the retention expiry on all of the
+// batch's keys, unless generation gen was published before: it reports whether it
+// published. The stream and the batch live in different slots, so the two steps
+// are not one: a crash between them publishes again, with the same event id.
+func (s *Store) Publish(ctx context.Context, ev *Event, gen int64) (bool, error) {
+	id := ev.Status.Batch
+	v, err := s.rdb.HGet(ctx, k.manifest(id), "announced_gen").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
-	ev := &Event{Type: "batch.finished", Status: st}
+	if v >= gen {
+		return false, nil
+	}
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: s.eventsKey(), MaxLen: 100000, Approx: true,
-		Values: map[string]any{"type": ev.Type, "batch": id, "vendor": st.Vendor, "status": mustJSON(st)},
+		Stream: k.events(), MaxLen: 100000, Approx: true,
+		Values: map[string]any{"id": ev.ID, "type": ev.Type, "batch": id, "vendor": ev.Status.Vendor, "status": mustJSON(ev.Status)},
 	}).Err()
 	if err != nil {
-		return nil, fmt.Errorf("announce batch %s: %w", id, err)
+		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
-	return ev, s.expire(ctx, id, st.Parts)
+	if err := announcedScript.Run(ctx, s.rdb, []string{k.manifest(id)}, gen).Err(); err != nil {
+		return false, fmt.Errorf("announce batch %s: %w", id, err)
+	}
+	return true, s.expire(ctx, id, ev.Status.Parts)
 }
 
 func (s *Store) expire(ctx context.Context, id string, parts int) error {
-	ret, err := s.rdb.HGet(ctx, s.manifestKey(id), "retention_s").Int64()
+	ret, err := s.rdb.HGet(ctx, k.manifest(id), "retention_s").Int64()
 	if err != nil || ret <= 0 {
 		ret = int64(DefaultRetention / time.Second)
 	}
 	ttl := time.Duration(ret) * time.Second
-	if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, k string) { p.Expire(ctx, k, ttl) }); err != nil {
+	if err := s.eachKey(ctx, id, parts, func(p redis.Pipeliner, key string) { p.Expire(ctx, key, ttl) }); err != nil {
 		return fmt.Errorf("expire batch %s: %w", id, err)
 	}
 	return nil
@@ -342,14 +332,14 @@ func (s *Store) expire(ctx context.Context, id string, parts int) error {
 
 // eachKey pipelines fn over every key of batch id, a thousand at a time.
 func (s *Store) eachKey(ctx context.Context, id string, parts int, fn func(p redis.Pipeliner, key string)) error {
-	keys := []string{s.manifestKey(id), s.rejectsKey(id)}
+	keys := []string{k.manifest(id), k.rejects(id)}
 	for n := range parts {
-		keys = append(keys, s.partKey(id, n), s.stateKey(id, n), s.outcomeKey(id, n))
+		keys = append(keys, k.part(id, n), k.state(id, n), k.outcome(id, n))
 	}
 	for lo := 0; lo < len(keys); lo += 1000 {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, k := range keys[lo:min(lo+1000, len(keys))] {
-				fn(p, k)
+			for _, key := range keys[lo:min(lo+1000, len(keys))] {
+				fn(p, key)
 			}
 			return nil
 		})
@@ -362,7 +352,7 @@ func (s *Store) eachKey(ctx context.Context, id string, parts int, fn func(p red
 
 // Outcomes calls fn for each number of part n that was not delivered.
 func (s *Store) Outcomes(ctx context.Context, id string, n int, fn func(Outcome) error) error {
-	items, err := s.rdb.LRange(ctx, s.outcomeKey(id, n), 0, -1).Result()
+	items, err := s.rdb.LRange(ctx, k.outcome(id, n), 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("batch %s part %d outcomes: %w", id, n, err)
 	}
@@ -378,39 +368,44 @@ func (s *Store) Outcomes(ctx context.Context, id string, n int, fn func(Outcome)
 	return nil
 }
 
-// Cancel stops further calls for batch id: workers check before every call.
-func (s *Store) Cancel(ctx context.Context, id string) error {
-	ok, err := cancelScript.Run(ctx, s.rdb, []string{s.manifestKey(id)}).Int()
-	if err == nil && ok == 0 {
-		err = ErrNotFound
-	}
+// Control refusals.
+var (
+	ErrFinished         = errors.New("batch has finished")
+	ErrAlreadyCancelled = errors.New("batch is cancelled")
+)
+
+// SetControl sets (or, with ControlNone, clears) an operator's hold on batch id. It
+// reports false when the batch was already so.
+func (s *Store) SetControl(ctx context.Context, id string, c Control) (bool, error) {
+	v, err := controlScript.Run(ctx, s.rdb, []string{k.manifest(id)}, string(c)).Int()
 	if err != nil {
-		return fmt.Errorf("cancel batch %s: %w", id, err)
+		return false, fmt.Errorf("batch %s control: %w", id, err)
 	}
-	return nil
+	switch v {
+	case -1:
+		return false, s.missing(ctx, id)
+	case -2:
+		return false, fmt.Errorf("batch %s: %w", id, ErrFinished)
+	case -3:
+		return false, fmt.Errorf("batch %s: %w", id, ErrAlreadyCancelled)
+	}
+	return v == 1, nil
 }
 
-// cancelScript flags an existing batch: an HSET alone would create a manifest
-// holding nothing but the flag, which Status would then report as a batch.
-var cancelScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'cancelled', 1)
-return 1`)
-
-// Cancelled reports whether batch id was cancelled.
-func (s *Store) Cancelled(ctx context.Context, id string) (bool, error) {
-	v, err := s.rdb.HGet(ctx, s.manifestKey(id), "cancelled").Result()
+// Control reads batch id's operator hold.
+func (s *Store) Control(ctx context.Context, id string) (Control, error) {
+	v, err := s.rdb.HGet(ctx, k.manifest(id), "control").Result()
 	if errors.Is(err, redis.Nil) {
-		return false, nil
+		return ControlNone, nil
 	}
-	return v == "1", err
+	return Control(v), err
 }
 
 // reopen removes the recorded outcome of every range of part n whose summary has
 // a count of kind (uncertain or failed), moving those numbers back to pending, or
 // to delivered when asDelivered. It returns how many numbers moved.
 func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDelivered bool) (int, error) {
-	stateKey, outKey, manKey := s.stateKey(id, n), s.outcomeKey(id, n), s.manifestKey(id)
+	stateKey, outKey, manKey := k.state(id, n), k.outcome(id, n), k.manifest(id)
 	moved := 0
 	txf := func(tx *redis.Tx) error {
 		moved = 0
@@ -519,31 +514,42 @@ func (s *Store) ReopenFailed(ctx context.Context, id string, n int) (int, error)
 	return s.reopen(ctx, id, n, OutcomeFailed, false)
 }
 
-// PartStates returns each part's state, by part number.
-func (s *Store) PartStates(ctx context.Context, id string, parts int) ([]string, error) {
-	out := make([]string, parts)
+// PartStatus is one part's state as operators see it.
+type PartStatus struct {
+	Part  int       `json:"part"`
+	State PartState `json:"state"`
+	// ResumeAt is when a throttled, paused or waiting part goes on, and WaitReason why it waits.
+	ResumeAt   *time.Time `json:"resume_at,omitempty"`
+	WaitReason string     `json:"wait_reason,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+}
+
+// Parts returns each part's status, by part number.
+func (s *Store) Parts(ctx context.Context, id string, parts int) ([]PartStatus, error) {
+	out := make([]PartStatus, parts)
 	for lo := 0; lo < parts; lo += 1000 {
-		cmds := make([]*redis.StringCmd, 0, 1000)
+		cmds := make([]*redis.SliceCmd, 0, 1000)
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := lo; i < min(lo+1000, parts); i++ {
-				cmds = append(cmds, p.HGet(ctx, s.stateKey(id, i), "state"))
+				cmds = append(cmds, p.HMGet(ctx, k.state(id, i), "state", "resume_at", "wait_reason", "last_error"))
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err != nil {
 			return nil, fmt.Errorf("batch %s part states: %w", id, err)
 		}
 		for i, c := range cmds {
-			// Pipelined reports only the first error: a missing state (redis.Nil,
-			// queued) may hide a real one further on.
-			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return nil, fmt.Errorf("batch %s part states: %w", id, err)
+			v := c.Val()
+			str := func(j int) string { s, _ := v[j].(string); return s }
+			ps := PartStatus{Part: lo + i, State: PartState(str(0)), WaitReason: str(2), LastError: str(3)}
+			if ps.State == "" {
+				ps.State = PartQueued
 			}
-			st := c.Val()
-			if st == "" {
-				st = PartQueued
+			if ms := atoi(str(1)); ms > 0 {
+				t := time.UnixMilli(ms).UTC()
+				ps.ResumeAt = &t
 			}
-			out[lo+i] = st
+			out[lo+i] = ps
 		}
 	}
 	return out, nil
@@ -551,88 +557,108 @@ func (s *Store) PartStates(ctx context.Context, id string, parts int) ([]string,
 
 // Status is a batch's account.
 type Status struct {
-	Batch      string         `json:"batch"`
-	Vendor     string         `json:"vendor"`
-	State      string         `json:"state"`
-	Finished   bool           `json:"finished"`
-	Cancelled  bool           `json:"cancelled"`
-	Read       int64          `json:"read"`
-	Rejected   int64          `json:"rejected"`
-	Duplicates int64          `json:"duplicates"`
-	Accepted   int64          `json:"accepted"`
-	Delivered  int64          `json:"delivered"`
-	Refused    int64          `json:"refused"`
-	Failed     int64          `json:"failed"`
-	Uncertain  int64          `json:"uncertain"`
-	Pending    int64          `json:"pending"`
-	Parts      int            `json:"parts"`
-	PartStates map[string]int `json:"part_states"`
-	Created    time.Time      `json:"created"`
-	FinishedAt *time.Time     `json:"finished_at,omitempty"`
-	Source     string         `json:"source,omitempty"`
+	Batch      string  `json:"batch"`
+	Vendor     string  `json:"vendor"`
+	State      State   `json:"state"`
+	Control    Control `json:"control,omitempty"`
+	Finished   bool    `json:"finished"`
+	Cancelled  bool    `json:"cancelled"`
+	Paused     bool    `json:"paused"`
+	Read       int64   `json:"read"`
+	Rejected   int64   `json:"rejected"`
+	Duplicates int64   `json:"duplicates"`
+	Suppressed int64   `json:"suppressed"`
+	Accepted   int64   `json:"accepted"`
+	Delivered  int64   `json:"delivered"`
+	Refused    int64   `json:"refused"`
+	Failed     int64   `json:"failed"`
+	Uncertain  int64   `json:"uncertain"`
+	Pending    int64   `json:"pending"`
+	Parts      int     `json:"parts"`
+	// PartStates counts parts by state.
+	PartStates map[PartState]int `json:"part_states"`
+	// Waiting lists the parts that wait (throttled, paused, outside the window) and
+	// until when; Problems the parts with a last error.
+	Waiting    []PartStatus `json:"waiting,omitempty"`
+	Created    time.Time    `json:"created"`
+	FinishedAt *time.Time   `json:"finished_at,omitempty"`
+	Source     string       `json:"source,omitempty"`
 }
 
 // Status reads batch id's account. The counters are read in one command, so the
 // sum always holds.
 func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
-	h, err := s.rdb.HGetAll(ctx, s.manifestKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, k.manifest(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("batch %s: %w", id, ErrNotFound)
+		return nil, s.missing(ctx, id)
 	}
 	st := &Status{
-		Batch: id, Vendor: h["vendor"], State: h["state"], Read: atoi(h["read"]), Rejected: atoi(h["rejected"]),
-		Duplicates: atoi(h["duplicates"]), Accepted: atoi(h["accepted"]), Delivered: atoi(h["delivered"]),
+		Batch: id, Vendor: h["vendor"], State: State(h["state"]), Control: Control(h["control"]),
+		Read: atoi(h["read"]), Rejected: atoi(h["rejected"]), Duplicates: atoi(h["duplicates"]),
+		Suppressed: atoi(h["suppressed"]), Accepted: atoi(h["accepted"]), Delivered: atoi(h["delivered"]),
 		Refused: atoi(h["refused"]), Failed: atoi(h["failed"]), Uncertain: atoi(h["uncertain"]),
-		Parts: int(atoi(h["parts"])), Created: time.UnixMilli(atoi(h["created"])).UTC(),
-		Cancelled: h["cancelled"] == "1", Source: h["source"],
+		Parts: int(atoi(h["parts"])), Created: time.UnixMilli(atoi(h["created"])).UTC(), Source: h["source"],
 	}
 	st.Pending = st.Accepted - st.Delivered - st.Refused - st.Failed - st.Uncertain
 	st.Finished = st.State == StateFinished
+	st.Cancelled = st.Control == ControlCancelled
+	st.Paused = st.Control == ControlPaused
+	if !st.Finished {
+		switch st.Control {
+		case ControlCancelled:
+			st.State = StateCancelled
+		case ControlPaused:
+			st.State = StatePaused
+		}
+	}
 	if v := h["finished_at"]; v != "" {
 		t := time.UnixMilli(atoi(v)).UTC()
 		st.FinishedAt = &t
 	}
-	states, err := s.PartStates(ctx, id, st.Parts)
+	parts, err := s.Parts(ctx, id, st.Parts)
 	if err != nil {
 		return nil, err
 	}
-	st.PartStates = map[string]int{}
-	for _, ps := range states {
-		st.PartStates[ps]++
+	st.PartStates = map[PartState]int{}
+	for _, ps := range parts {
+		st.PartStates[ps.State]++
+		if ps.ResumeAt != nil && !ps.State.Final() {
+			st.Waiting = append(st.Waiting, ps)
+		}
 	}
 	return st, nil
 }
 
-// List returns the most recent batches' ids, newest first.
-func (s *Store) List(ctx context.Context, limit int) ([]string, error) {
-	ids, err := s.rdb.ZRevRange(ctx, s.indexKey(), 0, int64(limit-1)).Result()
+// NoteRepeat counts how often the call over r was refused with the same error in a
+// row, and returns the count: a different error starts the count again.
+func (s *Store) NoteRepeat(ctx context.Context, id string, n int, r chunking.Range, errKey string) (int, error) {
+	v, err := repeatScript.Run(ctx, s.rdb, []string{k.state(id, n)}, rangeField("repeat", r), errKey).Int()
 	if err != nil {
-		return nil, fmt.Errorf("list batches: %w", err)
+		return 0, fmt.Errorf("batch %s part %d repeat: %w", id, n, err)
 	}
-	return ids, nil
+	return v, nil
 }
 
-// Forget removes id from the index (its keys have expired).
-func (s *Store) Forget(ctx context.Context, id string) error {
-	return s.rdb.ZRem(ctx, s.indexKey(), id).Err()
-}
-
-// ParsePartTaskID returns the batch and part of a task id made by TaskID.
-func ParsePartTaskID(taskID string) (string, int, bool) {
-	i := strings.LastIndexByte(taskID, ':')
-	if i <= 0 {
-		return "", 0, false
+// VendorTasks lists the vendor tasks a batch made (FlashAI batch names, Yccall task
+// ids, …), from the checkpoints its parts recorded.
+func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for n := range m.Parts {
+		ps, err := s.Progress(ctx, m.ID, n)
+		if err != nil {
+			return nil, err
+		}
+		for key, v := range ps.Extra {
+			if strings.HasPrefix(key, "task:") && v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
 	}
-	n, err := strconv.Atoi(taskID[i+1:])
-	if err != nil || n < 0 {
-		return "", 0, false
-	}
-	return taskID[:i], n, true
+	sort.Strings(out)
+	return out, nil
 }
-
-// TaskID is the asynq task id of part n of batch id: fixed, so that enqueueing the
-// same batch twice is refused by asynq as a conflict.
-func TaskID(id string, n int) string { return fmt.Sprintf("%s:%d", id, n) }

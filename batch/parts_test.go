@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -99,7 +100,7 @@ func TestRecordRange(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("RecordRange error = %v; want %q", err, tt.err)
 				}
-				h := f.db.Client.HGetAll(f.ctx, f.s.stateKey("b1", 0)).Val()
+				h := f.db.Client.HGetAll(f.ctx, k.state("b1", 0)).Val()
 				if h[rangeField("done", tt.res.Range)] != "" || h[rangeField("inflight", tt.res.Range)] == "" {
 					t.Errorf("a refused record wrote: state %v", h)
 				}
@@ -119,7 +120,7 @@ func TestRecordRange(t *testing.T) {
 				if diff := cmp.Diff(tt.outcomes, f.outcomes(t, "b1", 0)); diff != "" {
 					t.Errorf("%s: outcomes (-want +got):\n%s", when, diff)
 				}
-				ps, err := f.s.PartState(f.ctx, "b1", 0)
+				ps, err := f.s.Progress(f.ctx, "b1", 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -158,11 +159,12 @@ func TestLedger(t *testing.T) {
 	if _, err := f.stage(t, []int{10, 10, 5}, 2).Commit(f.ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	setState := func(n int, state string, want bool) func() error {
+	// gen is the finish generation the move reports, 0 when it does not finish.
+	setState := func(n int, state PartState, gen int64) func() error {
 		return func() error {
-			fin, err := f.s.SetPartState(f.ctx, "b1", n, state)
-			if err == nil && fin != want {
-				err = fmt.Errorf("finished = %v; want %v", fin, want)
+			s, err := f.s.SetPartState(f.ctx, "b1", n, state, time.Time{}, "")
+			if want := (Settled{Finished: gen > 0, Generation: gen}); err == nil && s != want {
+				err = fmt.Errorf("settled = %+v; want %+v", s, want)
 			}
 			return err
 		}
@@ -193,26 +195,26 @@ func TestLedger(t *testing.T) {
 		{"mark in flight", func() error { return f.s.MarkInflight(f.ctx, "b1", 0, chunking.Range{Lo: 0, Hi: 5}) }, summary{}},
 		{"p0 first call", record(0, rr(0, "ddrdd")), summary{Delivered: 4, Refused: 1}},
 		{"p0 second call fails", record(0, rr(5, "fffff")), summary{Delivered: 4, Refused: 1, Failed: 5}},
-		{"p0 failed", setState(0, PartFailed, false), summary{Delivered: 4, Refused: 1, Failed: 5}},
+		{"p0 failed", setState(0, PartFailed, 0), summary{Delivered: 4, Refused: 1, Failed: 5}},
 		{"p1 uncertain call", record(1, rr(0, "uuuuuuuuuu")), summary{Delivered: 4, Refused: 1, Failed: 5, Uncertain: 10}},
-		{"p1 uncertain", setState(1, PartUncertain, false), summary{Delivered: 4, Refused: 1, Failed: 5, Uncertain: 10}},
+		{"p1 uncertain", setState(1, PartUncertain, 0), summary{Delivered: 4, Refused: 1, Failed: 5, Uncertain: 10}},
 		{"p2 mixed call", record(2, rr(0, "drdud")), summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 11}},
-		{"p2 uncertain", setState(2, PartUncertain, false), summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 11}},
-		{"cancel", func() error { return f.s.Cancel(f.ctx, "b1") }, summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 11}},
+		{"p2 uncertain", setState(2, PartUncertain, 0), summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 11}},
+		{"cancel", func() error { _, err := f.s.SetControl(f.ctx, "b1", ControlCancelled); return err }, summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 11}},
 		{"p1 resend", reopen(func() (int, error) { return f.s.ResolveUncertain(f.ctx, "b1", 1, false) }, 10),
 			summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 1}},
-		{"p1 queued", setState(1, PartQueued, false), summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 1}},
+		{"p1 queued", setState(1, PartQueued, 0), summary{Delivered: 7, Refused: 2, Failed: 5, Uncertain: 1}},
 		{"p1 resent", record(1, rr(0, "dddddddddd")), summary{Delivered: 17, Refused: 2, Failed: 5, Uncertain: 1}},
-		{"p1 done", setState(1, PartDone, false), summary{Delivered: 17, Refused: 2, Failed: 5, Uncertain: 1}},
+		{"p1 done", setState(1, PartDone, 0), summary{Delivered: 17, Refused: 2, Failed: 5, Uncertain: 1}},
 		{"p2 resolved delivered", reopen(func() (int, error) { return f.s.ResolveUncertain(f.ctx, "b1", 2, true) }, 1),
 			summary{Delivered: 18, Refused: 2, Failed: 5}},
-		{"p2 done finishes", setState(2, PartDone, true), summary{Delivered: 18, Refused: 2, Failed: 5}},
-		{"announce", func() error { _, err := f.s.Announce(f.ctx, "b1"); return err }, summary{Delivered: 18, Refused: 2, Failed: 5}},
+		{"p2 done finishes", setState(2, PartDone, 1), summary{Delivered: 18, Refused: 2, Failed: 5}},
+		{"publish", func() error { f.publish(t, "b1", 1); return nil }, summary{Delivered: 18, Refused: 2, Failed: 5}},
 		{"p0 retry", reopen(func() (int, error) { return f.s.ReopenFailed(f.ctx, "b1", 0) }, 5),
 			summary{Delivered: 18, Refused: 2}},
-		{"p0 queued re-opens", setState(0, PartQueued, false), summary{Delivered: 18, Refused: 2}},
+		{"p0 queued re-opens", setState(0, PartQueued, 0), summary{Delivered: 18, Refused: 2}},
 		{"p0 retried", record(0, rr(5, "ddddd")), summary{Delivered: 23, Refused: 2}},
-		{"p0 done finishes again", setState(0, PartDone, true), summary{Delivered: 23, Refused: 2}},
+		{"p0 done finishes again", setState(0, PartDone, 2), summary{Delivered: 23, Refused: 2}},
 	}
 	for _, step := range steps {
 		if err := step.do(); err != nil {
@@ -224,7 +226,7 @@ func TestLedger(t *testing.T) {
 		}
 	}
 	st := f.checkLedger(t, "b1")
-	if !st.Finished || st.Pending != 0 || st.Read != 27 || !st.Cancelled || st.PartStates[PartDone] != 3 {
+	if !st.Finished || st.State != StateFinished || st.Pending != 0 || st.Read != 27 || !st.Cancelled || st.PartStates[PartDone] != 3 {
 		t.Errorf("final Status = %+v", st)
 	}
 }
@@ -293,29 +295,39 @@ func TestRecordRangeConcurrent(t *testing.T) {
 
 func TestSetPartState(t *testing.T) {
 	type step struct {
-		part     int
-		state    string
-		finished bool // what SetPartState reports
-		err      string
+		part  int
+		state PartState // "" records the part's one number as delivered
+		gen   int64     // the finish generation SetPartState reports, 0 none
+		err   string
 	}
 	tests := []struct {
 		name  string
 		parts int
-		steps []step
-		want  bool // the batch is finished at the end
+		// unrecorded parts keep their one number pending until a step records it.
+		unrecorded []int
+		steps      []step
+		want       bool // the batch is finished at the end
 	}{
-		{"last final part finishes", 2, []step{{0, PartDone, false, ""}, {1, PartDone, true, ""}}, true},
-		{"failed and cancelled are final", 3,
-			[]step{{0, PartFailed, false, ""}, {1, PartCancelled, false, ""}, {2, PartDone, true, ""}}, true},
-		{"uncertain is not final", 2, []step{{0, PartDone, false, ""}, {1, PartUncertain, false, ""}}, false},
-		{"running is not final", 1, []step{{0, PartRunning, false, ""}}, false},
-		{"a part final twice counts once", 2,
-			[]step{{0, PartDone, false, ""}, {0, PartDone, false, ""}, {0, PartFailed, false, ""}, {1, PartDone, true, ""}}, true},
-		{"finished once only", 1, []step{{0, PartDone, true, ""}, {0, PartDone, false, ""}, {0, PartFailed, false, ""}}, true},
-		{"re-opening a failed part", 2, []step{{0, PartDone, false, ""}, {1, PartFailed, true, ""},
-			{1, PartQueued, false, ""}, {1, PartRunning, false, ""}, {1, PartDone, true, ""}}, true},
-		{"re-opened and left open", 1, []step{{0, PartFailed, true, ""}, {0, PartUncertain, false, ""}}, false},
-		{"unknown state", 1, []step{{0, "finished", false, `unknown part state "finished"`}}, false},
+		{"last final part finishes", 2, nil, []step{{0, PartDone, 0, ""}, {1, PartDone, 1, ""}}, true},
+		{"failed and cancelled are final", 3, nil,
+			[]step{{0, PartFailed, 0, ""}, {1, PartCancelled, 0, ""}, {2, PartDone, 1, ""}}, true},
+		{"uncertain is not final", 2, nil, []step{{0, PartDone, 0, ""}, {1, PartUncertain, 0, ""}}, false},
+		{"running is not final", 1, nil, []step{{0, PartRunning, 0, ""}}, false},
+		{"waiting states are not final", 3, nil,
+			[]step{{0, PartThrottled, 0, ""}, {1, PartPaused, 0, ""}, {2, PartWaiting, 0, ""}}, false},
+		{"a part final twice counts once", 2, nil,
+			[]step{{0, PartDone, 0, ""}, {0, PartDone, 0, ""}, {0, PartFailed, 0, ""}, {1, PartDone, 1, ""}}, true},
+		{"finished once only", 1, nil, []step{{0, PartDone, 1, ""}, {0, PartDone, 0, ""}, {0, PartFailed, 0, ""}}, true},
+		{"re-opening a failed part finishes again", 2, nil, []step{{0, PartDone, 0, ""}, {1, PartFailed, 1, ""},
+			{1, PartQueued, 0, ""}, {1, PartRunning, 0, ""}, {1, PartDone, 2, ""}}, true},
+		{"each re-open takes the next generation", 1, nil, []step{{0, PartDone, 1, ""}, {0, PartQueued, 0, ""},
+			{0, PartDone, 2, ""}, {0, PartUncertain, 0, ""}, {0, PartDone, 3, ""}}, true},
+		{"re-opened and left open", 1, nil, []step{{0, PartFailed, 1, ""}, {0, PartUncertain, 0, ""}}, false},
+		// Every part final is not enough: a number still pending keeps the batch open.
+		{"final parts with a number pending", 2, []int{1}, []step{{0, PartDone, 0, ""}, {1, PartDone, 0, ""}}, false},
+		{"finishes once the pending number is recorded", 2, []int{1},
+			[]step{{0, PartDone, 0, ""}, {1, PartDone, 0, ""}, {1, "", 0, ""}, {1, PartDone, 1, ""}}, true},
+		{"unknown state", 1, nil, []step{{0, "finished", 0, `unknown part state "finished"`}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,16 +337,28 @@ func TestSetPartState(t *testing.T) {
 				sizes[i] = 1
 			}
 			f.newBatch(t, "b1", sizes...)
+			for p := range tt.parts {
+				if !slices.Contains(tt.unrecorded, p) {
+					f.record(t, "b1", p, rr(0, "d"))
+				}
+			}
 			for i, s := range tt.steps {
-				fin, err := f.s.SetPartState(f.ctx, "b1", s.part, s.state)
+				if s.state == "" {
+					f.record(t, "b1", s.part, rr(0, "d"))
+					continue
+				}
+				got, err := f.s.SetPartState(f.ctx, "b1", s.part, s.state, time.Time{}, "")
 				if s.err != "" {
 					if err == nil || !strings.Contains(err.Error(), s.err) {
 						t.Fatalf("step %d: SetPartState(%d, %s) error = %v; want %q", i, s.part, s.state, err, s.err)
 					}
 					continue
 				}
-				if err != nil || fin != s.finished {
-					t.Fatalf("step %d: SetPartState(%d, %s) = %v, %v; want %v", i, s.part, s.state, fin, err, s.finished)
+				if want := (Settled{Finished: s.gen > 0, Generation: s.gen}); err != nil || got != want {
+					t.Fatalf("step %d: SetPartState(%d, %s) = %+v, %v; want %+v", i, s.part, s.state, got, err, want)
+				}
+				if ps, _ := f.s.Progress(f.ctx, "b1", s.part); ps.State != s.state {
+					t.Errorf("step %d: part %d is %s; want %s", i, s.part, ps.State, s.state)
 				}
 			}
 			st := f.checkLedger(t, "b1")
@@ -354,18 +378,23 @@ func TestSetPartStateConcurrent(t *testing.T) {
 		sizes[i] = 1
 	}
 	f.newBatch(t, "b1", sizes...)
+	for p := range parts {
+		f.record(t, "b1", p, rr(0, "d"))
+	}
 	var finished atomic.Int64
+	var gens sync.Map
 	var wg sync.WaitGroup
 	for p := range parts {
 		for c := range perPart {
 			wg.Go(func() {
-				state := []string{PartDone, PartFailed, PartCancelled}[(p+c)%3]
-				fin, err := f.s.SetPartState(f.ctx, "b1", p, state)
+				state := []PartState{PartDone, PartFailed, PartCancelled}[(p+c)%3]
+				s, err := f.s.SetPartState(f.ctx, "b1", p, state, time.Time{}, "")
 				if err != nil {
 					t.Errorf("SetPartState: %v", err)
 				}
-				if fin {
+				if s.Finished {
 					finished.Add(1)
+					gens.Store(s.Generation, true)
 				}
 			})
 		}
@@ -374,10 +403,13 @@ func TestSetPartStateConcurrent(t *testing.T) {
 	if n := finished.Load(); n != 1 {
 		t.Errorf("%d callers were told they finished the batch; want 1", n)
 	}
+	if _, ok := gens.Load(int64(1)); !ok {
+		t.Errorf("the finish is not generation 1")
+	}
 	if st := f.checkLedger(t, "b1"); !st.Finished {
 		t.Errorf("Status = %+v; want finished", st)
 	}
-	if n, _ := f.db.Client.HGet(f.ctx, f.s.manifestKey("b1"), "parts_final").Int(); n != parts {
+	if n, _ := f.db.Client.HGet(f.ctx, k.manifest("b1"), "parts_final").Int(); n != parts {
 		t.Errorf("parts_final = %d; want %d", n, parts)
 	}
 }
@@ -391,7 +423,7 @@ func TestMarkInflight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ps, _ := f.s.PartState(f.ctx, "b1", 0)
+	ps, _ := f.s.Progress(f.ctx, "b1", 0)
 	slices.SortFunc(ps.Inflight, func(a, b chunking.Range) int { return a.Lo - b.Lo })
 	if ps.State != PartRunning || !cmp.Equal(ps.Inflight, []chunking.Range{r1, r2}) {
 		t.Errorf("after MarkInflight: state %s, inflight %v", ps.State, ps.Inflight)
@@ -399,26 +431,114 @@ func TestMarkInflight(t *testing.T) {
 	if err := f.s.ClearInflight(f.ctx, "b1", 0, r1); err != nil {
 		t.Fatal(err)
 	}
-	if ps, _ := f.s.PartState(f.ctx, "b1", 0); !cmp.Equal(ps.Inflight, []chunking.Range{r2}) || len(ps.Done) != 0 {
+	if ps, _ := f.s.Progress(f.ctx, "b1", 0); !cmp.Equal(ps.Inflight, []chunking.Range{r2}) || len(ps.Done) != 0 {
 		t.Errorf("after ClearInflight: inflight %v, done %v", ps.Inflight, ps.Done)
 	}
 
-	// A redelivered task marking a call on a part another worker settled must
-	// not make the part count as final twice.
-	if fin, err := f.s.SetPartState(f.ctx, "b1", 0, PartDone); err != nil || fin {
-		t.Fatalf("SetPartState(0, done) = %v, %v", fin, err)
+	// A redelivered task marking a call on a part another worker settled is
+	// refused, and must not make the part count as final twice.
+	if s := f.settle(t, "b1", 0, PartDone); s.Finished {
+		t.Fatalf("SetPartState(0, done) = %+v", s)
 	}
-	if err := f.s.MarkInflight(f.ctx, "b1", 0, r2); err != nil {
-		t.Fatal(err)
+	if err := f.s.MarkInflight(f.ctx, "b1", 0, r1); !errors.Is(err, ErrPartFinal) {
+		t.Errorf("MarkInflight on a done part = %v; want ErrPartFinal", err)
 	}
-	if ps, _ := f.s.PartState(f.ctx, "b1", 0); ps.State != PartDone {
-		t.Errorf("MarkInflight moved a done part to %s", ps.State)
+	if ps, _ := f.s.Progress(f.ctx, "b1", 0); ps.State != PartDone || !cmp.Equal(ps.Inflight, []chunking.Range{r2}) {
+		t.Errorf("a refused MarkInflight moved a done part to %s, inflight %v", ps.State, ps.Inflight)
 	}
-	if fin, err := f.s.SetPartState(f.ctx, "b1", 0, PartDone); err != nil || fin {
-		t.Errorf("SetPartState(0, done) again = %v, %v; want false: part 1 is still queued", fin, err)
+	if s := f.settle(t, "b1", 0, PartDone); s.Finished {
+		t.Errorf("SetPartState(0, done) again = %+v; want not finished: part 1 is still queued", s)
 	}
 	if st := f.checkLedger(t, "b1"); st.Finished {
 		t.Errorf("batch finished with part 1 queued: %+v", st.PartStates)
+	}
+}
+
+// Once an operator cancels or pauses a batch, no call of it is marked, so none
+// starts; a resumed batch marks again.
+func TestMarkInflightControl(t *testing.T) {
+	r := chunking.Range{Lo: 0, Hi: 5}
+	tests := []struct {
+		name     string
+		controls []Control
+		want     error
+	}{
+		{"none", nil, nil},
+		{"paused", []Control{ControlPaused}, ErrPaused},
+		{"cancelled", []Control{ControlCancelled}, ErrCancelled},
+		{"paused then cancelled", []Control{ControlPaused, ControlCancelled}, ErrCancelled},
+		{"resumed", []Control{ControlPaused, ControlNone}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := setup(t)
+			f.newBatch(t, "b1", 10)
+			at := time.UnixMilli(1_800_000_000_000)
+			if _, err := f.s.SetPartState(f.ctx, "b1", 0, PartThrottled, at, "429"); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tt.controls {
+				if _, err := f.s.SetControl(f.ctx, "b1", c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := f.s.MarkInflight(f.ctx, "b1", 0, r)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("MarkInflight = %v; want %v", err, tt.want)
+			}
+			ps, _ := f.s.Progress(f.ctx, "b1", 0)
+			if tt.want != nil {
+				if len(ps.Inflight) != 0 || ps.State != PartThrottled || ps.ResumeAt.IsZero() {
+					t.Errorf("a refused mark wrote: %+v", ps)
+				}
+				return
+			}
+			if !cmp.Equal(ps.Inflight, []chunking.Range{r}) || ps.State != PartRunning {
+				t.Errorf("after MarkInflight: %+v", ps)
+			}
+		})
+	}
+}
+
+// Cancelling while workers mark calls: every mark made before the cancel returned
+// is one the cancel did not refuse, and none is made after.
+func TestMarkInflightCancelRace(t *testing.T) {
+	f := setup(t)
+	const parts = 8
+	sizes := make([]int, parts)
+	for i := range sizes {
+		sizes[i] = 1000
+	}
+	f.newBatch(t, "b1", sizes...)
+	var wg sync.WaitGroup
+	var cancelled atomic.Bool
+	var afterCancel atomic.Int64
+	for p := range parts {
+		wg.Go(func() {
+			for lo := 0; lo < 1000; lo += 10 {
+				was := cancelled.Load()
+				err := f.s.MarkInflight(f.ctx, "b1", p, chunking.Range{Lo: lo, Hi: lo + 10})
+				if errors.Is(err, ErrCancelled) {
+					return
+				}
+				if err != nil {
+					t.Errorf("MarkInflight: %v", err)
+					return
+				}
+				if was {
+					afterCancel.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := f.s.SetControl(f.ctx, "b1", ControlCancelled); err != nil {
+		t.Fatal(err)
+	}
+	cancelled.Store(true)
+	wg.Wait()
+	if n := afterCancel.Load(); n != 0 {
+		t.Errorf("%d calls marked after SetControl(cancelled) returned", n)
 	}
 }
 
@@ -471,7 +591,7 @@ func TestReopen(t *testing.T) {
 				if diff := cmp.Diff(tt.counts, counts(st), allowSummary); diff != "" {
 					t.Errorf("%s: counts (-want +got):\n%s", when, diff)
 				}
-				ps, _ := f.s.PartState(f.ctx, "b1", 0)
+				ps, _ := f.s.Progress(f.ctx, "b1", 0)
 				if diff := cmp.Diff(tt.done, ps.Done, allowSummary); diff != "" {
 					t.Errorf("%s: part 0 done (-want +got):\n%s", when, diff)
 				}
@@ -512,12 +632,12 @@ func maps(calls []RangeResult) map[chunking.Range]bool {
 	return out
 }
 
-func TestPartStateNotes(t *testing.T) {
+func TestProgressNotes(t *testing.T) {
 	f := setup(t)
 	f.newBatch(t, "b1", 10)
-	ps, err := f.s.PartState(f.ctx, "b1", 0)
+	ps, err := f.s.Progress(f.ctx, "b1", 0)
 	if err != nil || ps.State != PartQueued || len(ps.Done) != 0 || ps.HasFailed() || ps.HasUncertain() {
-		t.Fatalf("fresh PartState = %+v, %v", ps, err)
+		t.Fatalf("fresh Progress = %+v, %v", ps, err)
 	}
 	for i := 1; i <= 3; i++ {
 		if n, err := f.s.NoteThrottle(f.ctx, "b1", 0); err != nil || n != i {
@@ -527,18 +647,17 @@ func TestPartStateNotes(t *testing.T) {
 	if err := f.s.NoteError(f.ctx, "b1", 0, "vendor said no"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.SetExtra(f.ctx, "b1", 0, "speech_task", "S1"); err != nil {
-		t.Fatal(err)
-	}
-	f.record(t, "b1", 0, rr(0, "ddd"))
+	first := rr(0, "ddd")
+	first.Extra = map[string]string{"speech_task": "S1"}
+	f.record(t, "b1", 0, first)
 	f.record(t, "b1", 0, rr(3, "dfd"))
 	f.record(t, "b1", 0, rr(6, "uddd"))
-	ps, err = f.s.PartState(f.ctx, "b1", 0)
+	ps, err = f.s.Progress(f.ctx, "b1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ps.Throttles != 3 || ps.LastError != "vendor said no" || !cmp.Equal(ps.Extra, map[string]string{"speech_task": "S1"}) {
-		t.Errorf("PartState notes = throttles %d, last error %q, extra %v", ps.Throttles, ps.LastError, ps.Extra)
+		t.Errorf("Progress notes = throttles %d, last error %q, extra %v", ps.Throttles, ps.LastError, ps.Extra)
 	}
 	if !ps.HasFailed() || !ps.HasUncertain() {
 		t.Errorf("HasFailed, HasUncertain = %v, %v; want true, true", ps.HasFailed(), ps.HasUncertain())
@@ -551,5 +670,83 @@ func TestPartStateNotes(t *testing.T) {
 	}
 	if rem := chunking.Remaining(10, got); len(rem) != 0 {
 		t.Errorf("Remaining after all calls = %v", rem)
+	}
+}
+
+func TestNoteRepeat(t *testing.T) {
+	f := setup(t)
+	f.newBatch(t, "b1", 10, 10)
+	r1, r2 := chunking.Range{Lo: 0, Hi: 5}, chunking.Range{Lo: 5, Hi: 10}
+	steps := []struct {
+		part int
+		r    chunking.Range
+		err  string
+		want int
+	}{
+		{0, r1, "E1 no", 1},
+		{0, r1, "E1 no", 2},
+		{0, r2, "E1 no", 1}, // another call counts apart
+		{1, r1, "E1 no", 1}, // and another part
+		{0, r1, "E1 no", 3},
+		{0, r1, "E2 other", 1}, // another refusal starts again
+		{0, r1, "E1 no", 1},
+		{0, r1, "E1 no", 2},
+	}
+	for i, s := range steps {
+		if got, err := f.s.NoteRepeat(f.ctx, "b1", s.part, s.r, s.err); err != nil || got != s.want {
+			t.Errorf("step %d: NoteRepeat(%d, %v, %q) = %d, %v; want %d", i, s.part, s.r, s.err, got, err, s.want)
+		}
+	}
+	// The counts are not calls: they leave Progress's ranges alone.
+	if ps, _ := f.s.Progress(f.ctx, "b1", 0); len(ps.Done) != 0 || len(ps.Inflight) != 0 || len(ps.Extra) != 0 {
+		t.Errorf("NoteRepeat showed in Progress: %+v", ps)
+	}
+}
+
+func TestVendorTasks(t *testing.T) {
+	f := setup(t)
+	m := f.newBatch(t, "b1", 10, 10, 10)
+	for _, c := range []struct {
+		part  int
+		lo    int
+		extra map[string]string
+	}{
+		{0, 0, map[string]string{"task:0-5": "T2"}},
+		{0, 5, map[string]string{"task:5-10": "T1", "cursor": "10"}},
+		{1, 0, map[string]string{"task:0-10": "T2"}}, // the same vendor task, listed once
+		{2, 0, map[string]string{"task:0-10": "", "speech_task": "S9"}},
+	} {
+		res := rr(c.lo, "ddddd")
+		if c.part > 0 {
+			res = rr(c.lo, "dddddddddd")
+		}
+		res.Extra = c.extra
+		f.record(t, "b1", c.part, res)
+	}
+	got, err := f.s.VendorTasks(f.ctx, m)
+	if err != nil || !cmp.Equal(got, []string{"T1", "T2"}) {
+		t.Errorf("VendorTasks = %v, %v; want [T1 T2]", got, err)
+	}
+}
+
+func TestControlNumbers(t *testing.T) {
+	f := setup(t)
+	f.newBatch(t, "b1", 1)
+	nums := []string{"13800138000", "13900139000"}
+	if err := f.s.SetControlNumbers(f.ctx, "b1", "r1", nums); err != nil {
+		t.Fatal(err)
+	}
+	// Set again under the same request: replaced, not appended.
+	if err := f.s.SetControlNumbers(f.ctx, "b1", "r1", nums[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.s.ControlNumbers(f.ctx, "b1", "r1"); err != nil || !cmp.Equal(got, nums[1:]) {
+		t.Errorf("ControlNumbers = %v, %v; want %v", got, err, nums[1:])
+	}
+	if got, err := f.s.ControlNumbers(f.ctx, "b1", "r2"); err != nil || len(got) != 0 {
+		t.Errorf("ControlNumbers(other request) = %v, %v", got, err)
+	}
+	if ttl := f.db.Client.PTTL(f.ctx, k.control("b1", "r1")).Val(); ttl <= 0 || ttl > 24*time.Hour {
+		t.Errorf("control numbers PTTL = %v; want (0, 24h]", ttl)
 	}
 }

@@ -1,11 +1,15 @@
 // Package batch is the ledger of every batch in Redis: its manifest, its parts'
 // records, what happened to each call and number, and the counts that always add
-// up: read = rejected + delivered + refused + failed + uncertain + pending.
+// up: read = rejected + suppressed + delivered + refused + failed + uncertain + pending.
+//
+// The ledger stores; package lifecycle decides. Every key is built in keys.go and
+// every script documents its KEYS and ARGV where it is defined (scripts.go).
 package batch
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,52 +26,67 @@ import (
 // ErrNotFound means no batch has that id (or it has expired).
 var ErrNotFound = errors.New("batch not found")
 
-// Batch states.
-const (
-	StateEnqueued  = "enqueued"
-	StateFinished  = "finished"
-	StateCancelled = "cancelled"
-)
-
-// Part states. Done, Failed and Cancelled are final; Uncertain waits for an operator.
-const (
-	PartQueued    = "queued"
-	PartRunning   = "running"
-	PartDone      = "done"
-	PartFailed    = "failed"
-	PartUncertain = "uncertain"
-	PartCancelled = "cancelled"
-)
-
-// Number outcomes other than delivered.
-const (
-	OutcomeRefused   = "refused"
-	OutcomeFailed    = "failed"
-	OutcomeUncertain = "uncertain"
-)
+// ErrLegacy means the batch was written with the key layout before hash tags.
+var ErrLegacy = errors.New("batch written by an older dialq (keys without hash tags): drain it with that version")
 
 // DefaultRetention is how long a finished batch's keys are kept.
 const DefaultRetention = 7 * 24 * time.Hour
 
-// Store reads and writes batches. Keys live under a prefix ("dialq" by default).
-type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+// Confirmer makes a write durable before dialq relies on it: it runs write and then
+// waits, on the same connection, until the write is on disk or a replica (WAITAOF,
+// WAIT). The in-flight mark goes through it, so a Redis crash or failover cannot lose
+// the mark of a call that went out.
+type Confirmer interface {
+	Confirm(ctx context.Context, key string, write func(p redis.Pipeliner)) error
 }
 
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb, prefix: "dialq"} }
+// pipelineConfirmer only runs the write: for a Redis whose every write is already
+// durable when acknowledged (appendfsync always), and for tests.
+type pipelineConfirmer struct{ rdb redis.UniversalClient }
 
-func (s *Store) indexKey() string                   { return s.prefix + ":batches" }
-func (s *Store) eventsKey() string                  { return s.prefix + ":events" }
-func (s *Store) manifestKey(id string) string       { return s.prefix + ":b:" + id }
-func (s *Store) rejectsKey(id string) string        { return s.prefix + ":b:" + id + ":rejects" }
-func (s *Store) partKey(id string, n int) string    { return fmt.Sprintf("%s:b:%s:p:%d", s.prefix, id, n) }
-func (s *Store) stateKey(id string, n int) string   { return s.partKey(id, n) + ":s" }
-func (s *Store) outcomeKey(id string, n int) string { return s.partKey(id, n) + ":o" }
+func (c pipelineConfirmer) Confirm(ctx context.Context, _ string, write func(p redis.Pipeliner)) error {
+	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error { write(p); return nil })
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Store reads and writes batches.
+type Store struct {
+	rdb     redis.UniversalClient
+	now     func() time.Time
+	confirm Confirmer
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithConfirmer sets how in-flight marks are made durable.
+func WithConfirmer(c Confirmer) Option { return func(s *Store) { s.confirm = c } }
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{rdb: rdb, now: time.Now, confirm: pipelineConfirmer{rdb}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
 
 // EventsStream is the Redis stream where finished batches are announced.
-func (s *Store) EventsStream() string { return s.eventsKey() }
+func (s *Store) EventsStream() string { return k.events() }
 
 // Manifest is what a batch is: written once by enqueue, before its tasks.
 type Manifest struct {
@@ -81,10 +100,47 @@ type Manifest struct {
 	Accepted   int64            `json:"accepted"`
 	Rejected   int64            `json:"rejected"`
 	Duplicates int64            `json:"duplicates"`
-	Parts      int              `json:"parts"`
-	Created    time.Time        `json:"created"`
-	Retention  time.Duration    `json:"-"`
-	Source     string           `json:"source,omitempty"`
+	// Suppressed counts numbers left out by the compliance gate at enqueue.
+	Suppressed int64         `json:"suppressed"`
+	Parts      int           `json:"parts"`
+	Created    time.Time     `json:"created"`
+	Retention  time.Duration `json:"-"`
+	Source     string        `json:"source,omitempty"`
+	// Fingerprint identifies the content: vendor, region, campaign, sizes and the
+	// input. A batch id given again with another fingerprint is refused.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Seal is the random id the parts' records are sealed with (codec.go).
+	Seal string `json:"-"`
+}
+
+// immutable lists the manifest's fields that never change after commit, in the
+// order its checksum covers them.
+func (m *Manifest) immutable() []string {
+	return []string{m.ID, m.Vendor, m.Region, m.Queue, string(m.Campaign), mustJSON(m.Profile),
+		itoa(m.Read), itoa(m.Accepted), itoa(m.Rejected), itoa(m.Duplicates), itoa(m.Suppressed),
+		strconv.Itoa(m.Parts), itoa(m.Created.UnixMilli()), m.Source, m.Fingerprint, m.Seal}
+}
+
+func (m *Manifest) checksum() string {
+	h := sha256.New()
+	for _, f := range m.immutable() {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ConflictError is a batch id given for a list other than the one it holds.
+type ConflictError struct {
+	ID       string
+	Existing *Manifest
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("batch %s exists with other content (vendor %s, created %s, source %q): choose another -batch id, "+
+		"or leave -batch out to derive one from the list", e.ID, e.Existing.Vendor, e.Existing.Created.Format(time.RFC3339), e.Existing.Source)
 }
 
 // Staging collects a batch's parts and rejects while the input streams in, under a
@@ -109,19 +165,22 @@ func (s *Store) NewStaging() *Staging {
 	return &Staging{s: s, id: "staging-" + hex.EncodeToString(b)}
 }
 
+// Seal is what the staged parts are sealed with; Commit keeps it in the manifest.
+func (st *Staging) Seal() string { return st.id }
+
 // WritePart stores part n's records.
 func (st *Staging) WritePart(ctx context.Context, n int, recs []chunking.Record) error {
 	if n != st.parts {
 		return fmt.Errorf("part %d written out of order, want %d", n, st.parts)
 	}
-	if err := st.s.rdb.Set(ctx, st.s.partKey(st.id, n), EncodeRecords(recs), stagingTTL).Err(); err != nil {
+	if err := st.s.rdb.Set(ctx, k.part(st.id, n), SealRecords(st.id, n, recs), stagingTTL).Err(); err != nil {
 		return fmt.Errorf("write part %d: %w", n, err)
 	}
 	st.parts++
 	return nil
 }
 
-// Reject is one input row refused before delivery.
+// Reject is one input row refused before delivery (or suppressed by the gate).
 type Reject struct {
 	Line   int64  `json:"line"`
 	Raw    string `json:"raw"`
@@ -146,7 +205,7 @@ func (st *Staging) flushRejects(ctx context.Context) error {
 	if len(st.rejects) == 0 {
 		return nil
 	}
-	key := st.s.rejectsKey(st.id)
+	key := k.rejects(st.id)
 	_, err := st.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.RPush(ctx, key, st.rejects...)
 		p.Expire(ctx, key, stagingTTL)
@@ -161,28 +220,78 @@ func (st *Staging) flushRejects(ctx context.Context) error {
 
 // Abort deletes what was staged.
 func (st *Staging) Abort(ctx context.Context) error {
-	keys := []string{st.s.rejectsKey(st.id)}
+	keys := []string{k.rejects(st.id)}
 	for n := range st.parts {
-		keys = append(keys, st.s.partKey(st.id, n))
+		keys = append(keys, k.part(st.id, n))
 	}
 	return st.s.deleteKeys(ctx, keys)
 }
 
 func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
-	for len(keys) > 0 {
-		n := min(len(keys), 1000)
-		if err := s.rdb.Del(ctx, keys[:n]...).Err(); err != nil {
+	// One DEL a key: on Cluster a multi-key DEL must not span slots.
+	for lo := 0; lo < len(keys); lo += 1000 {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, key := range keys[lo:min(lo+1000, len(keys))] {
+				p.Del(ctx, key)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		keys = keys[n:]
+	}
+	return nil
+}
+
+// move puts src's value under dst without expiry. On one Redis that is a RENAME; on
+// Cluster the two keys are in different slots, so the value is copied.
+func (s *Store) move(ctx context.Context, pairs [][2]string) error {
+	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
+		for lo := 0; lo < len(pairs); lo += 1000 {
+			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, kv := range pairs[lo:min(lo+1000, len(pairs))] {
+					p.Rename(ctx, kv[0], kv[1])
+					p.Persist(ctx, kv[1])
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for lo := 0; lo < len(pairs); lo += 100 {
+		chunk := pairs[lo:min(lo+100, len(pairs))]
+		dumps := make([]*redis.StringCmd, len(chunk))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, kv := range chunk {
+				dumps[i] = p.Dump(ctx, kv[0])
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, kv := range chunk {
+				p.RestoreReplace(ctx, kv[1], 0, dumps[i].Val())
+				p.Del(ctx, kv[0])
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // Commit moves the staged parts and rejects under m.ID and writes the manifest.
-// When a batch with that id exists already (the same command ran before), it drops
-// the staging area and returns existing=true: the caller then only makes sure every
-// part's task is queued.
+// When a batch with that id exists already with the same fingerprint (the same
+// command ran before), it drops the staging area and returns existing=true: the
+// caller then only makes sure every part's task is queued. A batch with that id
+// and another fingerprint is a *ConflictError, and nothing is written.
 func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err error) {
 	if err := st.flushRejects(ctx); err != nil {
 		return false, err
@@ -191,75 +300,49 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 		return false, fmt.Errorf("manifest has %d parts, %d staged", m.Parts, st.parts)
 	}
 	s := st.s
-	n, err := s.rdb.Exists(ctx, s.manifestKey(m.ID)).Result()
-	if err != nil {
+	if old, err := s.Manifest(ctx, m.ID); err == nil {
+		if old.Fingerprint != m.Fingerprint {
+			_ = st.Abort(ctx)
+			return false, &ConflictError{ID: m.ID, Existing: old}
+		}
+		// Indexing is a command of its own (the index is not the batch's slot): a
+		// run that died between manifest and index is finished here.
+		if err := s.rdb.ZAdd(ctx, k.index(), redis.Z{Score: float64(old.Created.UnixMilli()), Member: m.ID}).Err(); err != nil {
+			return false, fmt.Errorf("index batch %s: %w", m.ID, err)
+		}
+		return true, st.Abort(ctx)
+	} else if !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("commit batch %s: %w", m.ID, err)
 	}
-	if n > 0 {
-		return true, st.Abort(ctx)
-	}
 	// Parts first, manifest last: a batch is visible only once all its records are.
-	for lo := 0; lo < st.parts; lo += 1000 {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := lo; i < min(lo+1000, st.parts); i++ {
-				p.Rename(ctx, s.partKey(st.id, i), s.partKey(m.ID, i))
-				p.Persist(ctx, s.partKey(m.ID, i))
-			}
-			return nil
-		})
-		if err != nil {
-			return false, fmt.Errorf("commit batch %s parts: %w", m.ID, err)
-		}
+	pairs := make([][2]string, 0, st.parts+1)
+	for i := range st.parts {
+		pairs = append(pairs, [2]string{k.part(st.id, i), k.part(m.ID, i)})
 	}
 	if st.nrejects > 0 {
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.Rename(ctx, s.rejectsKey(st.id), s.rejectsKey(m.ID))
-			p.Persist(ctx, s.rejectsKey(m.ID))
-			return nil
-		})
-		if err != nil {
-			return false, fmt.Errorf("commit batch %s rejects: %w", m.ID, err)
-		}
+		pairs = append(pairs, [2]string{k.rejects(st.id), k.rejects(m.ID)})
+	}
+	if err := s.move(ctx, pairs); err != nil {
+		return false, fmt.Errorf("commit batch %s parts: %w", m.ID, err)
 	}
 	if m.Retention == 0 {
 		m.Retention = DefaultRetention
 	}
-	created := m.Created.UnixMilli()
-	args := []any{created, m.ID,
-		"vendor", m.Vendor, "region", m.Region, "queue", m.Queue, "campaign", string(m.Campaign),
-		"profile", mustJSON(m.Profile), "read", m.Read, "accepted", m.Accepted, "rejected", m.Rejected,
-		"duplicates", m.Duplicates, "parts", m.Parts, "created", created,
-		"retention_s", int64(m.Retention / time.Second), "source", m.Source, "state", StateEnqueued,
-		"delivered", 0, "refused", 0, "failed", 0, "uncertain", 0, "parts_final", 0,
-	}
-	made, err := createScript.Run(ctx, s.rdb, []string{s.manifestKey(m.ID), s.indexKey()}, args...).Int()
+	m.Seal = st.id
+	made, err := createManifest(ctx, s.rdb, m)
 	if err != nil {
 		return false, fmt.Errorf("commit batch %s manifest: %w", m.ID, err)
 	}
-	if made == 0 {
+	if !made {
 		// The same command committed concurrently and won: its manifest, and the
 		// counts workers have moved since, must not be reset.
-		return true, st.Abort(ctx)
+		return true, nil
 	}
-	if m.Parts == 0 {
-		// Nothing to deliver: the batch is finished the moment it exists, and is
-		// announced (event and retention) like any other finished batch.
-		if _, err := s.finishIfDone(ctx, m.ID); err != nil {
-			return false, err
-		}
-		if _, err := s.Announce(ctx, m.ID); err != nil {
-			return false, err
-		}
+	if err := s.rdb.ZAdd(ctx, k.index(), redis.Z{Score: float64(m.Created.UnixMilli()), Member: m.ID}).Err(); err != nil {
+		return false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
 	return false, nil
 }
-
-// createScript writes a manifest only if none exists and indexes it.
-var createScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-return 1`)
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
@@ -269,26 +352,45 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// Manifest reads batch id's manifest.
+// Manifest reads batch id's manifest and checks it: a manifest whose checksum does
+// not match is ErrCorrupt (with the manifest as read, never to be sent from).
 func (s *Store) Manifest(ctx context.Context, id string) (*Manifest, error) {
-	h, err := s.rdb.HGetAll(ctx, s.manifestKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, k.manifest(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("batch %s: %w", id, ErrNotFound)
+		return nil, s.missing(ctx, id)
 	}
+	return manifestFrom(id, h)
+}
+
+func manifestFrom(id string, h map[string]string) (*Manifest, error) {
 	m := &Manifest{
 		ID: id, Vendor: h["vendor"], Region: h["region"], Queue: h["queue"], Campaign: json.RawMessage(h["campaign"]),
 		Read: atoi(h["read"]), Accepted: atoi(h["accepted"]), Rejected: atoi(h["rejected"]),
-		Duplicates: atoi(h["duplicates"]), Parts: int(atoi(h["parts"])), Source: h["source"],
-		Created:   time.UnixMilli(atoi(h["created"])).UTC(),
-		Retention: time.Duration(atoi(h["retention_s"])) * time.Second,
+		Duplicates: atoi(h["duplicates"]), Suppressed: atoi(h["suppressed"]), Parts: int(atoi(h["parts"])), Source: h["source"],
+		Created:     time.UnixMilli(atoi(h["created"])).UTC(),
+		Retention:   time.Duration(atoi(h["retention_s"])) * time.Second,
+		Fingerprint: h["fingerprint"], Seal: h["seal"],
 	}
 	if err := json.Unmarshal([]byte(h["profile"]), &m.Profile); err != nil {
-		return nil, fmt.Errorf("batch %s profile: %w", id, err)
+		return nil, fmt.Errorf("batch %s manifest: %w: profile: %v", id, ErrCorrupt, err)
+	}
+	if h["sum"] != m.checksum() {
+		// The manifest is returned with the error: its parts can then be failed
+		// as corrupt, so the batch's account still closes.
+		return m, fmt.Errorf("batch %s manifest: %w: checksum does not match", id, ErrCorrupt)
 	}
 	return m, nil
+}
+
+// missing tells a batch that never was (or expired) from one the old key layout holds.
+func (s *Store) missing(ctx context.Context, id string) error {
+	if n, err := s.rdb.Exists(ctx, LegacyManifestKey(id)).Result(); err == nil && n > 0 {
+		return fmt.Errorf("batch %s: %w", id, ErrLegacy)
+	}
+	return fmt.Errorf("batch %s: %w", id, ErrNotFound)
 }
 
 func atoi(s string) int64 {
@@ -296,25 +398,26 @@ func atoi(s string) int64 {
 	return n
 }
 
-// LoadPart reads part n's records.
-func (s *Store) LoadPart(ctx context.Context, id string, n int) ([]chunking.Record, error) {
-	b, err := s.rdb.Get(ctx, s.partKey(id, n)).Bytes()
+// LoadPart reads and checks part n's records. A record that fails its seal is
+// ErrCorrupt: it is never sent.
+func (s *Store) LoadPart(ctx context.Context, m *Manifest, n int) ([]chunking.Record, error) {
+	b, err := s.rdb.Get(ctx, k.part(m.ID, n)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("batch %s part %d: %w", id, n, ErrNotFound)
+		return nil, fmt.Errorf("batch %s part %d: %w: records missing", m.ID, n, ErrCorrupt)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("batch %s part %d: %w", id, n, err)
+		return nil, fmt.Errorf("batch %s part %d: %w", m.ID, n, err)
 	}
-	recs, err := DecodeRecords(b)
+	recs, err := OpenRecords(m.Seal, n, b)
 	if err != nil {
-		return nil, fmt.Errorf("batch %s part %d: %w", id, n, err)
+		return nil, fmt.Errorf("batch %s part %d: %w", m.ID, n, err)
 	}
 	return recs, nil
 }
 
-// Rejects calls fn for each row rejected at input, in input order.
+// Rejects calls fn for each row rejected (or suppressed) at input, in input order.
 func (s *Store) Rejects(ctx context.Context, id string, fn func(Reject) error) error {
-	key := s.rejectsKey(id)
+	key := k.rejects(id)
 	for start := int64(0); ; start += 1000 {
 		items, err := s.rdb.LRange(ctx, key, start, start+999).Result()
 		if err != nil {
@@ -347,4 +450,71 @@ func parseRange(s string) (chunking.Range, bool) {
 	a, err1 := strconv.Atoi(lo)
 	b, err2 := strconv.Atoi(hi)
 	return chunking.Range{Lo: a, Hi: b}, err1 == nil && err2 == nil && a < b
+}
+
+// SetControlNumbers stores the numbers an operator's control acts on under the
+// batch, so the control task's payload carries only ids; they expire in a day.
+func (s *Store) SetControlNumbers(ctx context.Context, id, req string, numbers []string) error {
+	vals := make([]any, len(numbers))
+	for i, n := range numbers {
+		vals[i] = n
+	}
+	key := k.control(id, req)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.RPush(ctx, key, vals...)
+		p.Expire(ctx, key, 24*time.Hour)
+		return nil
+	})
+	return err
+}
+
+// ControlNumbers reads what SetControlNumbers stored.
+func (s *Store) ControlNumbers(ctx context.Context, id, req string) ([]string, error) {
+	return s.rdb.LRange(ctx, k.control(id, req), 0, -1).Result()
+}
+
+// List returns the most recent batches' ids, newest first.
+func (s *Store) List(ctx context.Context, limit int) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, k.index(), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	return ids, nil
+}
+
+// Forget removes id from the index (its keys have expired).
+func (s *Store) Forget(ctx context.Context, id string) error {
+	return s.rdb.ZRem(ctx, k.index(), id).Err()
+}
+
+// ParsePartTaskID returns the batch and part of a task id made by TaskID.
+func ParsePartTaskID(taskID string) (string, int, bool) {
+	i := strings.LastIndexByte(taskID, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(taskID[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return taskID[:i], n, true
+}
+
+// TaskID is the asynq task id of part n of batch id: fixed, so that enqueueing the
+// same batch twice is refused by asynq as a conflict.
+func TaskID(id string, n int) string { return fmt.Sprintf("%s:%d", id, n) }
+
+// createManifest writes m unless a manifest exists; it reports whether it wrote.
+func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest) (bool, error) {
+	args := []any{
+		"vendor", m.Vendor, "region", m.Region, "queue", m.Queue, "campaign", string(m.Campaign),
+		"profile", mustJSON(m.Profile), "read", m.Read, "accepted", m.Accepted, "rejected", m.Rejected,
+		"duplicates", m.Duplicates, "suppressed", m.Suppressed, "parts", m.Parts, "created", m.Created.UnixMilli(),
+		"retention_s", int64(m.Retention / time.Second), "source", m.Source, "fingerprint", m.Fingerprint,
+		"seal", m.Seal, "sum", m.checksum(), "state", string(StateEnqueued),
+		"delivered", 0, "refused", 0, "failed", 0, "uncertain", 0, "parts_final", 0,
+	}
+	made, err := createScript.Run(ctx, rdb, []string{k.manifest(m.ID)}, args...).Int()
+	return made == 1, err
 }

@@ -518,7 +518,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		}
 		pages[p] = body
 	}
-	for _, q := range []string{"dialq", "yc-token", "bad-creds", "dialq-control"} {
+	for _, q := range []string{"dialq", "dialq-nxcloud", "dialq-yccall", "dialq-speech", "dialq-flashai", "yc-token", "bad-creds", "dialq-control"} {
 		for _, kind := range []string{"active", "pending", "scheduled", "retry", "archived", "completed"} {
 			p := fmt.Sprintf("/monitoring/api/queues/%s/%s_tasks?page=1&page_size=100", q, kind)
 			if code, body := get(p, true); code == http.StatusOK {
@@ -527,7 +527,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		}
 	}
 	_, redisInfo := get("/monitoring/api/redis_info", true)
-	completed := pages["/monitoring/api/queues/dialq/completed_tasks?page=1&page_size=100"]
+	completed := pages["/monitoring/api/queues/dialq-yccall/completed_tasks?page=1&page_size=100"]
 	if !strings.Contains(completed, `"id"`) {
 		t.Errorf("no completed task in the dashboard to inspect: %s", completed)
 	}

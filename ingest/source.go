@@ -91,14 +91,24 @@ func (s *Source) Next() (Row, error) { return s.next() }
 var gzipMagic = []byte{0x1f, 0x8b}
 
 // Open wraps r, detecting gzip by content and the format when f is Auto.
-func Open(r io.Reader, f Format) (*Source, error) {
+func Open(r io.Reader, f Format) (*Source, error) { return OpenTee(r, f, nil) }
+
+// OpenTee is Open that also copies the content, decompressed, to content (when not
+// nil): the same list gives the same bytes there whether or not it was gzipped.
+func OpenTee(r io.Reader, f Format, content io.Writer) (*Source, error) {
 	br := bufio.NewReaderSize(&stickyErr{r: r}, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, &InputError{Err: fmt.Errorf("gzip: %w", err)}
 		}
-		br = bufio.NewReaderSize(&stickyErr{r: zr}, 256<<10)
+		var plain io.Reader = zr
+		if content != nil {
+			plain = io.TeeReader(zr, content)
+		}
+		br = bufio.NewReaderSize(&stickyErr{r: plain}, 256<<10)
+	} else if content != nil {
+		br = bufio.NewReaderSize(&stickyErr{r: io.TeeReader(br, content)}, 256<<10)
 	}
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		_, _ = br.Discard(3)

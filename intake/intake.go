@@ -20,7 +20,8 @@ import (
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/tasks"
 )
 
 // Request describes one list to enqueue.
@@ -121,7 +122,7 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, in io.Reader, req Request) (*Summary, error) {
 	started := time.Now()
 	if req.Queue == "" {
-		req.Queue = jobs.DefaultQueue
+		req.Queue = tasks.Queue(req.Vendor)
 	}
 	if req.Profile.Vendor != req.Vendor {
 		return nil, &ConfigError{fmt.Errorf("profile is for %q, request for %q", req.Profile.Vendor, req.Vendor)}
@@ -129,8 +130,10 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	if _, err := ingest.NewNormaliser(req.Vendor, req.Region); err != nil {
 		return nil, &ConfigError{err}
 	}
+	// The content is hashed decompressed: the same list gives the same batch id
+	// whether or not it was gzipped.
 	hasher := sha256.New()
-	src, err := ingest.Open(io.TeeReader(in, hasher), req.Format)
+	src, err := ingest.OpenTee(in, req.Format, hasher)
 	if err != nil {
 		return nil, err
 	}
@@ -156,9 +159,10 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		abort()
 		return nil, fmt.Errorf("%w (nothing was enqueued)", err)
 	}
+	fingerprint := Fingerprint(req.Vendor, req.Region, req.Campaign, req.Profile, hasher.Sum(nil))
 	id := req.BatchID
 	if id == "" {
-		id = DeriveBatchID(req.Vendor, req.Region, req.Campaign, req.Profile, hasher.Sum(nil))
+		id = req.Vendor + "-" + fingerprint[:16]
 	}
 	sum := &Summary{
 		Batch: id, Vendor: req.Vendor, Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
@@ -177,8 +181,13 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		ID: id, Vendor: req.Vendor, Region: req.Region, Queue: req.Queue, Campaign: req.Campaign, Profile: req.Profile,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected, Duplicates: counts.Duplicates,
 		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: req.Retention, Source: req.Source,
+		Fingerprint: fingerprint,
 	}
 	existing, err := sink.staging.Commit(ctx, m)
+	var conflict *batch.ConflictError
+	if errors.As(err, &conflict) {
+		return sum, &ConfigError{err}
+	}
 	if err != nil {
 		abort()
 		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
@@ -194,15 +203,25 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	if err != nil {
 		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
 	}
+	if m.Parts == 0 {
+		client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+		defer client.Close()
+		defer insp.Close()
+		if err := lifecycle.New(batch.NewStore(rdb), client, insp, nil).Committed(ctx, m); err != nil {
+			return sum, fmt.Errorf("%w (run the same command again to finish)", err)
+		}
+	}
 	return sum, nil
 }
 
-// DeriveBatchID makes the same command over the same input give the same id.
-func DeriveBatchID(vendor, region string, campaignJSON []byte, p chunking.Profile, content []byte) string {
+// Fingerprint identifies a list and what it is for: vendor, region, campaign,
+// sizes and the content's hash. The same command over the same input (gzipped or
+// not) gives the same fingerprint, and by default the batch id is made from it.
+func Fingerprint(vendor, region string, campaignJSON []byte, p chunking.Profile, content []byte) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00", vendor, region, campaignJSON, p.PartSize, p.CallSize)
 	h.Write(content)
-	return vendor + "-" + hex.EncodeToString(h.Sum(nil))[:16]
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // QueueParts puts one task per part on the queue. A part whose task exists already
@@ -211,7 +230,7 @@ func QueueParts(ctx context.Context, aopt asynq.RedisConnOpt, m *batch.Manifest)
 	client := asynq.NewClient(aopt)
 	defer client.Close()
 	for n := range m.Parts {
-		task, err := jobs.NewPartTask(m.Vendor, m.ID, n, PartRecords(m, n), asynq.Queue(m.Queue))
+		task, err := tasks.NewPartTask(m.Vendor, m.ID, n, lifecycle.PartRecords(m, n), asynq.Queue(m.Queue))
 		if err != nil {
 			return enqueued, already, err
 		}
@@ -226,14 +245,6 @@ func QueueParts(ctx context.Context, aopt asynq.RedisConnOpt, m *batch.Manifest)
 		}
 	}
 	return enqueued, already, nil
-}
-
-// PartRecords is the number of records in part n, known from the manifest.
-func PartRecords(m *batch.Manifest, n int) int {
-	if n < m.Parts-1 {
-		return m.Profile.PartSize
-	}
-	return int(m.Accepted - int64(m.Parts-1)*int64(m.Profile.PartSize))
 }
 
 type stagingSink struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/tasks"
 )
 
 // benchRedisURL names the Redis the delivery benchmark flushes: DB 13 by default,
@@ -134,15 +135,15 @@ func BenchmarkDeliverYccall(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tasks := make(chan *asynq.Task, sum.Parts)
+		queued := make(chan *asynq.Task, sum.Parts)
 		for n := range sum.Parts {
-			t, err := jobs.NewPartTask("yccall", sum.Batch, n, partSize)
+			t, err := tasks.NewPartTask("yccall", sum.Batch, n, partSize)
 			if err != nil {
 				b.Fatal(err)
 			}
-			tasks <- t
+			queued <- t
 		}
-		close(tasks)
+		close(queued)
 		b.StartTimer()
 
 		start := time.Now()
@@ -150,7 +151,7 @@ func BenchmarkDeliverYccall(b *testing.B) {
 		errs := make(chan error, sum.Parts)
 		for range concurrency {
 			wg.Go(func() {
-				for t := range tasks {
+				for t := range queued {
 					if err := mux.ProcessTask(ctx, t); err != nil {
 						errs <- err
 					}

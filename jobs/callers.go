@@ -4,32 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
 	"github.com/dialq/dialq/vendors/speech"
 	"github.com/dialq/dialq/vendors/yccall"
 )
 
-// refusalsByPhone maps a vendor's list of refused numbers back to record indexes.
-func refusalsByPhone(recs []chunking.Record, code string, refused map[string]string) []refusal {
+// matchRefusals maps a vendor's list of refused numbers back to record indexes,
+// whatever spelling the vendor echoes (with or without the country code or the
+// national prefix, with separators). Refused numbers that match no record are
+// returned as unmatched: the caller must not count the call as delivered.
+func matchRefusals(region string, recs []chunking.Record, code string, refused map[string]string) ([]refusal, []string) {
 	if len(refused) == 0 {
-		return nil
+		return nil, nil
+	}
+	cc := strconv.Itoa(phonenumbers.GetCountryCodeForRegion(region))
+	byKey := make(map[string]int, len(recs))
+	for i, r := range recs {
+		byKey[phoneKey(cc, r.Phone)] = i
 	}
 	var out []refusal
-	for i, r := range recs {
-		if reason, ok := refused[r.Phone]; ok {
-			if reason == "" {
-				reason = "refused by the vendor"
-			}
-			out = append(out, refusal{idx: i, code: code, reason: reason})
+	var unmatched []string
+	for phone, reason := range refused {
+		i, ok := byKey[phoneKey(cc, phone)]
+		if !ok {
+			unmatched = append(unmatched, phone)
+			continue
+		}
+		if reason == "" {
+			reason = "refused by the vendor"
+		}
+		out = append(out, refusal{idx: i, code: code, reason: reason})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].idx < out[b].idx })
+	return out, unmatched
+}
+
+// phoneKey is a number's national significant digits: separators, an
+// international prefix (+ or 00), the country code cc and a national prefix 0 are
+// dropped, so every spelling of one number has one key.
+func phoneKey(cc, phone string) string {
+	b := make([]byte, 0, len(phone))
+	for i := 0; i < len(phone); i++ {
+		if c := phone[i]; c >= '0' && c <= '9' {
+			b = append(b, c)
 		}
 	}
-	return out
+	d := string(b)
+	d = strings.TrimPrefix(d, "00")
+	if strings.HasPrefix(d, cc) && len(d)-len(cc) >= 7 {
+		d = d[len(cc):]
+	}
+	return strings.TrimLeft(d, "0")
 }
 
 // nxcloudCaller: one createandcall per call; every call makes a new vendor task
@@ -42,7 +78,7 @@ func (nxcloudCaller) resendSafe(*partRun, chunking.Range) bool { return false }
 func (n nxcloudCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
 	c := p.campaign.(*campaign.NXCloud)
 	req := &nxcloud.CreateAndCallRequest{
-		Country: c.Country, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.shortID(), p.part, p.rangeSuffix(r)), 50),
+		Country: c.Country, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50),
 		TaskDesc: c.TaskDesc, StrategyName: c.StrategyName, DispatchType: nxcloud.DispatchType(c.DispatchType),
 		AgentGroupNo: c.AgentGroupNo, PredictCallRate: c.PredictCallRate, RatioCallRate: c.RatioCallRate,
 		StartCount: c.StartCount,
@@ -77,7 +113,7 @@ func (y yccallCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 	}
 	req := &yccall.TaskCreateRequest{
 		AssignType: yccall.AssignType(c.AssignType), AssignAgent: c.AssignAgent, TaskScale: c.TaskScale,
-		DisNumbers: c.DisNumbers, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.shortID(), p.part, p.rangeSuffix(r)), 50),
+		DisNumbers: c.DisNumbers, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50),
 	}
 	req.Phones = make([]yccall.Phone, len(recs))
 	for i, rec := range recs {
@@ -92,7 +128,8 @@ func (y yccallCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 	for _, inv := range resp.Invalid {
 		refused[inv.Phone] = inv.Reason
 	}
-	return &sent{taskRef: resp.TaskID, refused: refusalsByPhone(recs, "invaliddata", refused)}, nil
+	rf, unmatched := matchRefusals(p.m.Region, recs, "invaliddata", refused)
+	return &sent{taskRef: resp.TaskID, refused: rf, unmatched: unmatched}, nil
 }
 
 // speechCaller: a part is one vendor task, created with its first call and filled
@@ -142,7 +179,7 @@ func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 		return &sent{taskRef: task}, nil
 	}
 	seq, _ := strconv.Atoi(p.extra[speechSeqKey])
-	suffix := fmt.Sprintf("-%s-%d", p.shortID(), p.part)
+	suffix := fmt.Sprintf("-%s-%d", p.nameID(), p.part)
 	if seq > 0 {
 		suffix += fmt.Sprintf("-c%d", seq)
 	}
@@ -176,8 +213,9 @@ func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 }
 
 // flashaiCaller: one addPlan per call with a batch name unique to batch, part and
-// range. A repeat is refused with 101007, which for our own name means delivered:
-// resending is always safe.
+// range. A repeat is refused with 101007; the name is only believed to be our own
+// earlier attempt once getBatchPlanList shows the vendor's batch holds this call's
+// numbers, so resending is always safe.
 type flashaiCaller struct{ c *flashai.Client }
 
 func (flashaiCaller) vendor() string                           { return chunking.FlashAI }
@@ -185,7 +223,7 @@ func (flashaiCaller) resendSafe(*partRun, chunking.Range) bool { return true }
 
 func flashaiBatchName(p *partRun, r chunking.Range) string {
 	c := p.campaign.(*campaign.FlashAI)
-	return fmt.Sprintf("%s_%s_%d%s", c.BatchNamePrefix, p.shortID(), p.part, p.rangeSuffix(r))
+	return fmt.Sprintf("%s_%s_%d%s", c.BatchNamePrefix, p.nameID(), p.part, p.rangeSuffix(r))
 }
 
 func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
@@ -202,7 +240,7 @@ func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 	})
 	var apiErr *flashai.APIError
 	if errors.As(err, &apiErr) && apiErr.DuplicateBatchName() {
-		return &sent{reconciled: true, taskRef: name}, nil
+		return f.verify(ctx, p, name, recs)
 	}
 	if err != nil {
 		return nil, err
@@ -211,5 +249,50 @@ func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 	for _, fm := range resp.Failed {
 		refused[fm.Phone] = fm.Reason
 	}
-	return &sent{taskRef: name, refused: refusalsByPhone(recs, "failMobileInfo", refused)}, nil
+	rf, unmatched := matchRefusals(p.m.Region, recs, "failMobileInfo", refused)
+	return &sent{taskRef: name, refused: rf, unmatched: unmatched}, nil
 }
+
+// verify checks, after a 101007, that the vendor's batch of that name holds every
+// number of this call: only then did our earlier attempt arrive. The name carries a
+// hash of the whole batch id, the part and the range, so another batch of ours
+// cannot hold it; the check guards against anyone else in the tenant.
+func (f flashaiCaller) verify(ctx context.Context, p *partRun, name string, recs []chunking.Record) (*sent, error) {
+	cc := strconv.Itoa(phonenumbers.GetCountryCodeForRegion(p.m.Region))
+	held := map[string]bool{}
+	for page := 1; ; page++ {
+		resp, err := f.c.GetBatchPlanList(ctx, &flashai.ListRequest{BatchName: name, Page: page, PageNum: flashai.MaxPageNum})
+		if err != nil {
+			return nil, fmt.Errorf("verify duplicate batch name %s: %w", name, err)
+		}
+		for _, m := range resp.Mobiles {
+			held[phoneKey(cc, m.Phone)] = true
+		}
+		if page >= resp.TotalPage || len(resp.Mobiles) == 0 {
+			break
+		}
+	}
+	missing := 0
+	for _, r := range recs {
+		if !held[phoneKey(cc, r.Phone)] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return nil, &nameTaken{name: name, missing: missing, total: len(recs)}
+	}
+	return &sent{reconciled: true, taskRef: name}, nil
+}
+
+// nameTaken is a vendor-side name held by something that is not our earlier
+// attempt: the call cannot go out under it.
+type nameTaken struct {
+	name           string
+	missing, total int
+}
+
+func (e *nameTaken) Error() string {
+	return fmt.Sprintf("FlashAI batch name %s is taken by a batch that does not hold %d of this call's %d numbers", e.name, e.missing, e.total)
+}
+func (e *nameTaken) Class() vendors.Class { return vendors.Permanent }
+func (e *nameTaken) VendorCode() string   { return "101007" }

@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/yccall"
 )
@@ -26,11 +26,11 @@ func (invalidRecords) Class() vendors.Class { return vendors.InvalidPart }
 // writes each answer as the task's result.
 type controlHandler struct {
 	deps *Deps
-	run  func(ctx context.Context, m *batch.Manifest, p ControlPayload, target string) error
+	run  func(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, target string) error
 }
 
 func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p ControlPayload
+	var p tasks.ControlPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("control payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -38,13 +38,13 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
-	targets, err := vendorTasks(ctx, h.deps.Store, m)
+	targets, err := h.deps.Store.VendorTasks(ctx, m)
 	if err != nil {
 		return err
 	}
-	res := ControlResult{Batch: m.ID, Action: p.Action}
+	res := tasks.ControlResult{Batch: m.ID, Action: p.Action}
 	for _, target := range targets {
-		a := ControlAnswer{Target: target, OK: true}
+		a := tasks.ControlAnswer{Target: target, OK: true}
 		if err := h.run(ctx, m, p, target); err != nil {
 			a.OK, a.Error = false, err.Error()
 		}
@@ -61,34 +61,13 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// vendorTasks lists the vendor tasks a batch made (FlashAI batch names, Yccall task
-// ids), from the checkpoints its parts recorded.
-func vendorTasks(ctx context.Context, store *batch.Store, m *batch.Manifest) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for n := range m.Parts {
-		ps, err := store.PartState(ctx, m.ID, n)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range ps.Extra {
-			if strings.HasPrefix(k, "task:") && v != "" && !seen[v] {
-				seen[v] = true
-				out = append(out, v)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p ControlPayload, name string) error {
+func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p tasks.ControlPayload, name string) error {
 	switch p.Action {
-	case ActionPause:
+	case tasks.ActionPause:
 		return d.FlashAI.BatchPlanPause(ctx, name)
-	case ActionRestart:
+	case tasks.ActionRestart:
 		return d.FlashAI.BatchPlanRestart(ctx, name)
-	case ActionStop:
+	case tasks.ActionStop:
 		return d.FlashAI.BatchPlanStop(ctx, name)
 	}
 	return fmt.Errorf("unknown action %q", p.Action)
@@ -96,25 +75,32 @@ func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p ControlP
 
 // flashaiDelete removes numbers from every plan of the batch. Numbers are
 // normalised as enqueue did, so an operator may paste them in any spelling.
-func (d *Deps) flashaiDelete(ctx context.Context, m *batch.Manifest, p ControlPayload, name string) error {
+func (d *Deps) flashaiDelete(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, name string) error {
 	norm, err := ingest.NewNormaliser(chunking.FlashAI, m.Region)
 	if err != nil {
 		return err
 	}
-	phones := make([]string, 0, len(p.Numbers))
-	for _, raw := range p.Numbers {
+	numbers, err := d.Store.ControlNumbers(ctx, m.ID, p.Request)
+	if err != nil {
+		return err
+	}
+	if len(numbers) == 0 {
+		return fmt.Errorf("control request %q holds no numbers (expired after a day?)", p.Request)
+	}
+	phones := make([]string, 0, len(numbers))
+	for _, raw := range numbers {
 		_, phone, reason := norm.Normalise(raw)
 		if reason != "" {
-			return fmt.Errorf("number %d: %s", len(phones)+1, reason)
+			return fmt.Errorf("number %d (%s): %s", len(phones)+1, redact.Phone(raw), reason)
 		}
 		phones = append(phones, phone)
 	}
 	return d.FlashAI.BatchPhoneDelete(ctx, name, phones)
 }
 
-var taskStatus = map[string]yccall.TaskStatus{ActionRestart: yccall.TaskStart, ActionPause: yccall.TaskPause, ActionStop: yccall.TaskEnd}
+var taskStatus = map[string]yccall.TaskStatus{tasks.ActionRestart: yccall.TaskStart, tasks.ActionPause: yccall.TaskPause, tasks.ActionStop: yccall.TaskEnd}
 
-func (d *Deps) yccallTaskSet(ctx context.Context, _ *batch.Manifest, p ControlPayload, taskID string) error {
+func (d *Deps) yccallTaskSet(ctx context.Context, _ *batch.Manifest, p tasks.ControlPayload, taskID string) error {
 	st, ok := taskStatus[p.Action]
 	if !ok {
 		return fmt.Errorf("unknown action %q", p.Action)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -26,30 +27,42 @@ type Metrics interface {
 	ObserveCall(vendor, outcome string, d time.Duration)
 	AddNumbers(vendor, state string, n int)
 	ThrottledWait(vendor string, d time.Duration)
+	// Problem counts an event operators must hear of: "corrupt", "unmatched_refusal",
+	// "lost_batch", "webhook_failed", …
+	Problem(vendor, kind string)
 }
 
 // RateLimiter spaces vendor calls across the whole fleet.
 type RateLimiter interface {
-	// Wait blocks until one more call to vendor is allowed and returns how long it waited.
-	Wait(ctx context.Context, vendor string) (time.Duration, error)
+	// Wait blocks until one more call to vendor is allowed and returns how long it
+	// waited; when that would take longer than budget it returns a *ratelimit.Busy.
+	Wait(ctx context.Context, vendor string, budget time.Duration) (time.Duration, error)
 }
 
-// Retry bounds for the in-handler retries of transient failures: well inside the
-// task timeout and asynq's lease, so a part that keeps failing goes back to the
-// queue (and its retry delay) instead of holding a worker.
+// Retry bounds for the in-handler retries of transient failures: short, so a part
+// that keeps failing goes back to the queue (and its retry delay) instead of holding
+// a worker slot.
 type Retry struct {
 	Initial, Max, Elapsed time.Duration
-	// MaxInlineWait is the longest Retry-After waited in the handler; longer ones
-	// go back to asynq, which honours them through RetryDelayFunc.
+	// MaxInlineWait is the longest wait (a Retry-After, the fleet rate limit) taken
+	// in the worker slot; longer ones re-schedule the part and give the slot back.
 	MaxInlineWait time.Duration
-	// ThrottleCap bounds how often a part may be throttled back to the queue
-	// without counting as a failure.
+	// ThrottleCap bounds how often a part may be throttled by its vendor back to the
+	// queue without counting as a failure.
 	ThrottleCap int
+	// RepeatCap bounds how often one call may be refused the same way before its
+	// numbers are parked as uncertain instead of tried again.
+	RepeatCap int
+	// AuthAttempts bounds the attempts of a call refused for its signature or
+	// credentials, each freshly signed, before the part fails.
+	AuthAttempts int
+	// PauseRecheck is how often a paused part comes back to look.
+	PauseRecheck time.Duration
 }
 
 // DefaultRetry is used when Deps.Retry is zero.
-var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Elapsed: 20 * time.Second,
-	MaxInlineWait: 5 * time.Second, ThrottleCap: 100}
+var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: time.Second, Elapsed: 10 * time.Second,
+	MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 4, PauseRecheck: 30 * time.Second}
 
 // refusal is a number the vendor refused inside an accepted call.
 type refusal struct {
@@ -60,12 +73,15 @@ type refusal struct {
 // sent is the result of one accepted vendor call.
 type sent struct {
 	refused []refusal
+	// unmatched are refusals whose number matched no record of the call: the call's
+	// outcome is then not known number by number.
+	unmatched []string
 	// taskRef names the vendor task the call made or filled, for controls.
 	taskRef string
 	// extra is vendor state to checkpoint with the call (speech task id).
 	extra map[string]string
-	// reconciled means the vendor told us an earlier attempt of this call went
-	// through (FlashAI 101007, a speech duplicate task name).
+	// reconciled means the vendor showed that an earlier attempt of this call went
+	// through (see each caller for why that is safe to believe).
 	reconciled bool
 }
 
@@ -92,17 +108,15 @@ type partRun struct {
 	permanent error
 }
 
-// shortID is the batch id's hash, used in vendor-side names to keep them unique
-// across batches and short.
-func (p *partRun) shortID() string {
-	id := p.m.ID
-	if i := strings.LastIndexByte(id, '-'); i >= 0 && len(id)-i > 8 {
-		id = id[i+1:]
-	}
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	return id
+// nameID is the batch's id in vendor-side names: a hash of the whole batch id, so
+// that ids sharing a prefix (campaign2026-jan-…, campaign2026-feb-…) never share a
+// name, and short enough for every vendor's name limit.
+func (p *partRun) nameID() string { return NameID(p.m.ID) }
+
+// NameID is the 12-hex-digit (48-bit) hash of batch id used in vendor-side names.
+func NameID(batchID string) string {
+	h := sha256.Sum256([]byte("dialq-name\x00" + batchID))
+	return hex.EncodeToString(h[:6])
 }
 
 // rangeSuffix names a call inside a part when it is not the whole part (a bisected
@@ -133,52 +147,91 @@ type nopMetrics struct{}
 func (nopMetrics) ObserveCall(string, string, time.Duration) {}
 func (nopMetrics) AddNumbers(string, string, int)            {}
 func (nopMetrics) ThrottledWait(string, time.Duration)       {}
+func (nopMetrics) Problem(string, string)                    {}
 
 // PartResult is what a part's task writes as its result (the dashboard shows it).
 type PartResult struct {
-	Batch      string   `json:"batch"`
-	Part       int      `json:"part"`
-	Vendor     string   `json:"vendor"`
-	State      string   `json:"state"`
-	Delivered  int      `json:"delivered"`
-	Refused    int      `json:"refused"`
-	Failed     int      `json:"failed"`
-	Uncertain  int      `json:"uncertain"`
-	Tasks      []string `json:"vendor_tasks,omitempty"`
-	DurationMS int64    `json:"duration_ms"`
+	Batch      string     `json:"batch"`
+	Part       int        `json:"part"`
+	Vendor     string     `json:"vendor"`
+	State      string     `json:"state"`
+	Delivered  int        `json:"delivered"`
+	Refused    int        `json:"refused"`
+	Failed     int        `json:"failed"`
+	Uncertain  int        `json:"uncertain"`
+	Tasks      []string   `json:"vendor_tasks,omitempty"`
+	ResumeAt   *time.Time `json:"resume_at,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	DurationMS int64      `json:"duration_ms"`
 }
+
+// deferred sends a part back to the queue until a time, without counting a
+// failure: the fleet rate limit, a vendor's long Retry-After, an operator's pause,
+// a closed calling window.
+type deferred struct {
+	state batch.PartState
+	after time.Duration
+	why   string
+	// vendorThrottle counts against Retry.ThrottleCap (the vendor said 429).
+	vendorThrottle bool
+}
+
+func (d *deferred) Error() string {
+	return fmt.Sprintf("%s for %s: %s", d.state, d.after.Round(time.Millisecond), d.why)
+}
+func (d *deferred) Class() vendors.Class             { return vendors.Throttled }
+func (d *deferred) RetryAfter() time.Duration        { return d.after }
+func (d *deferred) Is(target error) bool             { _, ok := target.(*deferred); return ok }
+func (d *deferred) resumeAt(now time.Time) time.Time { return now.Add(d.after) }
+
+// errStopped means the batch was cancelled before the next call: the part's
+// remaining numbers are failed with code cancelled.
+var errStopped = errors.New("batch cancelled by an operator before this call")
 
 // ProcessTask implements asynq.Handler.
 func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	started := time.Now()
-	var pl PartPayload
+	var pl tasks.PartPayload
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 		return fmt.Errorf("part payload: %v: %w", err, asynq.SkipRetry)
 	}
 	d := e.deps
 	log := d.Log.WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
 	m, err := d.Store.Manifest(ctx, pl.Batch)
-	if errors.Is(err, batch.ErrNotFound) {
+	switch {
+	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy):
+		// Its keys are gone (expired, evicted, or a Redis that kept nothing): the
+		// numbers cannot be sent, and the operator must hear of it.
+		log.WithError(err).Error("batch lost: its records are gone from Redis; nothing sent for this part")
+		d.Metrics.Problem(e.caller.vendor(), "lost_batch")
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	case errors.Is(err, batch.ErrCorrupt) && m != nil:
+		return e.corrupt(ctx, m, pl.Part, log, err)
+	case err != nil:
+		return err
 	}
+	ps, err := d.Store.Progress(ctx, m.ID, pl.Part)
 	if err != nil {
 		return err
 	}
-	ps, err := d.Store.PartState(ctx, m.ID, pl.Part)
-	if err != nil {
-		return err
-	}
-	switch ps.State {
-	case batch.PartDone, batch.PartFailed, batch.PartCancelled, batch.PartUncertain:
+	if ps.State.Final() || ps.State == batch.PartUncertain {
 		// Redelivered after its outcome was recorded: nothing to do.
 		log.WithField("state", ps.State).Info("part already settled")
 		return nil
 	}
+	if ctl, err := d.Store.Control(ctx, m.ID); err != nil {
+		return err
+	} else if ctl == batch.ControlPaused {
+		return e.defer_(ctx, t, m, pl.Part, log, &deferred{state: batch.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
+	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil {
-		return fmt.Errorf("batch campaign: %v: %w", err, asynq.SkipRetry)
+		return e.corrupt(ctx, m, pl.Part, log, fmt.Errorf("batch campaign no longer decodes: %w", err))
 	}
-	recs, err := d.Store.LoadPart(ctx, m.ID, pl.Part)
+	recs, err := d.Store.LoadPart(ctx, m, pl.Part)
+	if errors.Is(err, batch.ErrCorrupt) {
+		return e.corrupt(ctx, m, pl.Part, log, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -187,7 +240,7 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := e.reconcile(ctx, p, ps); err != nil {
 		return err
 	}
-	ps, err = d.Store.PartState(ctx, m.ID, pl.Part)
+	ps, err = d.Store.Progress(ctx, m.ID, pl.Part)
 	if err != nil {
 		return err
 	}
@@ -195,16 +248,43 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the part resumes from its checkpoint
 		}
-		if err := e.deliverRange(ctx, p, r); err != nil {
-			return e.retryable(ctx, p, err)
+		err := e.deliverRange(ctx, p, r)
+		if errors.Is(err, errStopped) {
+			if _, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
+				"batch cancelled by an operator before this call"); err != nil {
+				return err
+			}
+			break
+		}
+		if err != nil {
+			return e.retryable(ctx, t, p, err)
 		}
 	}
 	return e.settle(ctx, p, t, started)
 }
 
+// corrupt fails every number of a part whose records or campaign fail their check:
+// nothing of it is sent, the batch's other parts go on.
+func (e *engine) corrupt(ctx context.Context, m *batch.Manifest, part int, log *logrus.Entry, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	if ps, err := e.deps.Store.Progress(ctx, m.ID, part); err != nil {
+		return err
+	} else if ps.State.Final() {
+		return nil
+	}
+	log.WithError(cause).Error("part record corrupt: never sent, its numbers are failed (corrupt)")
+	e.deps.Metrics.Problem(e.caller.vendor(), "corrupt")
+	n, err := e.deps.Lifecycle.Exhaust(ctx, m, part, nil, "corrupt", cause.Error())
+	if err != nil {
+		return err
+	}
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), batch.OutcomeFailed, n)
+	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)
+}
+
 // reconcile settles calls a dead worker left in flight: sent again where the vendor
 // recognises repeats, parked as uncertain where it cannot tell.
-func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartState) error {
+func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartProgress) error {
 	for _, r := range ps.Inflight {
 		if _, done := ps.Done[r]; done {
 			continue
@@ -228,12 +308,6 @@ func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartState)
 // deliverRange sends one call and records its outcome. It returns an error only
 // when the range is left unrecorded and the part should be tried again later.
 func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range) error {
-	d := e.deps
-	if cancelled, err := d.Store.Cancelled(ctx, p.m.ID); err != nil {
-		return err
-	} else if cancelled {
-		return e.recordAll(ctx, p, r, batch.OutcomeFailed, "cancelled", "batch cancelled by an operator before this call")
-	}
 	if p.permanent != nil {
 		// Credentials or the campaign are refused: no call of this part can pass.
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(p.permanent), errReason(p.permanent))
@@ -242,19 +316,24 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 	if err == nil {
 		return e.recordSent(ctx, p, r, res)
 	}
+	if errors.Is(err, errStopped) || errors.Is(err, &deferred{}) {
+		return err
+	}
 	switch vendors.ClassOf(err) {
 	case vendors.InvalidPart:
 		if r.Len() == 1 {
 			return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
 		}
-		// One bad record must not fail the rest: split and try each half.
+		// One bad record must not fail the rest: split and try each half. Each
+		// half's call checks the batch's controls again before it starts.
 		lo, hi := r.Halves()
 		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Info("parameter error over the call: bisecting")
 		if err := e.deliverRange(ctx, p, lo); err != nil {
 			return err
 		}
 		return e.deliverRange(ctx, p, hi)
-	case vendors.Permanent:
+	case vendors.Permanent, vendors.AuthRefused:
+		// AuthRefused reaches here only once its fresh-signature attempts ran out.
 		p.permanent = err
 		p.log.WithError(err).Error("vendor refused the call for good")
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
@@ -266,6 +345,16 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		}
 		p.log.WithError(err).Warn("no answer to a call the vendor may have processed: parked as uncertain")
 		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "no-answer", errReason(err))
+	case vendors.Transient:
+		// The same refusal again and again (a vendor that answers a create it holds
+		// already with a code we do not know as "duplicate") must not loop for
+		// weeks: past RepeatCap the call's numbers wait for an operator.
+		n, nerr := e.deps.Store.NoteRepeat(context.WithoutCancel(ctx), p.m.ID, p.part, r, errCode(err)+" "+errReason(err))
+		if nerr == nil && n >= e.deps.Retry.RepeatCap {
+			p.log.WithError(err).WithField("attempts", n).Warn("call refused the same way again and again: parked as uncertain")
+			return e.recordAll(ctx, p, r, batch.OutcomeUncertain, errCode(err),
+				fmt.Sprintf("refused the same way %d times, may have arrived: %s", n, errReason(err)))
+		}
 	}
 	// Transient or throttled beyond the in-handler budget: nothing was processed,
 	// and sendWithRetry has cleared the in-flight mark.
@@ -273,7 +362,8 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 }
 
 // sendWithRetry makes one call, retrying what is safe to retry with backoff. Each
-// attempt waits for the fleet rate limit and is signed afresh by the client.
+// attempt waits for the fleet rate limit, checks the batch's controls with its
+// in-flight mark, and is signed afresh by the client.
 func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range) (*sent, error) {
 	d := e.deps
 	vendor := e.caller.vendor()
@@ -281,22 +371,34 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = d.Retry.Initial, d.Retry.Max, d.Retry.Elapsed
 	var res *sent
+	authRefusals := 0
 	op := func() error {
-		if waited, err := d.Limiter.Wait(ctx, vendor); err != nil {
+		waited, err := d.Limiter.Wait(ctx, vendor, d.Retry.MaxInlineWait)
+		var busy *ratelimit.Busy
+		if errors.As(err, &busy) {
+			return backoff.Permanent(&deferred{state: batch.PartThrottled, after: busy.RetryAfter, why: busy.Error()})
+		}
+		if err != nil {
 			return backoff.Permanent(err)
-		} else if waited > 0 {
+		}
+		if waited > 0 {
 			d.Metrics.ThrottledWait(vendor, waited)
 		}
 		// A call in progress finishes even when shutdown starts: abandoning it
 		// would leave its outcome unknown. The client's timeout still bounds it.
 		callCtx := context.WithoutCancel(ctx)
-		// Marked in flight just before the request, not while waiting for the rate
-		// limit or a backoff: a worker dying then has sent nothing.
-		if err := d.Store.MarkInflight(callCtx, p.m.ID, p.part, r); err != nil {
+		// Marked in flight just before the request, after the rate-limit wait:
+		// the mark is where an operator's cancel or pause stops the call, and a
+		// worker dying before it has sent nothing.
+		switch err := d.Store.MarkInflight(callCtx, p.m.ID, p.part, r); {
+		case errors.Is(err, batch.ErrCancelled):
+			return backoff.Permanent(errStopped)
+		case errors.Is(err, batch.ErrPaused):
+			return backoff.Permanent(&deferred{state: batch.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
+		case err != nil:
 			return backoff.Permanent(err)
 		}
 		start := time.Now()
-		var err error
 		res, err = e.caller.send(callCtx, p, r, recs)
 		class := vendors.ClassOf(err)
 		outcome := "ok"
@@ -318,12 +420,23 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			return backoff.Permanent(err)
 		case class == vendors.Transient:
 			return err
+		case class == vendors.AuthRefused:
+			// Clock skew, a rotated key or an expired token: the next attempt is
+			// signed afresh (Yccall logs in again). Only a refusal that persists
+			// fails the part.
+			authRefusals++
+			if authRefusals < d.Retry.AuthAttempts {
+				p.log.WithError(err).Warn("vendor refused the signature or credentials: retrying freshly signed")
+				return err
+			}
+			return backoff.Permanent(err)
 		case class == vendors.Ambiguous && e.caller.resendSafe(p, r):
 			return err
 		case class == vendors.Throttled:
 			wait := vendors.RetryAfter(err)
 			if wait > d.Retry.MaxInlineWait {
-				return backoff.Permanent(err)
+				return backoff.Permanent(&deferred{state: batch.PartThrottled, after: wait, vendorThrottle: true,
+					why: "vendor asked to wait (Retry-After): " + errReason(err)})
 			}
 			d.Metrics.ThrottledWait(vendor, wait)
 			select {
@@ -340,6 +453,15 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 }
 
 func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, res *sent) error {
+	if len(res.unmatched) > 0 {
+		// The vendor refused numbers we cannot find in the call: which of the call's
+		// numbers it took is not known, so none is counted as delivered.
+		e.deps.Metrics.Problem(e.caller.vendor(), "unmatched_refusal")
+		p.log.WithFields(logrus.Fields{"range": fmt.Sprintf("%d-%d", r.Lo, r.Hi), "unmatched": maskAll(res.unmatched)}).
+			Error("vendor refused numbers that match no record of the call: the call's numbers are parked as uncertain")
+		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "unmatched-refusal",
+			fmt.Sprintf("the vendor refused %d numbers that match none of this call's records: %s", len(res.unmatched), res.refusedReason()))
+	}
 	out := batch.RangeResult{Range: r, Extra: res.extra}
 	if res.taskRef != "" {
 		if out.Extra == nil {
@@ -359,7 +481,7 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 	}
 	out.Delivered = r.Len() - len(out.Outcomes)
 	if res.reconciled {
-		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Info("vendor confirms an earlier attempt went through: counted as delivered")
+		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Info("vendor shows an earlier attempt went through: counted as delivered")
 	}
 	if err := e.record(ctx, p, out); err != nil {
 		return err
@@ -368,6 +490,15 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		p.extra[k] = v
 	}
 	return nil
+}
+
+func (s *sent) refusedReason() string {
+	for _, rf := range s.refused {
+		if rf.reason != "" {
+			return rf.reason
+		}
+	}
+	return "no reason given"
 }
 
 // recordAll records every record of r with one outcome.
@@ -398,10 +529,21 @@ func (e *engine) record(ctx context.Context, p *partRun, out batch.RangeResult) 
 }
 
 // retryable turns an error that leaves the part unfinished into what asynq acts on:
-// throttling (not a failure, but capped) or a plain retry.
-func (e *engine) retryable(ctx context.Context, p *partRun, err error) error {
+// a deferral (re-scheduled, not a failure), vendor throttling (not a failure, but
+// capped) or a plain retry.
+func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	var df *deferred
+	if errors.As(err, &df) {
+		if df.vendorThrottle {
+			n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part)
+			if nerr == nil && n > e.deps.Retry.ThrottleCap {
+				return fmt.Errorf("throttled %d times, counting as a failure: %w", n, unthrottled{err})
+			}
+		}
+		return e.defer_(ctx, t, p.m, p.part, p.log, df)
 	}
 	_ = e.deps.Store.NoteError(context.WithoutCancel(ctx), p.m.ID, p.part, errReason(err))
 	if vendors.ClassOf(err) == vendors.Throttled {
@@ -413,32 +555,38 @@ func (e *engine) retryable(ctx context.Context, p *partRun, err error) error {
 	return err
 }
 
+// defer_ records why and until when the part waits, and hands it back to asynq,
+// which re-schedules it after df.after (RetryDelay) without counting a failure.
+func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *batch.Manifest, part int, log *logrus.Entry, df *deferred) error {
+	at := df.resumeAt(e.deps.Store.Now())
+	if err := e.deps.Lifecycle.Wait(context.WithoutCancel(ctx), m.ID, part, df.state, at, df.why); err != nil {
+		return err
+	}
+	writeResult(t, PartResult{Batch: m.ID, Part: part, Vendor: m.Vendor, State: string(df.state), ResumeAt: &at, Reason: df.why})
+	log.WithFields(logrus.Fields{"state": df.state, "resume_at": at.Format(time.RFC3339)}).Info("part re-scheduled: " + df.why)
+	return df
+}
+
 // unthrottled hides a throttled error's class once the throttle cap is reached, so
 // that asynq counts it as a failure and the part's retries run out.
 type unthrottled struct{ error }
 
 func (u unthrottled) Class() vendors.Class { return vendors.Transient }
 
-// settle sets the part's final state, writes its result and, if it was the last
-// part, announces the batch.
+// settle sets the part's final state and writes its result; the lifecycle
+// announces the batch if this part finished it.
 func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started time.Time) error {
 	d := e.deps
 	ctx = context.WithoutCancel(ctx)
-	ps, err := d.Store.PartState(ctx, p.m.ID, p.part)
+	state, err := d.Lifecycle.Settle(ctx, p.m, p.part, p.permanent != nil)
 	if err != nil {
 		return err
 	}
-	state := batch.PartDone
-	switch {
-	case p.permanent != nil:
-		state = batch.PartFailed
-	case ps.HasUncertain():
-		state = batch.PartUncertain
+	ps, err := d.Store.Progress(ctx, p.m.ID, p.part)
+	if err != nil {
+		return err
 	}
-	if cancelled, _ := d.Store.Cancelled(ctx, p.m.ID); cancelled && state == batch.PartDone && ps.HasFailed() {
-		state = batch.PartCancelled
-	}
-	res := PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: state, DurationMS: time.Since(started).Milliseconds()}
+	res := PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(state), DurationMS: time.Since(started).Milliseconds()}
 	for k, v := range ps.Extra {
 		if strings.HasPrefix(k, "task:") {
 			res.Tasks = append(res.Tasks, v)
@@ -451,66 +599,21 @@ func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started 
 		res.Failed += sm.Failed
 		res.Uncertain += sm.Uncertain
 	}
-	if w := t.ResultWriter(); w != nil {
-		if b, err := json.Marshal(res); err == nil {
-			_, _ = w.Write(b)
-		}
-	}
-	finished, err := d.Store.SetPartState(ctx, p.m.ID, p.part, state)
-	if err != nil {
-		return err
-	}
+	writeResult(t, res)
 	p.log.WithFields(logrus.Fields{"state": state, "delivered": res.Delivered, "refused": res.Refused,
 		"failed": res.Failed, "uncertain": res.Uncertain}).Info("part settled")
-	if finished {
-		d.announce(ctx, p.m, p.campaign)
-	}
 	if p.permanent != nil {
 		return fmt.Errorf("%s: %w", errReason(p.permanent), asynq.SkipRetry)
 	}
 	return nil
 }
 
-// announce publishes a finished batch on the events stream and its webhook.
-func (d *Deps) announce(ctx context.Context, m *batch.Manifest, c campaign.Campaign) {
-	log := d.Log.WithFields(logrus.Fields{"vendor": m.Vendor, "batch": m.ID})
-	ev, err := d.Store.Announce(ctx, m.ID)
-	if err != nil {
-		log.WithError(err).Error("announce finished batch")
-		return
-	}
-	log.WithFields(logrus.Fields{"delivered": ev.Status.Delivered, "refused": ev.Status.Refused,
-		"failed": ev.Status.Failed}).Info("batch finished")
-	if url := c.WebhookURL(); url != "" {
-		if err := postWebhook(ctx, d.HTTPClient, url, ev); err != nil {
-			log.WithError(err).Warn("batch webhook not delivered")
+func writeResult(t *asynq.Task, v any) {
+	if w := t.ResultWriter(); w != nil {
+		if b, err := json.Marshal(v); err == nil {
+			_, _ = w.Write(b)
 		}
 	}
-}
-
-func postWebhook(ctx context.Context, hc *http.Client, url string, ev *batch.Event) error {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	op := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
-		if err != nil {
-			return backoff.Permanent(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return fmt.Errorf("webhook: %w", vendors.ScrubURLError(err))
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("webhook answered %d", resp.StatusCode)
-		}
-		return nil
-	}
-	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(), 3)
-	return backoff.Retry(op, backoff.WithContext(b, ctx))
 }
 
 // errCode is the vendor's code in err, when it has one.

@@ -3,11 +3,13 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
@@ -19,9 +21,17 @@ import (
 // vendor is an error that names the missing variable.
 func ClientsFromEnv(getenv envconf.Getenv, rdb redis.UniversalClient, want string) (*Deps, []string, error) {
 	d := &Deps{}
-	wanted := func(v string) bool {
-		return want == "configured" || want == "" || strings.Contains(","+want+",", ","+v+",")
+	named := map[string]bool{}
+	if want != "configured" && want != "" {
+		for _, v := range strings.Split(want, ",") {
+			v = strings.TrimSpace(v)
+			if !slices.Contains(chunking.Vendors, v) {
+				return nil, nil, fmt.Errorf("WORKER_VENDORS names %q: want a comma list of %s, or 'configured'", v, strings.Join(chunking.Vendors, ", "))
+			}
+			named[v] = true
+		}
 	}
+	wanted := func(v string) bool { return len(named) == 0 || named[v] }
 	var problems []string
 	if cfg, ok, err := nxcloud.ConfigFromEnv(getenv); err != nil {
 		problems = append(problems, err.Error())
@@ -62,6 +72,11 @@ func ClientsFromEnv(getenv envconf.Getenv, rdb redis.UniversalClient, want strin
 		}
 	}
 	sort.Strings(served)
+	for v := range named {
+		if !slices.Contains(served, v) {
+			return nil, nil, fmt.Errorf("WORKER_VENDORS names %s, but its variables are not set (see README)", v)
+		}
+	}
 	if len(served) == 0 {
 		return nil, nil, errors.New("no vendor is configured: set the variables of at least one (see README)")
 	}

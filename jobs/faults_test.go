@@ -1,12 +1,12 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -90,7 +91,7 @@ func TestReconcileFlashAIInflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, _ := h.store.LoadPart(ctx, m.ID, 0)
+	recs, _ := h.store.LoadPart(ctx, m, 0)
 	r := chunking.Range{Lo: 0, Hi: len(recs)}
 	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func TestReconcileFlashAIInflight(t *testing.T) {
 	// What the dead worker's call did at the vendor.
 	d := h.deps()
 	list, _ := chunking.EncodeMobileList(recs)
-	_, err = d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + strings.TrimPrefix(m.ID, "flashai-")[:12] + "_0",
+	_, err = d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0",
 		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list})
 	if err != nil {
 		t.Fatal(err)
@@ -134,16 +135,8 @@ func TestUncertainUntilResolved(t *testing.T) {
 			if n := len(h.fake.Ledger("nxcloud").Numbers); n != 250 {
 				t.Fatalf("vendor got %d numbers; the uncertain part must not be sent", n)
 			}
-			m, _ := h.store.Manifest(ctx, sum.Batch)
-			if _, err := h.store.ResolveUncertain(ctx, m.ID, 1, resolution == "delivered"); err != nil {
+			if _, err := h.lifecycle().Resolve(ctx, sum.Batch, 1, resolution == "delivered"); err != nil {
 				t.Fatal(err)
-			}
-			if resolution == "delivered" {
-				if _, err := h.store.SetPartState(ctx, m.ID, 1, batch.PartDone); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				requeue(t, h, m, 1)
 			}
 			st = h.waitSettled(sum.Batch, 30*time.Second)
 			if st.Delivered != 500 || st.Uncertain != 0 || !st.Finished {
@@ -157,22 +150,6 @@ func TestUncertainUntilResolved(t *testing.T) {
 				t.Errorf("vendor holds %d numbers; want %d", n, want)
 			}
 		})
-	}
-}
-
-func requeue(t *testing.T, h *harness, m *batch.Manifest, n int) {
-	t.Helper()
-	insp := asynq.NewInspector(h.aopt)
-	defer insp.Close()
-	_ = insp.DeleteTask(m.Queue, batch.TaskID(m.ID, n))
-	if _, err := h.store.SetPartState(context.Background(), m.ID, n, batch.PartQueued); err != nil {
-		t.Fatal(err)
-	}
-	c := asynq.NewClient(h.aopt)
-	defer c.Close()
-	task, _ := jobs.NewPartTask(m.Vendor, m.ID, n, 0)
-	if _, err := c.Enqueue(task); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -208,13 +185,16 @@ func TestSpeechResumesFromCheckpoint(t *testing.T) {
 
 type limiterFunc func()
 
-func (f limiterFunc) Wait(context.Context, string) (time.Duration, error) { f(); return 0, nil }
+func (f limiterFunc) Wait(context.Context, string, time.Duration) (time.Duration, error) {
+	f()
+	return 0, nil
+}
 
 func TestCancelStopsFurtherCalls(t *testing.T) {
 	h := setup(t)
 	phones := numbers(2000, 90000)
 	sum := h.enqueue("nxcloud", lines(phones), 100, 0)
-	if err := h.store.Cancel(context.Background(), sum.Batch); err != nil {
+	if err := h.lifecycle().Cancel(context.Background(), sum.Batch); err != nil {
 		t.Fatal(err)
 	}
 	h.startWorker(h.deps())
@@ -270,7 +250,9 @@ func TestFinishedBatchEventAndWebhook(t *testing.T) {
 	ctx := context.Background()
 	phones := numbers(10, 110000)
 	sum := h.enqueueCampaign("yccall", `{"assign_type":2,"assign_agent":"q","task_scale":"1:1","task_name":"hook","webhook":"`+hook.URL+`"}`, lines(phones))
-	h.startWorker(h.deps())
+	d := h.deps()
+	d.Webhook = plainPoster{}
+	h.startWorker(d)
 	select {
 	case ev := <-got:
 		if ev.Type != "batch.finished" || ev.Status.Batch != sum.Batch || ev.Status.Delivered != 10 {
@@ -297,17 +279,20 @@ func TestControlsReachTheVendor(t *testing.T) {
 	defer insp.Close()
 	for _, tc := range []struct {
 		typ string
-		p   jobs.ControlPayload
+		p   tasks.ControlPayload
 	}{
-		{jobs.TypeFlashAIControl, jobs.ControlPayload{Batch: sum.Batch, Action: jobs.ActionPause}},
-		{jobs.TypeFlashAIDelete, jobs.ControlPayload{Batch: sum.Batch, Action: "delete", Numbers: []string{"+86 " + phones[3]}}},
+		{tasks.TypeFlashAIControl, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionPause}},
+		{tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionDelete, Request: "del-1"}},
 	} {
-		task, _ := jobs.NewControlTask(tc.typ, tc.p)
+		if err := h.store.SetControlNumbers(context.Background(), sum.Batch, "del-1", []string{"+86 " + phones[3]}); err != nil {
+			t.Fatal(err)
+		}
+		task, _ := tasks.NewControlTask(tc.typ, tc.p)
 		info, err := c.Enqueue(task)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res jobs.ControlResult
+		var res tasks.ControlResult
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
 			ti, err := insp.GetTaskInfo(info.Queue, info.ID)
@@ -334,4 +319,21 @@ func speechCalls(vendor string, n int) int {
 		return n
 	}
 	return 0
+}
+
+// plainPoster posts webhooks without the production sender's address rules, so this
+// test can use a loopback receiver; the webhook package tests those rules.
+type plainPoster struct{}
+
+func (plainPoster) Send(ctx context.Context, url, eventID string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Dialq-Event-Id", eventID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }

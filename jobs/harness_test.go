@@ -22,6 +22,7 @@ import (
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -79,7 +80,7 @@ func getenv(m map[string]string) func(string) string { return func(k string) str
 
 // fastRetry keeps tests quick while exercising the same paths.
 var fastRetry = jobs.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Elapsed: 3 * time.Second,
-	MaxInlineWait: 2 * time.Second, ThrottleCap: 100}
+	MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 3, PauseRecheck: 200 * time.Millisecond}
 
 // deps builds the worker's dependencies from the harness environment.
 func (h *harness) deps() *jobs.Deps {
@@ -91,6 +92,7 @@ func (h *harness) deps() *jobs.Deps {
 	d.Store = h.store
 	d.Retry = fastRetry
 	d.Log = logrus.NewEntry(h.log)
+	d.Lifecycle = h.lifecycle()
 	return d
 }
 
@@ -151,7 +153,8 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 			h.t.Fatal(err)
 		}
 		checkSum(h.t, st)
-		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 {
+		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
+			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -164,9 +167,9 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 // checkSum asserts the batch's account adds up.
 func checkSum(t *testing.T, st *batch.Status) {
 	t.Helper()
-	if got := st.Rejected + st.Delivered + st.Refused + st.Failed + st.Uncertain + st.Pending; got != st.Read || st.Pending < 0 {
-		t.Fatalf("account does not add up: read %d != rejected %d + delivered %d + refused %d + failed %d + uncertain %d + pending %d",
-			st.Read, st.Rejected, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending)
+	if got := st.Rejected + st.Suppressed + st.Delivered + st.Refused + st.Failed + st.Uncertain + st.Pending; got != st.Read || st.Pending < 0 {
+		t.Fatalf("account does not add up: read %d != rejected %d + suppressed %d + delivered %d + refused %d + failed %d + uncertain %d + pending %d",
+			st.Read, st.Rejected, st.Suppressed, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending)
 	}
 }
 
@@ -228,4 +231,12 @@ func (h *harness) enqueueCampaign(vendor, campaignJSON, list string) *intake.Sum
 		h.t.Fatal(err)
 	}
 	return sum
+}
+
+// lifecycle is the lifecycle manager on the test's Redis, as operators' commands use it.
+func (h *harness) lifecycle() *lifecycle.Manager {
+	h.t.Helper()
+	c, insp := asynq.NewClient(h.aopt), asynq.NewInspector(h.aopt)
+	h.t.Cleanup(func() { c.Close(); insp.Close() })
+	return lifecycle.New(h.store, c, insp, logrus.NewEntry(h.log))
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +14,9 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
@@ -21,15 +24,21 @@ import (
 	"github.com/dialq/dialq/vendors/yccall"
 )
 
+// Webhook posts a finished batch's event to its campaign's webhook.
+type Webhook interface {
+	Send(ctx context.Context, url, eventID string, body []byte) error
+}
+
 // Deps are what the handlers need. A vendor whose client is nil is not served.
 type Deps struct {
-	Store   *batch.Store
-	Limiter RateLimiter
-	Metrics Metrics
-	Log     *logrus.Entry
-	Retry   Retry
-	// HTTPClient posts batch webhooks.
-	HTTPClient *http.Client
+	Store     *batch.Store
+	Lifecycle *lifecycle.Manager
+	Limiter   RateLimiter
+	Metrics   Metrics
+	Log       *logrus.Entry
+	Retry     Retry
+	// Webhook posts batch webhooks; nil leaves them off.
+	Webhook Webhook
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
@@ -39,7 +48,7 @@ type Deps struct {
 
 type noLimit struct{}
 
-func (noLimit) Wait(context.Context, string) (time.Duration, error) { return 0, nil }
+func (noLimit) Wait(context.Context, string, time.Duration) (time.Duration, error) { return 0, nil }
 
 func (d *Deps) defaults() {
 	if d.Limiter == nil {
@@ -54,40 +63,70 @@ func (d *Deps) defaults() {
 	if d.Retry == (Retry{}) {
 		d.Retry = DefaultRetry
 	}
-	if d.HTTPClient == nil {
-		d.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
 }
 
-// Register adds a handler for every task type of every configured vendor and
-// returns the vendors served.
-func Register(mux *asynq.ServeMux, d *Deps) []string {
+// Served lists the vendors d has a client for.
+func (d *Deps) Served() []string {
+	var out []string
+	for _, v := range chunking.Vendors {
+		if d.client(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *Deps) client(vendor string) bool {
+	switch vendor {
+	case chunking.NXCloud:
+		return d.NXCloud != nil
+	case chunking.Yccall:
+		return d.Yccall != nil
+	case chunking.Speech:
+		return d.Speech != nil
+	case chunking.FlashAI:
+		return d.FlashAI != nil
+	}
+	return false
+}
+
+// Queues are the queues a worker serving d's vendors takes tasks from, with their
+// weights: the control queue first, then each served vendor's own queue, and the
+// queue all parts shared before per-vendor queues, so old parts drain. A vendor no
+// worker serves keeps its parts pending in its own queue, visibly, until one does.
+func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
+	q := map[string]int{tasks.ControlQueue: controlWeight, tasks.LegacyQueue: 1}
+	for _, v := range d.Served() {
+		q[tasks.Queue(v)] = partWeight
+	}
+	return q
+}
+
+// Register adds a handler for every task type of every configured vendor, and the
+// batch announcement.
+func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
-	var served []string
 	if d.NXCloud != nil {
-		mux.Handle(TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
-		served = append(served, "nxcloud")
+		mux.Handle(tasks.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
 	}
 	if d.Yccall != nil {
-		mux.Handle(TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
-		mux.Handle(TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
-		served = append(served, "yccall")
+		mux.Handle(tasks.TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
+		mux.Handle(tasks.TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
 	}
 	if d.Speech != nil {
-		mux.Handle(TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
-		served = append(served, "speech")
+		mux.Handle(tasks.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
 	}
 	if d.FlashAI != nil {
-		mux.Handle(TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI}})
-		mux.Handle(TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
-		mux.Handle(TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
-		served = append(served, "flashai")
+		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI}})
+		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
+		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
 	}
-	return served
+	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
 }
 
-// RetryDelay honours a vendor's Retry-After, retries a part whose worker died at
-// once (its in-flight marks make that safe), and otherwise backs off as asynq does.
+// RetryDelay honours a vendor's Retry-After and every deferral (rate limit, pause,
+// calling window), retries a part whose worker died at once (its in-flight marks
+// make that safe), and otherwise backs off as asynq does.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if ra := vendors.RetryAfter(err); ra > 0 {
 		return ra
@@ -98,8 +137,8 @@ func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
 
-// IsFailure keeps throttling out of the failure count (and the retry budget); the
-// handler caps how often a part may be throttled.
+// IsFailure keeps throttling and deferrals out of the failure count (and the retry
+// budget); the handler caps how often a vendor may throttle a part.
 func IsFailure(err error) bool {
 	return vendors.ClassOf(err) != vendors.Throttled
 }
@@ -113,16 +152,16 @@ func ErrorHandler(d *Deps) asynq.ErrorHandler {
 	return asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		if retried < maxRetry || errors.Is(err, asynq.SkipRetry) {
+		if retried < maxRetry || errors.Is(err, asynq.SkipRetry) || !IsFailure(err) {
 			return // asynq retries it, or the handler already settled it
 		}
-		var pl PartPayload
+		var pl tasks.PartPayload
 		if json.Unmarshal(t.Payload(), &pl) != nil || pl.Batch == "" || !strings.HasPrefix(t.Type(), "dial:") {
 			return
 		}
 		ctx = context.WithoutCancel(ctx)
 		log := d.Log.WithFields(logrus.Fields{"batch": pl.Batch, "part": pl.Part})
-		if err := d.failRemaining(ctx, pl, err); err != nil {
+		if err := d.exhaust(ctx, pl, err); err != nil {
 			log.WithError(err).Error("settle exhausted part")
 			return
 		}
@@ -130,39 +169,70 @@ func ErrorHandler(d *Deps) asynq.ErrorHandler {
 	})
 }
 
-func (d *Deps) failRemaining(ctx context.Context, pl PartPayload, cause error) error {
+func (d *Deps) exhaust(ctx context.Context, pl tasks.PartPayload, cause error) error {
 	m, err := d.Store.Manifest(ctx, pl.Batch)
 	if err != nil {
 		return err
 	}
-	recs, err := d.Store.LoadPart(ctx, m.ID, pl.Part)
+	recs, err := d.Store.LoadPart(ctx, m, pl.Part)
+	if err != nil && !errors.Is(err, batch.ErrCorrupt) {
+		return err
+	}
+	n, err := d.Lifecycle.Exhaust(ctx, m, pl.Part, recs, vendors.ClassOf(cause).String(), "gave up after retries: "+cause.Error())
+	d.Metrics.AddNumbers(m.Vendor, batch.OutcomeFailed, n)
+	return err
+}
+
+// announce publishes one finish of a batch on the events stream and posts it to the
+// campaign's webhook. A webhook that fails is logged and counted; it never holds the
+// batch.
+func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
+	var pl tasks.AnnouncePayload
+	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
+		return fmt.Errorf("announce payload: %v: %w", err, asynq.SkipRetry)
+	}
+	log := d.Log.WithField("batch", pl.Batch)
+	ev, published, err := d.Lifecycle.Announce(ctx, pl.Batch, pl.Generation)
+	if errors.Is(err, batch.ErrNotFound) {
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
 	if err != nil {
 		return err
 	}
-	ps, err := d.Store.PartState(ctx, m.ID, pl.Part)
+	if !published {
+		return nil // this finish went out before (a redelivered announcement)
+	}
+	log.WithFields(logrus.Fields{"vendor": ev.Status.Vendor, "delivered": ev.Status.Delivered, "refused": ev.Status.Refused,
+		"failed": ev.Status.Failed, "event": ev.ID}).Info("batch finished: announced")
+	m, err := d.Store.Manifest(ctx, pl.Batch)
 	if err != nil {
-		return err
+		return nil
 	}
-	reason := "gave up after retries: " + cause.Error()
-	for _, r := range chunking.Remaining(len(recs), ps.DoneRanges()) {
-		out := batch.RangeResult{Range: r}
-		for i := r.Lo; i < r.Hi; i++ {
-			out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, Line: recs[i].Line, Phone: recs[i].Phone,
-				State: batch.OutcomeFailed, Code: vendors.ClassOf(cause).String(), Reason: reason})
-		}
-		if _, err := d.Store.RecordRange(ctx, m.ID, pl.Part, out); err != nil {
-			return err
-		}
-		d.Metrics.AddNumbers(m.Vendor, batch.OutcomeFailed, r.Len())
+	c, err := campaign.Parse(m.Vendor, m.Campaign)
+	if err != nil || c.WebhookURL() == "" {
+		return nil
 	}
-	finished, err := d.Store.SetPartState(ctx, m.ID, pl.Part, batch.PartFailed)
+	if d.Webhook == nil {
+		log.Warn("campaign names a webhook, but webhooks are off on this worker (WEBHOOK_ALLOWED_HOSTS)")
+		d.Metrics.Problem(m.Vendor, "webhook_refused")
+		return nil
+	}
+	body, err := json.Marshal(ev)
 	if err != nil {
-		return err
+		return nil
 	}
-	if finished {
-		if c, err := campaign.Parse(m.Vendor, m.Campaign); err == nil {
-			d.announce(ctx, m, c)
-		}
+	if err := d.Webhook.Send(ctx, c.WebhookURL(), ev.ID, body); err != nil {
+		log.WithError(err).Warn("batch webhook not delivered")
+		d.Metrics.Problem(m.Vendor, "webhook_failed")
 	}
 	return nil
+}
+
+// maskAll masks numbers for a log line.
+func maskAll(phones []string) []string {
+	out := make([]string, len(phones))
+	for i, p := range phones {
+		out[i] = redact.Phone(p)
+	}
+	return out
 }

@@ -9,7 +9,8 @@ import (
 
 // ServerOptions are the settings that differ between the worker, the demo and tests.
 type ServerOptions struct {
-	Concurrency     int
+	Concurrency int
+	// Queues: nil means the control queue and the served vendors' own (Queues).
 	Queues          map[string]int
 	ShutdownTimeout time.Duration
 	// DelayedTaskCheckInterval and TaskCheckInterval: zero keeps asynq's defaults.
@@ -30,7 +31,7 @@ func NewServer(r asynq.RedisConnOpt, d *Deps, opt ServerOptions) *asynq.Server {
 	}
 	queues := opt.Queues
 	if len(queues) == 0 {
-		queues = map[string]int{ControlQueue: 6, DefaultQueue: 3}
+		queues = Queues(d, 6, 3)
 	}
 	return asynq.NewServer(r, asynq.Config{
 		Concurrency:              opt.Concurrency,

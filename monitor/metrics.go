@@ -15,6 +15,7 @@ type Metrics struct {
 	numbers      *prometheus.CounterVec
 	waits        *prometheus.CounterVec
 	waitSeconds  *prometheus.CounterVec
+	problems     *prometheus.CounterVec
 }
 
 // NewMetrics builds the metrics and registers them with reg (nil: not registered).
@@ -44,9 +45,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "dialq_throttled_wait_seconds_total",
 			Help: "Time spent waiting for the vendor's rate limit.",
 		}, []string{"vendor"}),
+		problems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialq_problems_total",
+			Help: "Events an operator must look at: corrupt records, lost batches, refusals matching no record, webhooks refused or failed.",
+		}, []string{"vendor", "kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.callDuration, m.numbers, m.waits, m.waitSeconds)
+		reg.MustRegister(m.calls, m.callDuration, m.numbers, m.waits, m.waitSeconds, m.problems)
 	}
 	return m
 }
@@ -78,4 +83,12 @@ func (m *Metrics) ThrottledWait(vendor string, d time.Duration) {
 	if d > 0 {
 		m.waitSeconds.WithLabelValues(vendor).Add(d.Seconds())
 	}
+}
+
+// Problem counts one event of kind that an operator must look at.
+func (m *Metrics) Problem(vendor, kind string) {
+	if m == nil {
+		return
+	}
+	m.problems.WithLabelValues(vendor, kind).Inc()
 }

@@ -44,8 +44,20 @@ func limitFor(r float64) redis_rate.Limit {
 	return redis_rate.Limit{Rate: 1, Period: time.Duration(float64(time.Second) / r), Burst: 1}
 }
 
+// Busy means the next call is further away than the caller would wait: the part
+// goes back to the queue for RetryAfter instead of holding a worker slot.
+type Busy struct {
+	Vendor     string
+	RetryAfter time.Duration
+}
+
+func (b *Busy) Error() string {
+	return fmt.Sprintf("%s fleet rate limit: next call in %s", b.Vendor, b.RetryAfter.Round(time.Millisecond))
+}
+
 // Wait blocks until vendor may make one more call and returns how long it waited.
-func (l *Limiter) Wait(ctx context.Context, vendor string) (time.Duration, error) {
+// When that would take longer than budget in all, it returns a *Busy at once.
+func (l *Limiter) Wait(ctx context.Context, vendor string, budget time.Duration) (time.Duration, error) {
 	limit, ok := l.limits[vendor]
 	if !ok {
 		return 0, nil
@@ -58,6 +70,11 @@ func (l *Limiter) Wait(ctx context.Context, vendor string) (time.Duration, error
 		}
 		if res.Allowed > 0 {
 			return waited, nil
+		}
+		if waited+res.RetryAfter > budget {
+			// Other workers queue for the same slots: coming back after one
+			// period leaves room for them, not a thundering herd.
+			return waited, &Busy{Vendor: vendor, RetryAfter: max(res.RetryAfter, limit.Period/time.Duration(limit.Rate))}
 		}
 		select {
 		case <-ctx.Done():

@@ -33,6 +33,10 @@ const (
 	// Ambiguous means the request reached the vendor but no answer came back: it may
 	// have been processed. Resending is only safe where the vendor detects repeats.
 	Ambiguous
+	// AuthRefused means the vendor could not check our signature or credentials
+	// (clock skew, a rotated key, an expired token): retry a few times, freshly
+	// signed, before the part fails.
+	AuthRefused
 )
 
 func (c Class) String() string {
@@ -47,6 +51,8 @@ func (c Class) String() string {
 		return "permanent"
 	case Ambiguous:
 		return "ambiguous"
+	case AuthRefused:
+		return "auth"
 	}
 	return "unknown"
 }

@@ -43,8 +43,10 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/tasks"
 )
 
 func main() {
@@ -219,6 +221,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	deps.Store = batch.NewStore(rdb)
 	deps.Metrics = monitor.NewMetrics(reg)
 	deps.Log = entry
+	lifeClient := asynq.NewClient(aopt)
+	defer lifeClient.Close()
+	deps.Lifecycle = lifecycle.New(deps.Store, lifeClient, insp, entry)
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
 	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
@@ -289,7 +294,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.serve && ctx.Err() == nil {
 		fmt.Fprintf(stdout, "\nServing the dashboard at %s until Ctrl-C\n", dashboard)
-		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, jobs.DefaultQueue)
+		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, tasks.Queue(chunking.Yccall))
 		<-ctx.Done()
 		fmt.Fprintln(stdout, "stopping")
 	}
@@ -576,7 +581,7 @@ func checkRedisIsOurs(insp *asynq.Inspector) error {
 		return fmt.Errorf("inspect redis: %w", err)
 	}
 	for _, q := range queues {
-		if q != jobs.DefaultQueue && q != jobs.ControlQueue {
+		if !strings.HasPrefix(q, "dialq") {
 			continue
 		}
 		info, err := insp.GetQueueInfo(q)

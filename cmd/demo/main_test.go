@@ -22,7 +22,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/tasks"
 )
 
 // account is what the demo printed for one batch.
@@ -196,23 +197,30 @@ func TestServeKeepsDashboard(t *testing.T) {
 
 	// The dashboard's API lists the completed parts (4+3+3+3) with their results,
 	// and no phone number.
-	body := get(t, dash+"api/queues/"+jobs.DefaultQueue+"/completed_tasks?page_size=50")
-	var resp struct {
-		Tasks []struct {
-			ID     string `json:"id"`
-			Result string `json:"result"`
-		} `json:"tasks"`
-	}
-	if err := json.Unmarshal([]byte(body), &resp); err != nil {
-		t.Fatalf("completed tasks: %v\n%s", err, body)
-	}
-	if len(resp.Tasks) != 13 {
-		t.Errorf("dashboard lists %d completed parts; want 13\n%s", len(resp.Tasks), body)
-	}
-	for _, tk := range resp.Tasks {
-		if tk.Result == "" {
-			t.Errorf("completed part %s has no result", tk.ID)
+	// Each vendor's parts are in its own queue.
+	var body string
+	completed := 0
+	for _, v := range chunking.Vendors {
+		b := get(t, dash+"api/queues/"+tasks.Queue(v)+"/completed_tasks?page_size=50")
+		body += b
+		var resp struct {
+			Tasks []struct {
+				ID     string `json:"id"`
+				Result string `json:"result"`
+			} `json:"tasks"`
 		}
+		if err := json.Unmarshal([]byte(b), &resp); err != nil {
+			t.Fatalf("completed tasks of %s: %v\n%s", v, err, b)
+		}
+		completed += len(resp.Tasks)
+		for _, tk := range resp.Tasks {
+			if tk.Result == "" {
+				t.Errorf("completed part %s has no result", tk.ID)
+			}
+		}
+	}
+	if completed != 13 {
+		t.Errorf("dashboard lists %d completed parts; want 13\n%s", completed, body)
 	}
 	for _, n := range listNumbers(t) {
 		if strings.Contains(body, n) {
@@ -255,7 +263,7 @@ func TestRunFails(t *testing.T) {
 	// A Redis whose dialq queue holds work: a demo worker would deliver it to the fake.
 	busy := miniredis.RunT(t)
 	c := asynq.NewClient(asynq.RedisClientOpt{Addr: busy.Addr()})
-	if _, err := c.Enqueue(asynq.NewTask("dial:other", nil), asynq.Queue(jobs.DefaultQueue)); err != nil {
+	if _, err := c.Enqueue(asynq.NewTask("dial:other", nil), asynq.Queue(tasks.Queue("nxcloud"))); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

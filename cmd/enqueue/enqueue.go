@@ -25,7 +25,6 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
-	"github.com/dialq/dialq/jobs"
 )
 
 type enqueueFlags struct {
@@ -38,6 +37,20 @@ type enqueueFlags struct {
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
+	fs, f := enqueueFlagSet(e)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, "", &exitError{code: exitOK, err: err}
+		}
+		return nil, "", usageErr("%v", err)
+	}
+	// An empty -redis is resolved by redisconf.Load: REDIS_URL, Cluster or Sentinel.
+	return checkEnqueueFlags(fs, f)
+}
+
+// enqueueFlagSet defines enqueue's flags. Defaults read from the environment are
+// shown in -h, except REDIS_URL's: it may hold a password.
+func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	f := &enqueueFlags{}
 	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -47,7 +60,7 @@ func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
 	fs.StringVar(&f.format, "format", "auto", "input format: auto, lines, csv or jsonl")
 	fs.StringVar(&f.batchID, "batch", "", "batch id (default: derived from vendor, campaign and input)")
 	fs.StringVar(&f.rejectsFile, "rejects", "", "write rejected rows to this CSV file")
-	fs.StringVar(&f.queue, "queue", envconf.Or(e.getenv, "DIALQ_QUEUE", jobs.DefaultQueue), "asynq queue for the parts")
+	fs.StringVar(&f.queue, "queue", e.getenv("DIALQ_QUEUE"), "asynq queue for the parts (default: the vendor's own, dialq-<vendor>)")
 	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
 	fs.StringVar(&f.redisURL, "redis", "", redisconf.FlagHelp)
 	fs.IntVar(&f.partSize, "part-size", 0, "records per part (default: the vendor's limit)")
@@ -58,12 +71,10 @@ func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate, count and print the plan; write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any row is rejected (exit 3)")
 	fs.BoolVar(&f.progress, "progress", true, "show a progress bar when stderr is a terminal")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, "", &exitError{code: exitOK, err: err}
-		}
-		return nil, "", usageErr("%v", err)
-	}
+	return fs, f
+}
+
+func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags) (*enqueueFlags, string, error) {
 	if fs.NArg() != 1 {
 		return nil, "", usageErr("want exactly one input, a file or - for standard input\n%s", usage)
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -93,14 +94,22 @@ func run(ctx context.Context, args []string, e env) error {
 			return runRetry(ctx, args[1:], e)
 		case "resolve":
 			return runResolve(ctx, args[1:], e)
-		case "cancel":
-			return runCancel(ctx, args[1:], e)
+		case "cancel", "pause", "resume":
+			return runHold(ctx, args[0], args[1:], e)
+		case "version":
+			v, rev := buildVersion()
+			fmt.Fprintf(e.stdout, "enqueue %s (revision %s)\n", v, rev)
+			return nil
 		case "control":
 			return runControl(ctx, args[1:], e)
 		case "delete":
 			return runDelete(ctx, args[1:], e)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(e.stdout, usage)
+			fmt.Fprintln(e.stdout, "\nflags of enqueue -vendor … FILE:")
+			fs, _ := enqueueFlagSet(e)
+			fs.SetOutput(e.stdout)
+			fs.PrintDefaults()
 			return nil
 		}
 	}
@@ -112,10 +121,36 @@ const usage = `usage:
   enqueue status [-json] [-watch] BATCH
   enqueue list [-json] [-n 20]
   enqueue failures BATCH            (CSV on stdout, accepted back as input)
-  enqueue retry BATCH               (re-run archived parts)
+  enqueue retry BATCH               (re-run failed parts)
   enqueue resolve BATCH PART delivered|resend
-  enqueue cancel BATCH
-  enqueue control pause|restart|stop BATCH
+  enqueue pause BATCH | resume BATCH  (hold or release the batch in dialq and at the vendor)
+  enqueue cancel BATCH              (no further call; numbers not sent fail as cancelled)
+  enqueue control pause|restart|stop BATCH   (vendor tasks only: FlashAI, Yccall)
   enqueue delete BATCH NUMBER...    (FlashAI)
-Run "enqueue -h" for the enqueue flags. Every command reads REDIS_URL.
+  enqueue version
+Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
+REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
 `
+
+// buildVersion is the module version and VCS revision the binary was built from.
+func buildVersion() (version, revision string) {
+	version, revision = "(devel)", "unknown"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				revision += "+dirty"
+			}
+		}
+	}
+	return
+}

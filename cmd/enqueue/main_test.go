@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialq/dialq/tasks"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
@@ -23,7 +25,6 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
-	"github.com/dialq/dialq/jobs"
 )
 
 const (
@@ -356,9 +357,9 @@ func TestEnqueueExamples(t *testing.T) {
 			if !regexp.MustCompile(`^` + tt.vendor + `-[0-9a-f]{16}$`).MatchString(s.Batch) {
 				t.Errorf("batch id %q", s.Batch)
 			}
-			tasks, err := h.inspector().ListPendingTasks(jobs.DefaultQueue)
-			if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.PartTypes[tt.vendor] {
-				t.Errorf("pending tasks %v, %v; want one %s", tasks, err, jobs.PartTypes[tt.vendor])
+			pending, err := h.inspector().ListPendingTasks(tasks.Queue(tt.vendor))
+			if err != nil || len(pending) != 1 || pending[0].Type != tasks.PartTypes[tt.vendor] {
+				t.Errorf("pending tasks %v, %v; want one %s", pending, err, tasks.PartTypes[tt.vendor])
 			}
 		})
 	}
@@ -381,17 +382,17 @@ func TestRerunEnqueuesNothingNew(t *testing.T) {
 	}
 
 	// One task per part, with the part's fixed id, and no phone number in the payload.
-	tasks, err := h.inspector().ListPendingTasks(jobs.DefaultQueue)
+	pending, err := h.inspector().ListPendingTasks(tasks.Queue("yccall"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, ti := range tasks {
+	for _, ti := range pending {
 		ids = append(ids, ti.ID)
 		dec := json.NewDecoder(bytes.NewReader(ti.Payload))
 		dec.DisallowUnknownFields()
-		var pl jobs.PartPayload
-		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || batch.TaskID(pl.Batch, pl.Part) != ti.ID {
+		var pl tasks.PartPayload
+		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || tasks.PartTaskID(pl.Batch, pl.Part) != ti.ID {
 			t.Errorf("task %s payload %s: %+v, %v", ti.ID, ti.Payload, pl, err)
 		}
 		for _, phone := range []string{"13800138000", "13900139000", "0013", "8613"} {
@@ -433,10 +434,11 @@ func TestStdinAndGzip(t *testing.T) {
 	if file := h.enqueue("speech", listCSV); file.Batch != stdin.Batch || !file.Existing {
 		t.Errorf("file after stdin: %+v; want batch %s, existing", file, stdin.Batch)
 	}
+	// Gzipped, the same list is still the same batch.
 	gz := writeFile(t, "list.csv.gz", gzipped(t, list))
 	s := h.enqueue("speech", gz)
-	if s.Read != 13 || s.Accepted != 9 || s.Rejected != 4 || s.Format != "csv" || s.Existing {
-		t.Errorf("gzip: %+v", s)
+	if s.Read != 13 || s.Accepted != 9 || s.Rejected != 4 || s.Format != "csv" || !s.Existing || s.Batch != stdin.Batch {
+		t.Errorf("gzip: %+v; want batch %s, existing", s, stdin.Batch)
 	}
 	r = h.runStdin(gzipped(t, list), "-vendor", "speech", "-campaign", campaignFile("speech"), "-json", "-")
 	if s2 := summaryOf(t, r); s2.Batch != s.Batch || !s2.Existing {
@@ -545,11 +547,7 @@ func TestOperatorCommands(t *testing.T) {
 	wantCode(t, h.run("resolve", s.Batch, "0", "delivered"), exitUsage, "part 0 is queued, not uncertain")
 	wantCode(t, h.run("resolve", s.Batch, "4", "resend"), exitUsage, "has parts 0-3")
 	wantCode(t, h.run("resolve", "nope", "0", "resend"), exitUsage, "batch not found")
-	r = h.run("retry", s.Batch)
-	wantCode(t, r, exitOK, "")
-	if !strings.Contains(r.stdout, "0 failed parts re-queued") {
-		t.Errorf("retry: %q", r.stdout)
-	}
+	wantCode(t, h.run("retry", s.Batch), exitUsage, "has no failed part: nothing to act on")
 	// NXCloud has no batch control and no number deletion.
 	wantCode(t, h.run("control", "pause", s.Batch), exitUsage, "nxcloud has no batch control")
 	wantCode(t, h.run("delete", s.Batch, "8613800138000"), exitUsage, "only flashai batches")
@@ -560,7 +558,36 @@ func TestOperatorCommands(t *testing.T) {
 	if st := h.status(s.Batch); !st.Cancelled {
 		t.Errorf("status after cancel: %+v; want cancelled", st)
 	}
-	if r := h.run("status", s.Batch); !strings.Contains(r.stdout, "(cancelled)") {
+	if r := h.run("status", s.Batch); !regexp.MustCompile(`state\s+cancelled\n`).MatchString(r.stdout) {
 		t.Errorf("status after cancel:\n%s", r.stdout)
+	}
+	// A second cancel has nothing to act on.
+	wantCode(t, h.run("cancel", s.Batch), exitUsage, "cancelled already")
+	wantCode(t, h.run("pause", s.Batch), exitUsage, "batch is cancelled")
+}
+
+// -h on every command prints its flags and exits 0, and never a secret from the
+// environment; version prints the build's version.
+func TestHelpAndVersion(t *testing.T) {
+	env := map[string]string{"REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"}
+	run := func(args ...string) result { return runWith(t, env, nil, args...) }
+	for _, args := range [][]string{{"-h"}, {"status", "-h"}, {"list", "-h"}, {"failures", "-h"}, {"retry", "-h"},
+		{"resolve", "-h"}, {"cancel", "-h"}, {"pause", "-h"}, {"resume", "-h"}, {"control", "-h"}, {"delete", "-h"}} {
+		r := run(args...)
+		if r.code != exitOK {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stdout+r.stderr, "-redis") {
+			t.Errorf("%v: flags not shown:\n%s%s", args, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, "hunter2") {
+			t.Errorf("%v: help shows the Redis password", args)
+		}
+	}
+	if r := run("-h"); !strings.Contains(r.stdout, "-vendor") {
+		t.Errorf("enqueue -h does not show the enqueue flags:\n%s", r.stdout)
+	}
+	if r := run("version"); r.code != exitOK || !strings.HasPrefix(r.stdout, "enqueue ") {
+		t.Errorf("version: %+v", r)
 	}
 }

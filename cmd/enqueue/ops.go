@@ -17,20 +17,27 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
-	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
-	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/tasks"
 )
 
 // conn is an operator command's connection to Redis.
 type conn struct {
-	rdb   redis.UniversalClient
-	aopt  asynq.RedisConnOpt // shares rdb's pool
-	store *batch.Store
-	redis *redisconf.Conn
+	rdb    redis.UniversalClient
+	aopt   asynq.RedisConnOpt // shares rdb's pool
+	store  *batch.Store
+	client *asynq.Client
+	insp   *asynq.Inspector
+	life   *lifecycle.Manager
+	redis  *redisconf.Conn
 }
 
-func (c *conn) Close() { c.redis.Close() }
+func (c *conn) Close() {
+	c.client.Close()
+	c.insp.Close()
+	c.redis.Close()
+}
 
 // opFlags parses a subcommand's flags; every subcommand takes -redis. It returns
 // the Redis connection contract (-redis, else REDIS_URL, REDIS_CLUSTER_ADDRS or
@@ -44,6 +51,9 @@ func opFlags(name string, e env, args []string, define func(fs *flag.FlagSet)) (
 		define(fs)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, &exitError{code: exitOK, err: err}
+		}
 		return nil, nil, usageErr("%v", err)
 	}
 	rcfg, err := redisconf.Load(e.getenv, *redisURL)
@@ -59,7 +69,10 @@ func connect(ctx context.Context, rcfg redisconf.Config) (*conn, error) {
 		rc.Close()
 		return nil, inputErr(fmt.Errorf("redis unreachable at %s: %w", strings.Join(rcfg.Addrs, ","), err))
 	}
-	return &conn{rdb: rc.Client, aopt: rc.Asynq, store: batch.NewStore(rc.Client), redis: rc}, nil
+	rdb, aopt := rc.Client, rc.Asynq
+	c := &conn{rdb: rdb, aopt: aopt, store: batch.NewStore(rdb), client: asynq.NewClient(aopt), insp: asynq.NewInspector(aopt), redis: rc}
+	c.life = lifecycle.New(c.store, c.client, c.insp, nil)
+	return c, nil
 }
 
 // openBatch connects and loads batch id: how every command that acts on one batch starts.
@@ -76,8 +89,12 @@ func openBatch(ctx context.Context, url redisconf.Config, id string) (*conn, *ba
 	return c, m, nil
 }
 
+// batchErr maps a lifecycle or ledger error to its exit code: a batch that is not
+// there, or a command with nothing to act on, is a usage error (exit 1).
 func batchErr(err error) error {
-	if errors.Is(err, batch.ErrNotFound) {
+	switch {
+	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy), errors.Is(err, lifecycle.ErrNothingToDo),
+		errors.Is(err, batch.ErrFinished), errors.Is(err, batch.ErrAlreadyCancelled):
 		return usageErr("%v", err)
 	}
 	return inputErr(err)
@@ -130,23 +147,30 @@ func runStatus(ctx context.Context, args []string, e env) error {
 
 func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duration) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	state := st.State
-	if st.Cancelled {
+	state := string(st.State)
+	if st.Finished && st.Cancelled {
 		state += " (cancelled)"
 	}
 	fmt.Fprintf(w, "batch\t%s\nvendor\t%s\nstate\t%s\nsource\t%s\ncreated\t%s\n", st.Batch, st.Vendor, state, st.Source, st.Created.Format(time.RFC3339))
 	if st.FinishedAt != nil {
 		fmt.Fprintf(w, "finished\t%s\n", st.FinishedAt.Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "read\t%d\n  rejected at input\t%d\t(%d duplicates)\n  delivered\t%d\n  refused by vendor\t%d\n  failed\t%d\n  uncertain\t%d\n  pending\t%d\n",
-		st.Read, st.Rejected, st.Duplicates, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending)
+	fmt.Fprintf(w, "read\t%d\n  rejected at input\t%d\t(%d duplicates)\n  suppressed\t%d\n  delivered\t%d\n  refused by vendor\t%d\n  failed\t%d\n  uncertain\t%d\n  pending\t%d\n",
+		st.Read, st.Rejected, st.Duplicates, st.Suppressed, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending)
 	var parts []string
-	for _, s := range []string{batch.PartQueued, batch.PartRunning, batch.PartDone, batch.PartFailed, batch.PartUncertain, batch.PartCancelled} {
+	for _, s := range batch.PartStates {
 		if n := st.PartStates[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
 	fmt.Fprintf(w, "parts\t%d: %s\n", st.Parts, strings.Join(parts, ", "))
+	for i, p := range st.Waiting {
+		if i == 10 {
+			fmt.Fprintf(w, "  …\t%d more waiting\n", len(st.Waiting)-i)
+			break
+		}
+		fmt.Fprintf(w, "  part %d\t%s until %s: %s\n", p.Part, p.State, p.ResumeAt.Format(time.RFC3339), p.WaitReason)
+	}
 	if prev != nil && since > 0 {
 		moved := (prev.Pending - st.Pending)
 		rate := float64(moved) / since.Seconds()
@@ -157,6 +181,9 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 	}
 	if st.Uncertain > 0 {
 		fmt.Fprintln(w, "action\tuncertain parts wait for you: enqueue resolve BATCH PART delivered|resend")
+	}
+	if st.Paused {
+		fmt.Fprintln(w, "action\tpaused: no call goes out until enqueue resume BATCH")
 	}
 	if st.PartStates[batch.PartFailed] > 0 {
 		fmt.Fprintln(w, "action\tfailed parts can be re-run: enqueue retry BATCH (see enqueue failures BATCH)")
@@ -243,30 +270,6 @@ func runFailures(ctx context.Context, args []string, e env) error {
 	return w.Error()
 }
 
-// requeue puts part n's task back on the queue: the old task (archived or
-// completed and retained) is deleted first, since its id is fixed.
-func requeue(ctx context.Context, c *conn, m *batch.Manifest, n int) error {
-	insp := asynq.NewInspector(c.aopt)
-	defer insp.Close()
-	if err := insp.DeleteTask(m.Queue, batch.TaskID(m.ID, n)); err != nil &&
-		!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-		return fmt.Errorf("part %d: remove old task: %w", n, err)
-	}
-	if _, err := c.store.SetPartState(ctx, m.ID, n, batch.PartQueued); err != nil {
-		return err
-	}
-	client := asynq.NewClient(c.aopt)
-	defer client.Close()
-	task, err := jobs.NewPartTask(m.Vendor, m.ID, n, intake.PartRecords(m, n), asynq.Queue(m.Queue))
-	if err != nil {
-		return err
-	}
-	if _, err := client.EnqueueContext(ctx, task); err != nil {
-		return fmt.Errorf("part %d: enqueue: %w", n, err)
-	}
-	return nil
-}
-
 func runRetry(ctx context.Context, args []string, e env) error {
 	fs, url, err := opFlags("retry", e, args, nil)
 	if err != nil {
@@ -275,31 +278,16 @@ func runRetry(ctx context.Context, args []string, e env) error {
 	if fs.NArg() != 1 {
 		return usageErr("usage: enqueue retry BATCH")
 	}
-	c, m, err := openBatch(ctx, *url, fs.Arg(0))
+	c, err := connect(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	states, err := c.store.PartStates(ctx, m.ID, m.Parts)
+	parts, numbers, err := c.life.Retry(ctx, fs.Arg(0))
 	if err != nil {
-		return inputErr(err)
+		return batchErr(err)
 	}
-	parts, numbers := 0, 0
-	for n, st := range states {
-		if st != batch.PartFailed {
-			continue
-		}
-		moved, err := c.store.ReopenFailed(ctx, m.ID, n)
-		if err != nil {
-			return inputErr(err)
-		}
-		if err := requeue(ctx, c, m, n); err != nil {
-			return inputErr(err)
-		}
-		parts++
-		numbers += moved
-	}
-	fmt.Fprintf(e.stdout, "batch %s: %d failed parts re-queued (%d numbers back to pending)\n", m.ID, parts, numbers)
+	fmt.Fprintf(e.stdout, "batch %s: %d failed parts re-queued (%d numbers back to pending)\n", fs.Arg(0), parts, numbers)
 	return nil
 }
 
@@ -315,64 +303,91 @@ func runResolve(ctx context.Context, args []string, e env) error {
 	if err != nil || part < 0 {
 		return usageErr("PART must be a part number, got %q", fs.Arg(1))
 	}
-	c, m, err := openBatch(ctx, *url, fs.Arg(0))
+	c, err := connect(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if part >= m.Parts {
-		return usageErr("batch %s has parts 0-%d", m.ID, m.Parts-1)
-	}
-	ps, err := c.store.PartState(ctx, m.ID, part)
-	if err != nil {
-		return inputErr(err)
-	}
-	if ps.State != batch.PartUncertain {
-		return usageErr("part %d is %s, not uncertain", part, ps.State)
-	}
 	delivered := fs.Arg(2) == "delivered"
-	moved, err := c.store.ResolveUncertain(ctx, m.ID, part, delivered)
+	moved, err := c.life.Resolve(ctx, fs.Arg(0), part, delivered)
 	if err != nil {
-		return inputErr(err)
+		return batchErr(err)
 	}
 	if delivered {
-		finished, err := c.store.SetPartState(ctx, m.ID, part, batch.PartDone)
-		if err != nil {
-			return inputErr(err)
-		}
-		if finished {
-			if _, err := c.store.Announce(ctx, m.ID); err != nil {
-				return inputErr(err)
-			}
-		}
-		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", m.ID, part, moved)
+		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", fs.Arg(0), part, moved)
 		return nil
 	}
-	if err := requeue(ctx, c, m, part); err != nil {
-		return inputErr(err)
-	}
-	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", m.ID, part, moved)
+	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", fs.Arg(0), part, moved)
 	return nil
 }
 
-func runCancel(ctx context.Context, args []string, e env) error {
-	fs, url, err := opFlags("cancel", e, args, nil)
+// runHold runs cancel, pause and resume: they hold or release a batch in dialq (no
+// call starts after it returns) and, for pause and resume, its vendor tasks where
+// the vendor has such a control.
+func runHold(ctx context.Context, verb string, args []string, e env) error {
+	var wait time.Duration
+	fs, url, err := opFlags(verb, e, args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer to its own pause/restart")
+	})
 	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageErr("usage: enqueue cancel BATCH")
+		return usageErr("usage: enqueue %s BATCH", verb)
 	}
-	c, _, err := openBatch(ctx, *url, fs.Arg(0))
+	id := fs.Arg(0)
+	c, m, err := openBatch(ctx, *url, id)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.store.Cancel(ctx, fs.Arg(0)); err != nil {
+	var action string
+	switch verb {
+	case "cancel":
+		err = c.life.Cancel(ctx, id)
+		action = tasks.ActionStop
+	case "pause":
+		err = c.life.Pause(ctx, id)
+		action = tasks.ActionPause
+	case "resume":
+		err = c.life.Resume(ctx, id)
+		action = tasks.ActionRestart
+	}
+	if err != nil {
+		return batchErr(err)
+	}
+	switch verb {
+	case "cancel":
+		fmt.Fprintf(e.stdout, "batch %s cancelled: no further calls go out; calls in flight finish and are recorded; numbers not sent are counted as failed (cancelled)\n", id)
+	case "pause":
+		fmt.Fprintf(e.stdout, "batch %s paused: no further calls go out until enqueue resume %s\n", id, id)
+	case "resume":
+		fmt.Fprintf(e.stdout, "batch %s resumed: its held parts run now\n", id)
+	}
+	typ := vendorControl(m.Vendor)
+	if typ == "" {
+		return nil
+	}
+	targets, err := c.store.VendorTasks(ctx, m)
+	if err != nil {
 		return inputErr(err)
 	}
-	fmt.Fprintf(e.stdout, "batch %s cancelled: no further calls go out; numbers not sent are counted as failed (cancelled)\n", fs.Arg(0))
-	return nil
+	if len(targets) == 0 {
+		fmt.Fprintf(e.stdout, "no %s task of this batch exists yet: nothing to %s at the vendor\n", m.Vendor, action)
+		return nil
+	}
+	return submitControl(ctx, c, e, typ, tasks.ControlPayload{Batch: m.ID, Action: action}, wait)
+}
+
+// vendorControl is the control task of vendor's own batch controls, "" for none.
+func vendorControl(vendor string) string {
+	switch vendor {
+	case chunking.FlashAI:
+		return tasks.TypeFlashAIControl
+	case chunking.Yccall:
+		return tasks.TypeYccallTaskSet
+	}
+	return ""
 }
 
 func runControl(ctx context.Context, args []string, e env) error {
@@ -388,7 +403,7 @@ func runControl(ctx context.Context, args []string, e env) error {
 	}
 	action := fs.Arg(0)
 	switch action {
-	case jobs.ActionPause, jobs.ActionRestart, jobs.ActionStop:
+	case tasks.ActionPause, tasks.ActionRestart, tasks.ActionStop:
 	default:
 		return usageErr("control action %q: want pause, restart or stop", action)
 	}
@@ -397,16 +412,18 @@ func runControl(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.Close()
-	var typ string
-	switch m.Vendor {
-	case chunking.FlashAI:
-		typ = jobs.TypeFlashAIControl
-	case chunking.Yccall:
-		typ = jobs.TypeYccallTaskSet
-	default:
-		return usageErr("%s has no batch control; only flashai and yccall do", m.Vendor)
+	typ := vendorControl(m.Vendor)
+	if typ == "" {
+		return usageErr("%s has no batch control; only flashai and yccall do (enqueue pause|resume|cancel hold any batch in dialq)", m.Vendor)
 	}
-	return submitControl(ctx, c, e, typ, jobs.ControlPayload{Batch: m.ID, Action: action}, wait)
+	targets, err := c.store.VendorTasks(ctx, m)
+	if err != nil {
+		return inputErr(err)
+	}
+	if len(targets) == 0 {
+		return usageErr("batch %s has no %s task yet: nothing to %s (enqueue pause|cancel hold its parts in dialq)", m.ID, m.Vendor, action)
+	}
+	return submitControl(ctx, c, e, typ, tasks.ControlPayload{Batch: m.ID, Action: action}, wait)
 }
 
 func runDelete(ctx context.Context, args []string, e env) error {
@@ -428,15 +445,26 @@ func runDelete(ctx context.Context, args []string, e env) error {
 	if m.Vendor != chunking.FlashAI {
 		return usageErr("only flashai batches support deleting numbers")
 	}
-	return submitControl(ctx, c, e, jobs.TypeFlashAIDelete, jobs.ControlPayload{Batch: m.ID, Action: "delete", Numbers: fs.Args()[1:]}, wait)
+	targets, err := c.store.VendorTasks(ctx, m)
+	if err != nil {
+		return inputErr(err)
+	}
+	if len(targets) == 0 {
+		return usageErr("batch %s has no flashai plan yet: nothing to delete from", m.ID)
+	}
+	// The numbers stay in Redis with the batch; the task carries only their key.
+	req := fmt.Sprintf("delete-%d", time.Now().UnixNano())
+	if err := c.store.SetControlNumbers(ctx, m.ID, req, fs.Args()[1:]); err != nil {
+		return inputErr(err)
+	}
+	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)
 }
 
 // submitControl queues a control task and waits for the worker's result, so the
 // operator sees the vendor's answer.
-func submitControl(ctx context.Context, c *conn, e env, typ string, p jobs.ControlPayload, wait time.Duration) error {
-	client := asynq.NewClient(c.aopt)
-	defer client.Close()
-	task, err := jobs.NewControlTask(typ, p)
+func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.ControlPayload, wait time.Duration) error {
+	client := c.client
+	task, err := tasks.NewControlTask(typ, p)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -444,15 +472,14 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p jobs.Contr
 	if err != nil {
 		return inputErr(fmt.Errorf("queue control: %w", err))
 	}
-	insp := asynq.NewInspector(c.aopt)
-	defer insp.Close()
+	insp := c.insp
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		ti, err := insp.GetTaskInfo(info.Queue, info.ID)
 		if err == nil {
 			switch ti.State {
 			case asynq.TaskStateCompleted:
-				var res jobs.ControlResult
+				var res tasks.ControlResult
 				if err := json.Unmarshal(ti.Result, &res); err != nil {
 					return inputErr(fmt.Errorf("control result: %w", err))
 				}
@@ -479,6 +506,5 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p jobs.Contr
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(e.stdout, "control task %s queued; no answer within %s (is a worker running?)\n", info.ID, wait)
-	return nil
+	return inputErr(fmt.Errorf("control task %s queued; no answer within %s (is a worker serving %s running?)", info.ID, wait, tasks.ControlQueue))
 }

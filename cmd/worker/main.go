@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,13 +25,16 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/internal/redislog"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
 )
@@ -41,6 +45,7 @@ func main() {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(os.Stderr)
+	redis.SetLogger(redislog.New(log.WithField("component", "go-redis")))
 	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
 		log.WithError(err).Error("worker stopped")
 		os.Exit(1)
@@ -70,7 +75,7 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	// The default is empty, not $REDIS_URL: -h prints defaults, and the URL may hold a password.
 	fs.StringVar(&c.redisURL, "redis", "", redisconf.FlagHelp)
 	concurrency := fs.String("concurrency", envconf.Or(getenv, "WORKER_CONCURRENCY", "20"), "parts processed at once (WORKER_CONCURRENCY)")
-	queues := fs.String("queues", envconf.Or(getenv, "WORKER_QUEUES", jobs.ControlQueue+"=6,"+jobs.DefaultQueue+"=3"), "queues and weights (WORKER_QUEUES)")
+	queues := fs.String("queues", getenv("WORKER_QUEUES"), "queues and weights, name=weight,… (WORKER_QUEUES; default: dialq-control=6 and each served vendor's dialq-<vendor>=3)")
 	shutdown := fs.String("shutdown-timeout", envconf.Or(getenv, "WORKER_SHUTDOWN_TIMEOUT", "25s"), "time in-flight calls get on SIGTERM (WORKER_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.httpAddr, "http", envconf.Or(getenv, "WORKER_HTTP_ADDR", ":8080"), "HTTP listener for /monitoring/, /metrics, /healthz, /readyz; empty disables (WORKER_HTTP_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", envconf.Or(getenv, "LOG_LEVEL", "info"), "debug, info, warn or error (LOG_LEVEL)")
@@ -81,9 +86,14 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 		name := strings.ToUpper(v) + "_RATE"
 		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
 	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if *showVersion {
+		return nil, errVersion
+	}
+	// An empty -redis is resolved by redisconf.Load: REDIS_URL, Cluster or Sentinel.
 	var err error
 	if c.concurrency, err = strconv.Atoi(*concurrency); err != nil || c.concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %q: want a positive number", *concurrency)
@@ -91,8 +101,10 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout <= 0 {
 		return nil, fmt.Errorf("shutdown timeout %q: want a duration such as 25s", *shutdown)
 	}
-	if c.queues, err = parseQueues(*queues); err != nil {
-		return nil, err
+	if *queues != "" {
+		if c.queues, err = parseQueues(*queues); err != nil {
+			return nil, err
+		}
 	}
 	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
 		return nil, fmt.Errorf("MONITORING_WRITABLE %q: want true or false", *writable)
@@ -129,8 +141,19 @@ func parseQueues(s string) (map[string]int, error) {
 	return out, nil
 }
 
+// errVersion asks run to print the version and stop.
+var errVersion = errors.New("version")
+
 func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
 	cfg, err := parseConfig(args, getenv, log.Out)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h printed the flags
+	}
+	if errors.Is(err, errVersion) {
+		v, rev := buildVersion()
+		fmt.Fprintf(log.Out, "worker %s (revision %s)\n", v, rev)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -182,7 +205,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), monitor.NewBuildInfo())
 	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
@@ -191,6 +214,12 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Limiter = limiter
 	deps.Metrics = monitor.NewMetrics(reg)
 	deps.Log = entry
+	client := asynq.NewClient(conn.Asynq)
+	defer client.Close()
+	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
+	if cfg.queues == nil {
+		cfg.queues = jobs.Queues(deps, 6, 3)
+	}
 
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
@@ -280,4 +309,22 @@ func readyNote(h http.Handler, note string) http.Handler {
 			io.WriteString(w, note+"\n")
 		}
 	})
+}
+
+// buildVersion is the module version and VCS revision the binary was built from.
+func buildVersion() (version, revision string) {
+	version, revision = "(devel)", "unknown"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return
 }

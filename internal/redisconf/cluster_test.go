@@ -150,7 +150,7 @@ func TestCluster(t *testing.T) {
 		}
 		start := time.Now()
 		for range 11 {
-			if _, err := lim.Wait(ctx, "nxcloud"); err != nil {
+			if _, err := lim.Wait(ctx, "nxcloud", time.Minute); err != nil {
 				t.Fatalf("Wait = %v", err)
 			}
 		}

@@ -1,0 +1,159 @@
+package batch
+
+import "github.com/redis/go-redis/v9"
+
+// The ledger's Lua scripts. Each touches only keys of one batch (one hash tag, so one
+// Cluster slot); states and field names are the Go constants, written out here.
+
+// createScript writes a manifest only if none exists.
+//
+//	KEYS[1] manifest
+//	ARGV    field, value, field, value, … (the whole manifest)
+//	returns 1 when written, 0 when a manifest existed (left as it was)
+var createScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`)
+
+// markScript marks a call in flight and its part running, atomically with the
+// operator's controls: after cancel or pause is set, no mark is made, so no call
+// starts.
+//
+//	KEYS[1] manifest
+//	KEYS[2] part state
+//	ARGV[1] the in-flight field ("inflight:<lo>-<hi>")
+//	ARGV[2] now, ms
+//	returns 1 marked; 0 the part is final already (a redelivered task racing the one
+//	that settled it); -1 no such batch; -2 cancelled; -3 paused
+var markScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local ctl = redis.call('HGET', KEYS[1], 'control')
+if ctl == 'cancelled' then return -2 end
+if ctl == 'paused' then return -3 end
+local st = redis.call('HGET', KEYS[2], 'state')
+if st == 'done' or st == 'failed' or st == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2], 'state', 'running')
+redis.call('HDEL', KEYS[2], 'resume_at', 'wait_reason')
+return 1`)
+
+// recordScript sets the range's done field once and, only then, moves the batch
+// counters and appends the outcomes: a call recorded twice counts once.
+//
+//	KEYS[1] part state
+//	KEYS[2] manifest
+//	KEYS[3] part outcomes
+//	ARGV[1] the done field ("done:<lo>-<hi>"), ARGV[2] its summary (JSON)
+//	ARGV[3] the in-flight field to clear
+//	ARGV[4..7] delivered, refused, failed, uncertain counts
+//	ARGV[8] n, the number of extras; ARGV[9..8+2n] extra name, value pairs
+//	ARGV[9+2n..] outcomes (JSON), appended to KEYS[3]
+//	returns 1 recorded; 0 recorded before; -1 no such batch
+var recordScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[3])
+local names = {'delivered', 'refused', 'failed', 'uncertain'}
+for i = 1, 4 do
+  local n = tonumber(ARGV[3 + i])
+  if n ~= 0 then redis.call('HINCRBY', KEYS[2], names[i], n) end
+end
+local nextra = tonumber(ARGV[8])
+for i = 1, nextra do
+  redis.call('HSET', KEYS[1], 'x:' .. ARGV[7 + 2 * i], ARGV[8 + 2 * i])
+end
+for i = 9 + 2 * nextra, #ARGV do
+  redis.call('RPUSH', KEYS[3], ARGV[i])
+end
+return 1`)
+
+// settleScript moves a part to a state and keeps the count of final parts. The
+// batch finishes when every part is final and no number is pending; each finish
+// takes the next generation, the id of its announcement. A part leaving a final
+// state re-opens a finished batch.
+//
+//	KEYS[1] part state
+//	KEYS[2] manifest
+//	ARGV[1] the new part state
+//	ARGV[2] now, ms
+//	ARGV[3] resume at, ms (throttled, paused, waiting), or ""
+//	ARGV[4] why it waits, or ""
+//	returns {code, generation}: code 1 the batch finished, 2 a finished batch
+//	re-opened, 0 neither, -1 no such batch
+var settleScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
+local prev = redis.call('HGET', KEYS[1], 'state') or 'queued'
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'resume_at', ARGV[3], 'wait_reason', ARGV[4])
+else
+  redis.call('HDEL', KEYS[1], 'resume_at', 'wait_reason')
+end
+local final = {done = true, failed = true, cancelled = true}
+local delta = 0
+if final[ARGV[1]] and not final[prev] then delta = 1 end
+if final[prev] and not final[ARGV[1]] then delta = -1 end
+local n = tonumber(redis.call('HINCRBY', KEYS[2], 'parts_final', delta))
+local m = redis.call('HMGET', KEYS[2], 'parts', 'state', 'accepted', 'delivered', 'refused', 'failed', 'uncertain')
+local pending = tonumber(m[3]) - tonumber(m[4] or 0) - tonumber(m[5] or 0) - tonumber(m[6] or 0) - tonumber(m[7] or 0)
+if n >= tonumber(m[1]) and pending == 0 and m[2] ~= 'finished' then
+  local gen = redis.call('HINCRBY', KEYS[2], 'finish_gen', 1)
+  redis.call('HSET', KEYS[2], 'state', 'finished', 'finished_at', ARGV[2])
+  return {1, gen}
+end
+if (n < tonumber(m[1]) or pending ~= 0) and m[2] == 'finished' then
+  redis.call('HSET', KEYS[2], 'state', 'enqueued')
+  redis.call('HDEL', KEYS[2], 'finished_at')
+  return {2, 0}
+end
+return {0, 0}`)
+
+// finishEmptyScript finishes a batch with no parts the moment it exists.
+//
+//	KEYS[1] manifest
+//	ARGV[1] now, ms
+//	returns the finish generation, 0 when it had finished already
+var finishEmptyScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') == 'finished' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'finished', 'finished_at', ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'finish_gen', 1)`)
+
+// controlScript sets or clears an operator's hold on a batch.
+//
+//	KEYS[1] manifest
+//	ARGV[1] the control: "paused", "cancelled", or "" to resume
+//	returns 1 set; 0 it was set already; -1 no such batch; -2 the batch has finished;
+//	-3 the batch is cancelled (nothing to pause or resume)
+var controlScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'state') == 'finished' then return -2 end
+local cur = redis.call('HGET', KEYS[1], 'control') or ''
+if cur == 'cancelled' then
+  if ARGV[1] == 'cancelled' then return 0 end
+  return -3
+end
+if cur == ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'control', ARGV[1])
+return 1`)
+
+// announcedScript records that a finish generation was announced.
+//
+//	KEYS[1] manifest
+//	ARGV[1] the generation
+//	returns 1 when this call recorded it, 0 when it was recorded before
+var announcedScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], 'announced_gen') or '0')
+if cur >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'announced_gen', ARGV[1])
+return 1`)
+
+// repeatScript counts one call's identical refusals in a row.
+//
+//	KEYS[1] part state
+//	ARGV[1] the repeat field ("repeat:<lo>-<hi>"), ARGV[2] the refusal (code and message)
+//	returns how many times in a row the call was refused so
+var repeatScript = redis.NewScript(`
+local prev = redis.call('HGET', KEYS[1], ARGV[1] .. ':err')
+local n = 1
+if prev == ARGV[2] then n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + 1 end
+redis.call('HSET', KEYS[1], ARGV[1], n, ARGV[1] .. ':err', ARGV[2])
+return n`)

@@ -1,0 +1,361 @@
+// Package lifecycle owns every move of a batch and its parts between states:
+// settle, wait (throttled, paused, outside the window), exhaust, cancel, pause,
+// resume, retry, resolve and finish. The worker, the operator commands and the
+// producer all go through it, so each transition is written (and tested) once, and
+// every finish is announced once.
+//
+//	                      enqueue
+//	                         │
+//	                         ▼
+//	  ┌──────────────── queued ◀────────────── retry / resolve resend
+//	  │                    │  ▲
+//	  │   throttled ◀──────┤  │ (re-scheduled, slot given back)
+//	  │   paused    ◀──────┤  │
+//	  │   waiting   ◀──────┤  │
+//	  │                    ▼
+//	  │                 running ──────▶ uncertain ── resolve delivered ──▶ done
+//	  │                    │
+//	  │          ┌─────────┼──────────────┐
+//	  ▼          ▼         ▼              ▼
+//	cancelled  failed     done         (exhausted → failed)
+//
+// A batch is enqueued (or paused, cancelled while its parts settle) until every part
+// is final (done, failed, cancelled) and no number is pending; then it is finished,
+// and the finish is announced on the events stream and the campaign's webhook under
+// an event id that names the batch and the finish.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/tasks"
+)
+
+// ErrNothingToDo means an operator's command found nothing to act on.
+var ErrNothingToDo = errors.New("nothing to act on")
+
+// Manager moves batches between states.
+type Manager struct {
+	store  *batch.Store
+	client *asynq.Client
+	insp   *asynq.Inspector
+	log    *logrus.Entry
+}
+
+// New returns a Manager. client queues parts and announcements; insp finds and
+// runs a batch's waiting tasks.
+func New(store *batch.Store, client *asynq.Client, insp *asynq.Inspector, log *logrus.Entry) *Manager {
+	if log == nil {
+		// The operator commands report what they did themselves.
+		quiet := logrus.New()
+		quiet.SetOutput(io.Discard)
+		log = logrus.NewEntry(quiet)
+	}
+	return &Manager{store: store, client: client, insp: insp, log: log}
+}
+
+// Store is the ledger the manager writes.
+func (m *Manager) Store() *batch.Store { return m.store }
+
+// Committed finishes a batch that has no parts the moment it exists.
+func (m *Manager) Committed(ctx context.Context, man *batch.Manifest) error {
+	if man.Parts > 0 {
+		return nil
+	}
+	s, err := m.store.FinishEmpty(ctx, man.ID)
+	if err != nil {
+		return err
+	}
+	return m.finished(ctx, man.ID, s)
+}
+
+// finished queues the announcement of a finish. Its task id is the event id, so a
+// finish asked to be announced twice is announced once.
+func (m *Manager) finished(ctx context.Context, id string, s batch.Settled) error {
+	if !s.Finished {
+		return nil
+	}
+	t, err := tasks.NewAnnounceTask(tasks.AnnouncePayload{Batch: id, Generation: s.Generation})
+	if err != nil {
+		return err
+	}
+	if _, err := m.client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("batch %s: queue announcement: %w", id, err)
+	}
+	m.log.WithFields(logrus.Fields{"batch": id, "generation": s.Generation}).Info("batch finished")
+	return nil
+}
+
+// Announce publishes finish gen of batch id on the events stream; it returns the
+// event, and false when that finish was published before.
+func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*batch.Event, bool, error) {
+	st, err := m.store.Status(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	ev := &batch.Event{ID: tasks.EventID(id, gen), Type: "batch.finished", Status: st}
+	published, err := m.store.Publish(ctx, ev, gen)
+	return ev, published, err
+}
+
+// Settle ends one run of a part whose calls are all recorded: done, failed (a call
+// refused for good), uncertain (a call waits for an operator) or cancelled.
+func (m *Manager) Settle(ctx context.Context, man *batch.Manifest, part int, refusedForGood bool) (batch.PartState, error) {
+	ps, err := m.store.Progress(ctx, man.ID, part)
+	if err != nil {
+		return "", err
+	}
+	state := batch.PartDone
+	switch {
+	case refusedForGood:
+		state = batch.PartFailed
+	case ps.HasUncertain():
+		state = batch.PartUncertain
+	default:
+		if ctl, _ := m.store.Control(ctx, man.ID); ctl == batch.ControlCancelled && ps.HasFailed() {
+			state = batch.PartCancelled
+		}
+	}
+	return state, m.move(ctx, man.ID, part, state)
+}
+
+func (m *Manager) move(ctx context.Context, id string, part int, state batch.PartState) error {
+	s, err := m.store.SetPartState(ctx, id, part, state, time.Time{}, "")
+	if err != nil {
+		return err
+	}
+	return m.finished(ctx, id, s)
+}
+
+// Wait notes that a part went back to the queue until at: throttled (a vendor's
+// Retry-After or the fleet rate limit), paused, or waiting for its calling window.
+func (m *Manager) Wait(ctx context.Context, id string, part int, state batch.PartState, at time.Time, why string) error {
+	switch state {
+	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting:
+	default:
+		return fmt.Errorf("part %d: %s is not a waiting state", part, state)
+	}
+	_, err := m.store.SetPartState(ctx, id, part, state, at, why)
+	return err
+}
+
+// FailRemaining records every number of part not yet recorded as failed with code
+// and reason. recs may be nil when the part's records cannot be read (corrupt):
+// the numbers are then counted without their lines.
+func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
+	ps, err := m.store.Progress(ctx, man.ID, part)
+	if err != nil {
+		return 0, err
+	}
+	size := len(recs)
+	if recs == nil {
+		size = PartRecords(man, part)
+	}
+	failed := 0
+	for _, r := range chunking.Remaining(size, ps.DoneRanges()) {
+		out := batch.RangeResult{Range: r}
+		for i := r.Lo; i < r.Hi; i++ {
+			o := batch.Outcome{Index: i, State: batch.OutcomeFailed, Code: code, Reason: reason}
+			if recs != nil {
+				o.Line, o.Phone = recs[i].Line, recs[i].Phone
+			}
+			out.Outcomes = append(out.Outcomes, o)
+		}
+		added, err := m.store.RecordRange(ctx, man.ID, part, out)
+		if err != nil {
+			return failed, err
+		}
+		if added {
+			failed += r.Len()
+		}
+	}
+	return failed, nil
+}
+
+// Exhaust settles a part whose retries ran out (or whose records are corrupt):
+// every number not yet recorded is failed with code and reason, and the part is
+// failed, so the batch's account stays whole and the batch can finish.
+func (m *Manager) Exhaust(ctx context.Context, man *batch.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
+	n, err := m.FailRemaining(ctx, man, part, recs, code, reason)
+	if err != nil {
+		return n, err
+	}
+	return n, m.move(ctx, man.ID, part, batch.PartFailed)
+}
+
+// Cancel stops batch id: once it returns no new vendor call for the batch starts
+// anywhere in the fleet (the mark before each call checks it atomically). Calls in
+// flight finish and are recorded; every number not sent is failed with code
+// cancelled as its part comes up, which Cancel hurries by running the batch's
+// waiting tasks now.
+func (m *Manager) Cancel(ctx context.Context, id string) error {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
+		return err
+	}
+	changed, err := m.store.SetControl(ctx, id, batch.ControlCancelled)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return fmt.Errorf("batch %s is cancelled already: %w", id, ErrNothingToDo)
+	}
+	m.runWaiting(ctx, man)
+	return nil
+}
+
+// Pause holds batch id in dialq: no new call starts; parts that come up go back to
+// the queue as paused until Resume.
+func (m *Manager) Pause(ctx context.Context, id string) error {
+	if _, err := m.store.Manifest(ctx, id); err != nil {
+		return err
+	}
+	changed, err := m.store.SetControl(ctx, id, batch.ControlPaused)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return fmt.Errorf("batch %s is paused already: %w", id, ErrNothingToDo)
+	}
+	return nil
+}
+
+// Resume releases a paused batch and runs its held parts now.
+func (m *Manager) Resume(ctx context.Context, id string) error {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
+		return err
+	}
+	ctl, err := m.store.Control(ctx, id)
+	if err != nil {
+		return err
+	}
+	if ctl != batch.ControlPaused {
+		return fmt.Errorf("batch %s is not paused: %w", id, ErrNothingToDo)
+	}
+	if _, err := m.store.SetControl(ctx, id, batch.ControlNone); err != nil {
+		return err
+	}
+	m.runWaiting(ctx, man)
+	return nil
+}
+
+// runWaiting runs the batch's scheduled and retrying parts now, so that a cancel or
+// resume takes effect without waiting for their delay. A part that is pending or
+// running already is left alone.
+func (m *Manager) runWaiting(ctx context.Context, man *batch.Manifest) {
+	parts, err := m.store.Parts(ctx, man.ID, man.Parts)
+	if err != nil {
+		return
+	}
+	for _, p := range parts {
+		if p.State.Final() {
+			continue
+		}
+		_ = m.insp.RunTask(man.Queue, tasks.PartTaskID(man.ID, p.Part))
+	}
+}
+
+// Retry moves every failed part of batch id back to pending and queues it again.
+// It returns the parts and numbers moved.
+func (m *Manager) Retry(ctx context.Context, id string) (parts, numbers int, err error) {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ctl, _ := m.store.Control(ctx, id); ctl == batch.ControlCancelled {
+		return 0, 0, fmt.Errorf("batch %s: %w", id, batch.ErrAlreadyCancelled)
+	}
+	states, err := m.store.Parts(ctx, id, man.Parts)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range states {
+		if p.State != batch.PartFailed {
+			continue
+		}
+		moved, err := m.store.ReopenFailed(ctx, id, p.Part)
+		if err != nil {
+			return parts, numbers, err
+		}
+		if err := m.requeue(ctx, man, p.Part); err != nil {
+			return parts, numbers, err
+		}
+		parts++
+		numbers += moved
+	}
+	if parts == 0 {
+		return 0, 0, fmt.Errorf("batch %s has no failed part: %w", id, ErrNothingToDo)
+	}
+	return parts, numbers, nil
+}
+
+// Resolve settles an uncertain part after an operator checked with the vendor: as
+// delivered, or back to pending to be sent again.
+func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bool) (int, error) {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if part < 0 || part >= man.Parts {
+		return 0, fmt.Errorf("batch %s has parts 0-%d, not %d: %w", id, man.Parts-1, part, ErrNothingToDo)
+	}
+	ps, err := m.store.Progress(ctx, id, part)
+	if err != nil {
+		return 0, err
+	}
+	if ps.State != batch.PartUncertain {
+		return 0, fmt.Errorf("part %d is %s, not uncertain: %w", part, ps.State, ErrNothingToDo)
+	}
+	moved, err := m.store.ResolveUncertain(ctx, id, part, delivered)
+	if err != nil {
+		return moved, err
+	}
+	if delivered {
+		state := batch.PartDone
+		if ps.HasFailed() {
+			if ctl, _ := m.store.Control(ctx, id); ctl == batch.ControlCancelled {
+				state = batch.PartCancelled
+			}
+		}
+		return moved, m.move(ctx, id, part, state)
+	}
+	return moved, m.requeue(ctx, man, part)
+}
+
+// requeue puts part n's task back on the queue: the old task (archived or completed
+// and retained) is deleted first, since its id is fixed.
+func (m *Manager) requeue(ctx context.Context, man *batch.Manifest, n int) error {
+	if err := m.insp.DeleteTask(man.Queue, tasks.PartTaskID(man.ID, n)); err != nil &&
+		!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		return fmt.Errorf("part %d: remove old task: %w", n, err)
+	}
+	if _, err := m.store.SetPartState(ctx, man.ID, n, batch.PartQueued, time.Time{}, ""); err != nil {
+		return err
+	}
+	task, err := tasks.NewPartTask(man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
+	if err != nil {
+		return err
+	}
+	if _, err := m.client.EnqueueContext(ctx, task); err != nil {
+		return fmt.Errorf("part %d: enqueue: %w", n, err)
+	}
+	return nil
+}
+
+// PartRecords is the number of records in part n, known from the manifest.
+func PartRecords(man *batch.Manifest, n int) int {
+	if n < man.Parts-1 {
+		return man.Profile.PartSize
+	}
+	return int(man.Accepted - int64(man.Parts-1)*int64(man.Profile.PartSize))
+}

@@ -1,0 +1,153 @@
+// Package tasks is dialq's task contract: the asynq task types, their queues and
+// payloads, shared by the producer (enqueue), the lifecycle and the worker. It
+// links no vendor client, so the producer does not either.
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/dialq/dialq/chunking"
+)
+
+// Task types. They are stored in Redis with every task: never rename one that has
+// been deployed; add a new one and drain the old.
+const (
+	TypeNXCloudCreate = "dial:nxcloud:create"
+	TypeYccallCreate  = "dial:yccall:create"
+	// TypeSpeechCreate creates a speech task and appends the rest 1,000 at a time.
+	TypeSpeechCreate = "dial:speech:create"
+	TypeFlashAIAdd   = "dial:flashai:add"
+
+	TypeFlashAIControl = "control:flashai:batch"
+	TypeFlashAIDelete  = "control:flashai:delete"
+	TypeYccallTaskSet  = "control:yccall:taskset"
+	// TypeAnnounce publishes a finished batch (events stream and webhook), once a
+	// finish: its task id names the batch and the finish.
+	TypeAnnounce = "batch:announce"
+)
+
+// ControlQueue carries operator controls and announcements, served ahead of parts.
+const ControlQueue = "dialq-control"
+
+// LegacyQueue is the one queue every vendor's parts shared before per-vendor
+// queues. Workers keep serving it so that parts queued by an older enqueue drain.
+const LegacyQueue = "dialq"
+
+// Queue is vendor's own queue: a slow or throttled vendor's parts never wait in
+// front of another vendor's.
+func Queue(vendor string) string { return "dialq-" + vendor }
+
+// PartTypes maps each vendor to its part task type.
+var PartTypes = map[string]string{
+	chunking.NXCloud: TypeNXCloudCreate,
+	chunking.Yccall:  TypeYccallCreate,
+	chunking.Speech:  TypeSpeechCreate,
+	chunking.FlashAI: TypeFlashAIAdd,
+}
+
+// PartPayload names a part; its records stay in the batch's Redis keys so that
+// payloads are small and the dashboard shows no phone numbers.
+type PartPayload struct {
+	Batch   string `json:"batch"`
+	Part    int    `json:"part"`
+	Records int    `json:"records"`
+}
+
+// Part defaults: a part may take several calls, so its timeout is generous;
+// finished tasks are retained so the dashboard tells the story.
+const (
+	PartMaxRetry  = 25
+	PartTimeout   = 15 * time.Minute
+	PartRetention = 24 * time.Hour
+)
+
+// NewPartTask builds part n of batch id for vendor, on the vendor's queue. Options
+// given later override the defaults.
+func NewPartTask(vendor, id string, n, records int, opts ...asynq.Option) (*asynq.Task, error) {
+	typ, ok := PartTypes[vendor]
+	if !ok {
+		return nil, fmt.Errorf("no part task for vendor %q", vendor)
+	}
+	payload, err := json.Marshal(PartPayload{Batch: id, Part: n, Records: records})
+	if err != nil {
+		return nil, err
+	}
+	defaults := []asynq.Option{
+		asynq.TaskID(PartTaskID(id, n)), asynq.MaxRetry(PartMaxRetry),
+		asynq.Timeout(PartTimeout), asynq.Retention(PartRetention), asynq.Queue(Queue(vendor)),
+	}
+	return asynq.NewTask(typ, payload, append(defaults, opts...)...), nil
+}
+
+// PartTaskID is the asynq task id of part n of batch id: fixed, so that enqueueing
+// the same batch twice is refused by asynq as a conflict.
+func PartTaskID(id string, n int) string { return fmt.Sprintf("%s:%d", id, n) }
+
+// Control actions.
+const (
+	ActionPause   = "pause"
+	ActionRestart = "restart"
+	ActionStop    = "stop"
+	ActionDelete  = "delete"
+)
+
+// ControlPayload asks for a vendor control over a batch's vendor tasks. It holds ids
+// only: the numbers a delete acts on are stored with the batch under Request.
+type ControlPayload struct {
+	Batch   string `json:"batch"`
+	Action  string `json:"action,omitempty"`
+	Request string `json:"request,omitempty"`
+}
+
+// ControlResult is what a control task writes as its result: the vendor's answer
+// for each vendor task of the batch.
+type ControlResult struct {
+	Batch   string          `json:"batch"`
+	Action  string          `json:"action"`
+	Answers []ControlAnswer `json:"answers"`
+}
+
+// ControlAnswer is one vendor task's answer.
+type ControlAnswer struct {
+	Target string `json:"target"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+}
+
+// NewControlTask builds a control task of typ.
+func NewControlTask(typ string, p ControlPayload, opts ...asynq.Option) (*asynq.Task, error) {
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	defaults := []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(5 * time.Minute),
+		asynq.Retention(PartRetention), asynq.Queue(ControlQueue)}
+	return asynq.NewTask(typ, payload, append(defaults, opts...)...), nil
+}
+
+// AnnouncePayload names one finish of a batch: a batch re-opened by retry or
+// resolve finishes again under the next generation.
+type AnnouncePayload struct {
+	Batch      string `json:"batch"`
+	Generation int64  `json:"generation"`
+}
+
+// EventID identifies one finish of one batch: receivers deduplicate on it.
+func EventID(batch string, generation int64) string {
+	return fmt.Sprintf("%s:finished:%d", batch, generation)
+}
+
+// NewAnnounceTask builds the announcement of a batch's finish; its task id is the
+// event id, so a finish is announced once however often it is asked for.
+func NewAnnounceTask(p AnnouncePayload) (*asynq.Task, error) {
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeAnnounce, payload, asynq.TaskID(EventID(p.Batch, p.Generation)), asynq.MaxRetry(10),
+		asynq.Timeout(time.Minute), asynq.Retention(PartRetention), asynq.Queue(ControlQueue)), nil
+}
