@@ -192,10 +192,6 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err != nil {
 		return err
 	}
-	// The ledger's in-flight mark is to be written through confirm.ConfirmAfter
-	// (durable before the vendor call); that lands with the ledger's re-keying.
-	_ = confirm
-
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
 		return err
@@ -210,7 +206,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
 
-	deps.Store = batch.NewStore(rdb)
+	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
+	// connection) before the vendor call: a failover must not forget a call made.
+	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)))
 	deps.Limiter = limiter
 	deps.Metrics = monitor.NewMetrics(reg)
 	deps.Log = entry

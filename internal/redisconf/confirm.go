@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +31,37 @@ type Confirmer struct {
 	WaitReplica bool
 	// Timeout bounds each wait; the server-side timeout is the same.
 	Timeout time.Duration
+
+	// replicas caches, per node client, whether it has a replica online (see
+	// haveReplica).
+	replicas sync.Map // node client -> replicaCheck
+}
+
+type replicaCheck struct {
+	ok bool
+	at time.Time
+}
+
+// replicaCheckTTL is how long a node's replica count is trusted.
+const replicaCheckTTL = 200 * time.Millisecond
+
+// haveReplica reports whether node has at least one replica online (cached for
+// replicaCheckTTL). A write that WAIT could not confirm is worse than no write:
+// the caller cannot act on it, yet whoever finds it later must assume it was acted
+// on (an in-flight mark left behind reads as a call that may have been made). So
+// while a master has no replica (just after a failover, before the old master has
+// resynced), ConfirmAfter refuses before writing.
+func (c *Confirmer) haveReplica(ctx context.Context, node redis.Cmdable) (bool, error) {
+	if v, ok := c.replicas.Load(node); ok && time.Since(v.(replicaCheck).at) < replicaCheckTTL {
+		return v.(replicaCheck).ok, nil
+	}
+	info, err := node.Info(ctx, "replication").Result()
+	if err != nil {
+		return false, err
+	}
+	ok := strings.Contains(info, "state=online")
+	c.replicas.Store(node, replicaCheck{ok: ok, at: time.Now()})
+	return ok, nil
 }
 
 // NewConfirmer chooses the waits d supports on every master: WAITAOF where all have
@@ -67,19 +100,27 @@ func (c *Confirmer) ConfirmAfter(ctx context.Context, client redis.UniversalClie
 	if nc, ok := client.(noClose); ok {
 		client = nc.UniversalClient
 	}
-	var pipe redis.Pipeliner
+	var node redis.UniversalClient = client
 	if cc, ok := client.(*redis.ClusterClient); ok {
 		// The cluster client sends a keyless WAIT to any master; pin the pipeline
 		// to the key's master instead. A MOVED during resharding fails the
 		// pipeline: the caller retries, nothing was acted on.
-		node, err := cc.MasterForKey(ctx, key)
+		n, err := cc.MasterForKey(ctx, key)
 		if err != nil {
 			return fmt.Errorf("redis node for %s: %w", key, err)
 		}
-		pipe = node.Pipeline()
-	} else {
-		pipe = client.Pipeline()
+		node = n
 	}
+	if c.WaitReplica {
+		ok, err := c.haveReplica(ctx, node)
+		if err != nil {
+			return fmt.Errorf("redis replication state: %w", err)
+		}
+		if !ok {
+			return fmt.Errorf("%w: the master has no replica online (nothing written)", ErrNotConfirmed)
+		}
+	}
+	pipe := node.Pipeline()
 	if err := fn(pipe); err != nil {
 		return err
 	}
@@ -110,4 +151,19 @@ func (c *Confirmer) ConfirmAfter(ctx context.Context, client redis.UniversalClie
 		}
 	}
 	return nil
+}
+
+// For ties c to client in the shape batch.WithConfirmer takes:
+// Confirm(ctx, key, write).
+func (c *Confirmer) For(client redis.UniversalClient) Bound { return Bound{c: c, client: client} }
+
+// Bound is a Confirmer tied to the process's client.
+type Bound struct {
+	c      *Confirmer
+	client redis.UniversalClient
+}
+
+// Confirm runs write and the confirmer's waits in one pipeline (see ConfirmAfter).
+func (b Bound) Confirm(ctx context.Context, key string, write func(p redis.Pipeliner)) error {
+	return b.c.ConfirmAfter(ctx, b.client, key, func(p redis.Pipeliner) error { write(p); return nil })
 }
