@@ -7,14 +7,20 @@
 # For each target (single, cluster): enqueue NUMBERS distinct numbers to yccall in
 # PART-number parts (rows/s = read / wall time of the enqueue process), then start
 # WORKERS workers (WORKER_CONCURRENCY each) and time until the batch is finished
-# (numbers/s); the fake vendor's ledger must hold every number once.
+# (numbers/s); the fake vendor's ledger must hold every number once. REPLICAS=1
+# gives the single Redis and every cluster master a replica: the worker then
+# confirms each in-flight mark with WAIT 1, and the figures show what that costs.
 # Results go to $BENCH_DIR/results/cluster.jsonl and a markdown table.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 NUMBERS=${NUMBERS:-200000}
 PART=${PART:-10000}
+# CALL: numbers per vendor call (default the vendor's limit); each call is one
+# in-flight mark, so small calls show the cost of confirming marks.
+CALL=${CALL:-0}
 WORKERS=${WORKERS:-2}
+REPLICAS=${REPLICAS:-0}
 CONCURRENCY=${CONCURRENCY:-20}
 FAKE_ADDR=${FAKE_ADDR:-127.0.0.1:19193}
 DELIVER_TIMEOUT=${DELIVER_TIMEOUT:-900}
@@ -63,18 +69,34 @@ start_fake "$FAKE_ADDR" "$work/fake.log"
 
 single_port=$(free_port)
 start_redis "$work/single" "$single_port"
+if ((REPLICAS > 0)); then
+	start_redis "$work/single-replica" "$(free_port)" --replicaof 127.0.0.1 "$single_port" --repl-diskless-sync-delay 0
+fi
 cluster_addrs=()
-for i in 1 2 3; do
+for i in $(seq $((3 * (1 + REPLICAS)))); do
 	p=$(free_port)
-	start_redis "$work/node$i" "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
+	start_redis "$work/node$i" "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+		--repl-diskless-sync-delay 0
 	cluster_addrs+=("127.0.0.1:$p")
 done
-redis-cli --cluster create "${cluster_addrs[@]}" --cluster-replicas 0 --cluster-yes >"$work/cluster-create.log" 2>&1 ||
+redis-cli --cluster create "${cluster_addrs[@]}" --cluster-replicas "$REPLICAS" --cluster-yes >"$work/cluster-create.log" 2>&1 ||
 	die "redis-cli --cluster create failed: see $work/cluster-create.log"
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	redis-cli -p "${cluster_addrs[0]##*:}" cluster info | grep -q cluster_state:ok && break
 	sleep 0.1
 done
+# Replicas must be online before the workers start: their durability check counts them.
+if ((REPLICAS > 0)); then
+	for _ in $(seq 300); do
+		online=0
+		for a in "${cluster_addrs[@]}"; do
+			redis-cli -p "${a##*:}" info replication | grep -q 'state=online' && online=$((online + 1))
+		done
+		redis-cli -p "$single_port" info replication | grep -q 'state=online' && online=$((online + 1))
+		((online >= 4)) && break
+		sleep 0.1
+	done
+fi
 
 declare -A target_env=(
 	[single]="REDIS_URL=redis://127.0.0.1:$single_port/0"
@@ -93,7 +115,7 @@ for target in single cluster; do
 	log "$target: enqueue $NUMBERS numbers (parts of $PART)"
 	t0=$(now)
 	env "$renv" "$bin/enqueue" -vendor yccall -campaign "$bench_root/examples/yccall.json" \
-		-part-size "$PART" -json "$file" >"$work/enqueue-$target.json" 2>"$work/enqueue-$target.err" ||
+		-part-size "$PART" -call-size "$CALL" -json "$file" >"$work/enqueue-$target.json" 2>"$work/enqueue-$target.err" ||
 		die "enqueue on $target failed: see $work/enqueue-$target.err"
 	t1=$(now)
 	batch=$(jq -r .batch "$work/enqueue-$target.json")
@@ -124,13 +146,20 @@ for target in single cluster; do
 		kill "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	# WAITs run on the masters: the proof that marks were confirmed.
+	waits=0
+	if [[ $target == single ]]; then ports=$single_port; else ports=$(printf '%s\n' "${cluster_addrs[@]}" | sed 's/.*://'); fi
+	for p in $ports; do
+		n=$(redis-cli -p "$p" info commandstats | tr -d '\r' | awk -F'[=,:]' '$1=="cmdstat_wait"{print $3}')
+		waits=$((waits + ${n:-0}))
+	done
 	finished_at=$(jq -r '.finished_at // empty' "$work/status-$target.json")
 	end=$t3
 	[[ -n $finished_at ]] && end=$(epoch_of "$finished_at")
 	curl -sf "http://$FAKE_ADDR/_admin/ledger?vendor=yccall" |
 		jq -c '{ledger_numbers: (.numbers | length), ledger_repeats: ([.numbers[] | select(. != 1)] | length)}' >"$work/ledger-$target.json"
 
-	jq -c -n --arg run "$run_id" --arg target "$target" --argjson workers "$WORKERS" --argjson concurrency "$CONCURRENCY" \
+	jq -c -n --arg run "$run_id" --arg target "$target" --argjson replicas "$REPLICAS" --argjson waits "$waits" --argjson call "$CALL" --argjson workers "$WORKERS" --argjson concurrency "$CONCURRENCY" \
 		--argjson part "$PART" --argjson ok "$ok" \
 		--argjson enqueue_s "$(echo "$t1 - $t0" | bc)" --argjson deliver_s "$(echo "$end - $t2" | bc)" \
 		--argjson load_before "$load_before" --argjson load_after "$(load1)" \
@@ -138,7 +167,7 @@ for target in single cluster; do
 		--slurpfile ledger "$work/ledger-$target.json" '
 		($sum[0]) as $sum | ($st[0]) as $st | ($ledger[0]) as $l |
 		{
-			run: $run, target: $target, workers: $workers, concurrency: $concurrency, part_size: $part,
+			run: $run, target: $target, replicas: $replicas, wait_commands: $waits, call_size: $call, workers: $workers, concurrency: $concurrency, part_size: $part,
 			read: $sum.read, enqueue_seconds: ($enqueue_s * 100 | round / 100), rows_per_second: ($sum.read / $enqueue_s | floor),
 			finished: ($ok and $st.finished), delivered: $st.delivered,
 			deliver_seconds: ($deliver_s * 100 | round / 100), numbers_per_second: ($st.delivered / $deliver_s | floor),
@@ -149,9 +178,9 @@ done
 
 echo
 echo "Machine: $(machine)"
-echo "Run: $run_id, bench/cluster.sh NUMBERS=$NUMBERS PART=$PART WORKERS=$WORKERS CONCURRENCY=$CONCURRENCY (AOF appendfsync always on every node)"
+echo "Run: $run_id, bench/cluster.sh NUMBERS=$NUMBERS PART=$PART WORKERS=$WORKERS CONCURRENCY=$CONCURRENCY CALL=$CALL REPLICAS=$REPLICAS (AOF appendfsync always on every node)"
 echo
-echo "| Redis | enqueue rows/s | delivery numbers/s ($WORKERS × $CONCURRENCY workers) | ledger | load before/after |"
-echo "|---|---:|---:|---|---|"
+echo "| Redis (replicas per master) | enqueue rows/s | delivery numbers/s ($WORKERS × $CONCURRENCY workers) | WAITs | ledger | load before/after |"
+echo "|---|---:|---:|---:|---|---|"
 jq -r --arg run "$run_id" 'select(.run == $run) |
-	"| \(.target) | \(.rows_per_second) (\(.enqueue_seconds) s) | \(.numbers_per_second) (\(.deliver_seconds) s) | \(.ledger_numbers) numbers, \(.ledger_repeats) repeated | \(.load_before)/\(.load_after) |"' "$results"
+	"| \(.target) (\(.replicas)) | \(.rows_per_second) (\(.enqueue_seconds) s) | \(.numbers_per_second) (\(.deliver_seconds) s) | \(.wait_commands) | \(.ledger_numbers) numbers, \(.ledger_repeats) repeated | \(.load_before)/\(.load_after) |"' "$results"
