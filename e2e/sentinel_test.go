@@ -11,10 +11,23 @@ import (
 )
 
 // TestSentinelFailoverDuringDelivery: enqueue and two workers reach Redis through
-// three sentinels; mid-delivery the master is failed over (SENTINEL FAILOVER) and
-// the batches finish without restarting any process, every number in one state
+// three sentinels; mid-delivery the master is failed over (SENTINEL FAILOVER), or
+// SIGKILLed and restarted after the promotion as a supervisor would (delivery
+// pauses while the new master has no replica to confirm marks on), and the
+// batches finish without restarting any dialq process, every number in one state
 // and none twice at the fake vendor.
 func TestSentinelFailoverDuringDelivery(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sentinel failover", true: "master killed"}[kill], func(t *testing.T) {
+			if kill && testing.Short() {
+				t.Skip("a second run of a minute or two")
+			}
+			sentinelFailover(t, kill)
+		})
+	}
+}
+
+func sentinelFailover(t *testing.T, kill bool) {
 	set := testredis.StartSentinel(t, testredis.Durable...)
 	w := newWorld(t, &testredis.DB{Real: true}, nil, nil)
 	delete(w.env, "REDIS_URL")
@@ -47,7 +60,12 @@ func TestSentinelFailoverDuringDelivery(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	set.Failover()
+	if kill {
+		set.KillMaster()
+		set.Revive()
+	} else {
+		set.Failover()
+	}
 	t.Logf("failed over with %d nxcloud numbers delivered", len(w.fake.Ledger(chunking.NXCloud).Numbers))
 
 	for _, v := range chunking.Vendors {

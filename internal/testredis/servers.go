@@ -245,6 +245,7 @@ type Sentinels struct {
 	// MasterName is for REDIS_SENTINEL_MASTER.
 	MasterName string
 	t          testing.TB
+	killed     *Server
 }
 
 // StartSentinel starts the set with args for both data servers (for example
@@ -341,7 +342,7 @@ func (set *Sentinels) Failover() {
 }
 
 // KillMaster SIGKILLs the current master and waits until the sentinels have
-// promoted the replica. The killed server stays down.
+// promoted the replica. The killed server stays down until Revive.
 func (set *Sentinels) KillMaster() {
 	set.t.Helper()
 	ctx := context.Background()
@@ -352,9 +353,29 @@ func (set *Sentinels) KillMaster() {
 	for _, s := range []*Server{set.Master, set.Replica} {
 		if s.Addr == before {
 			s.Kill()
+			set.killed = s
 		}
 	}
 	set.waitNewMaster(before)
+}
+
+// Revive restarts the server KillMaster killed, as a supervisor would, and waits
+// until the sentinels have made it the new master's replica and it is in sync.
+func (set *Sentinels) Revive() {
+	set.t.Helper()
+	if set.killed == nil {
+		set.t.Fatal("Revive without KillMaster")
+	}
+	set.killed.Start()
+	set.killed = nil
+	set.waitFor("the revived server in sync as a replica", func(ctx context.Context, sc *redis.SentinelClient) bool {
+		reps, err := sc.Replicas(ctx, set.MasterName).Result()
+		if err != nil || len(reps) != 1 {
+			return false
+		}
+		r := fmt.Sprint(reps[0])
+		return strings.Contains(r, "master-link-status:ok") && !strings.Contains(r, "s_down") && !strings.Contains(r, "disconnected")
+	})
 }
 
 func (set *Sentinels) waitNewMaster(before string) {
