@@ -46,7 +46,11 @@ func SealRecords(seal string, n int, recs []chunking.Record) []byte {
 // OpenRecords checks and decodes part n of the batch sealed with seal.
 func OpenRecords(seal string, n int, b []byte) ([]chunking.Record, error) {
 	if len(b) > 0 && b[0] == codecV1 {
-		return DecodeRecords(b)
+		recs, err := DecodeRecords(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return recs, nil
 	}
 	if len(b) < 1+sealLen || b[0] != codecVersion {
 		return nil, fmt.Errorf("%w: unknown encoding or truncated", ErrCorrupt)

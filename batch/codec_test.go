@@ -304,13 +304,16 @@ func FuzzOpenRecords(f *testing.F) {
 	f.Add(EncodeRecords(sample), 5)
 	f.Fuzz(func(t *testing.T, b []byte, n int) {
 		recs, err := OpenRecords(seal, n, b)
+		v1 := len(b) > 0 && b[0] == codecV1
 		if err != nil {
-			if recs != nil || !errors.Is(err, ErrCorrupt) {
+			// Version 1 errors are not ErrCorrupt yet: TestOpenRecordsCorruptV1 pins
+			// that bug; drop the v1 exception with its fix.
+			if recs != nil || (!v1 && !errors.Is(err, ErrCorrupt)) {
 				t.Fatalf("OpenRecords = %d records, %v; want none and ErrCorrupt", len(recs), err)
 			}
 			return
 		}
-		if len(b) > 0 && b[0] == codecV1 {
+		if v1 {
 			return // unsealed: DecodeRecords's fuzz target covers it
 		}
 		// What opens was sealed for this batch and part: sealing it again gives the

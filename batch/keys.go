@@ -20,6 +20,7 @@ import "strconv"
 //	dialq:{<b>}:p:<n>:s           HASH  part n's progress: state, done:/inflight: ranges, x: extras
 //	dialq:{<b>}:p:<n>:o           LIST  part n's numbers not delivered (JSON)
 //	dialq:{<b>}:ctl:<req>         LIST  numbers an operator's control acts on (never in a task payload)
+//	dialq:{<b>}:claim             STRING the staging id committing the batch (expires)
 const keyPrefix = "dialq"
 
 type keys struct{}
@@ -34,6 +35,7 @@ func (keys) part(id string, n int) string      { return tag(id) + ":p:" + strcon
 func (k keys) state(id string, n int) string   { return k.part(id, n) + ":s" }
 func (k keys) outcome(id string, n int) string { return k.part(id, n) + ":o" }
 func (keys) control(id, req string) string     { return tag(id) + ":ctl:" + req }
+func (keys) claim(id string) string            { return tag(id) + ":claim" }
 
 // LegacyManifestKey is where dialq before the hash-tagged layout kept a batch's
 // manifest. Batches written that way are not read: drain them with the version that

@@ -255,8 +255,11 @@ func (s *Store) SetPartState(ctx context.Context, id string, n int, state PartSt
 	}
 	res, err := settleScript.Run(ctx, s.rdb, []string{k.state(id, n), k.manifest(id)},
 		string(state), s.now().UnixMilli(), resume, why).Int64Slice()
-	if err == nil && res[0] < 0 {
+	switch {
+	case err == nil && res[0] == -1:
 		err = ErrNotFound
+	case err == nil && res[0] == -2:
+		err = ErrPartFinal
 	}
 	if err != nil {
 		return Settled{}, fmt.Errorf("batch %s part %d state %s: %w", id, n, state, err)
@@ -278,6 +281,9 @@ func (s *Store) SetPartState(ctx context.Context, id string, n int, state PartSt
 // FinishEmpty finishes a batch that has no parts.
 func (s *Store) FinishEmpty(ctx context.Context, id string) (Settled, error) {
 	gen, err := finishEmptyScript.Run(ctx, s.rdb, []string{k.manifest(id)}, s.now().UnixMilli()).Int64()
+	if err == nil && gen < 0 {
+		err = s.missing(ctx, id)
+	}
 	if err != nil {
 		return Settled{}, fmt.Errorf("batch %s finish: %w", id, err)
 	}
@@ -298,11 +304,14 @@ type Event struct {
 // are not one: a crash between them publishes again, with the same event id.
 func (s *Store) Publish(ctx context.Context, ev *Event, gen int64) (bool, error) {
 	id := ev.Status.Batch
-	v, err := s.rdb.HGet(ctx, k.manifest(id), "announced_gen").Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	h, err := s.rdb.HMGet(ctx, k.manifest(id), "state", "announced_gen").Result()
+	if err != nil {
 		return false, fmt.Errorf("announce batch %s: %w", id, err)
 	}
-	if v >= gen {
+	if h[0] == nil {
+		return false, s.missing(ctx, id)
+	}
+	if ann, _ := h[1].(string); atoi(ann) >= gen {
 		return false, nil
 	}
 	err = s.rdb.XAdd(ctx, &redis.XAddArgs{
@@ -526,33 +535,45 @@ type PartStatus struct {
 
 // Parts returns each part's status, by part number.
 func (s *Store) Parts(ctx context.Context, id string, parts int) ([]PartStatus, error) {
-	out := make([]PartStatus, parts)
+	out := make([]PartStatus, 0, parts)
 	for lo := 0; lo < parts; lo += 1000 {
-		cmds := make([]*redis.SliceCmd, 0, 1000)
+		var cmds []*redis.SliceCmd
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := lo; i < min(lo+1000, parts); i++ {
-				cmds = append(cmds, p.HMGet(ctx, k.state(id, i), "state", "resume_at", "wait_reason", "last_error"))
-			}
+			cmds = queuePartReads(ctx, p, id, lo, min(lo+1000, parts))
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("batch %s part states: %w", id, err)
 		}
-		for i, c := range cmds {
-			v := c.Val()
-			str := func(j int) string { s, _ := v[j].(string); return s }
-			ps := PartStatus{Part: lo + i, State: PartState(str(0)), WaitReason: str(2), LastError: str(3)}
-			if ps.State == "" {
-				ps.State = PartQueued
-			}
-			if ms := atoi(str(1)); ms > 0 {
-				t := time.UnixMilli(ms).UTC()
-				ps.ResumeAt = &t
-			}
-			out[lo+i] = ps
-		}
+		out = append(out, partStatuses(lo, cmds)...)
 	}
 	return out, nil
+}
+
+func queuePartReads(ctx context.Context, p redis.Pipeliner, id string, lo, hi int) []*redis.SliceCmd {
+	cmds := make([]*redis.SliceCmd, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		cmds = append(cmds, p.HMGet(ctx, k.state(id, i), "state", "resume_at", "wait_reason", "last_error"))
+	}
+	return cmds
+}
+
+func partStatuses(lo int, cmds []*redis.SliceCmd) []PartStatus {
+	out := make([]PartStatus, len(cmds))
+	for i, c := range cmds {
+		v := c.Val()
+		str := func(j int) string { s, _ := v[j].(string); return s }
+		ps := PartStatus{Part: lo + i, State: PartState(str(0)), WaitReason: str(2), LastError: str(3)}
+		if ps.State == "" {
+			ps.State = PartQueued
+		}
+		if ms := atoi(str(1)); ms > 0 {
+			t := time.UnixMilli(ms).UTC()
+			ps.ResumeAt = &t
+		}
+		out[i] = ps
+	}
+	return out
 }
 
 // Status is a batch's account.
@@ -585,13 +606,28 @@ type Status struct {
 	Source     string       `json:"source,omitempty"`
 }
 
-// Status reads batch id's account. The counters are read in one command, so the
-// sum always holds.
+// Status reads batch id's account: the manifest and every part's state in one
+// transaction (one slot), so the sum always holds and the parts agree with the
+// batch's state.
 func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
-	h, err := s.rdb.HGetAll(ctx, k.manifest(id)).Result()
+	nparts, err := s.rdb.HGet(ctx, k.manifest(id), "parts").Int()
+	if errors.Is(err, redis.Nil) {
+		return nil, s.missing(ctx, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %w", id, err)
 	}
+	var man *redis.MapStringStringCmd
+	var partCmds []*redis.SliceCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		man = p.HGetAll(ctx, k.manifest(id))
+		partCmds = queuePartReads(ctx, p, id, 0, nparts)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", id, err)
+	}
+	h := man.Val()
 	if len(h) == 0 {
 		return nil, s.missing(ctx, id)
 	}
@@ -618,12 +654,8 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 		t := time.UnixMilli(atoi(v)).UTC()
 		st.FinishedAt = &t
 	}
-	parts, err := s.Parts(ctx, id, st.Parts)
-	if err != nil {
-		return nil, err
-	}
 	st.PartStates = map[PartState]int{}
-	for _, ps := range parts {
+	for _, ps := range partStatuses(0, partCmds) {
 		st.PartStates[ps.State]++
 		if ps.ResumeAt != nil && !ps.State.Final() {
 			st.Waiting = append(st.Waiting, ps)
@@ -661,4 +693,24 @@ func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) 
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Finish is where a batch stands with its announcements.
+type Finish struct {
+	Finished bool
+	// Generation is the last finish; Announced the last one published.
+	Generation, Announced int64
+}
+
+// FinishOf reads batch id's finish and announcement generations.
+func (s *Store) FinishOf(ctx context.Context, id string) (Finish, error) {
+	h, err := s.rdb.HMGet(ctx, k.manifest(id), "state", "finish_gen", "announced_gen").Result()
+	if err != nil {
+		return Finish{}, fmt.Errorf("batch %s: %w", id, err)
+	}
+	if h[0] == nil {
+		return Finish{}, s.missing(ctx, id)
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	return Finish{Finished: str(h[0]) == string(StateFinished), Generation: atoi(str(h[1])), Announced: atoi(str(h[2]))}, nil
 }

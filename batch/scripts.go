@@ -78,17 +78,20 @@ return 1`)
 //	ARGV[3] resume at, ms (throttled, paused, waiting), or ""
 //	ARGV[4] why it waits, or ""
 //	returns {code, generation}: code 1 the batch finished, 2 a finished batch
-//	re-opened, 0 neither, -1 no such batch
+//	re-opened, 0 neither, -1 no such batch, -2 a final part cannot wait (a late
+//	attempt racing the one that settled it)
 var settleScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
 local prev = redis.call('HGET', KEYS[1], 'state') or 'queued'
+local final = {done = true, failed = true, cancelled = true}
+local waits = {throttled = true, paused = true, waiting = true}
+if final[prev] and waits[ARGV[1]] then return {-2, 0} end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'resume_at', ARGV[3], 'wait_reason', ARGV[4])
 else
   redis.call('HDEL', KEYS[1], 'resume_at', 'wait_reason')
 end
-local final = {done = true, failed = true, cancelled = true}
 local delta = 0
 if final[ARGV[1]] and not final[prev] then delta = 1 end
 if final[prev] and not final[ARGV[1]] then delta = -1 end
@@ -111,8 +114,9 @@ return {0, 0}`)
 //
 //	KEYS[1] manifest
 //	ARGV[1] now, ms
-//	returns the finish generation, 0 when it had finished already
+//	returns the finish generation, 0 when it had finished already, -1 no such batch
 var finishEmptyScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'state') == 'finished' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'finished', 'finished_at', ARGV[1])
 return redis.call('HINCRBY', KEYS[1], 'finish_gen', 1)`)
@@ -139,8 +143,9 @@ return 1`)
 //
 //	KEYS[1] manifest
 //	ARGV[1] the generation
-//	returns 1 when this call recorded it, 0 when it was recorded before
+//	returns 1 when this call recorded it, 0 when it was recorded before, -1 no such batch
 var announcedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'announced_gen') or '0')
 if cur >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'announced_gen', ARGV[1])
@@ -157,3 +162,18 @@ local n = 1
 if prev == ARGV[2] then n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + 1 end
 redis.call('HSET', KEYS[1], ARGV[1], n, ARGV[1] .. ':err', ARGV[2])
 return n`)
+
+// claimScript lets one commit of a batch id move its staged parts: two runs of the
+// same command racing must not RENAME their parts over each other.
+//
+//	KEYS[1] the claim
+//	KEYS[2] manifest
+//	ARGV[1] the staging id claiming, ARGV[2] the claim's lifetime, ms
+//	returns 1 claimed (or claimed before by this staging id); 0 another commit holds
+//	it; 2 the manifest exists already
+var claimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`)

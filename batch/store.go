@@ -158,6 +158,10 @@ type Staging struct {
 
 const stagingTTL = 24 * time.Hour
 
+// claimTTL bounds how long a commit that died holds its batch id: the same command
+// run again after it takes the id over.
+const claimTTL = time.Minute
+
 // NewStaging starts a staging area.
 func (s *Store) NewStaging() *Staging {
 	b := make([]byte, 8)
@@ -314,6 +318,17 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("commit batch %s: %w", m.ID, err)
 	}
+	switch claimed, err := claimScript.Run(ctx, s.rdb, []string{k.claim(m.ID), k.manifest(m.ID)}, st.id, claimTTL.Milliseconds()).Int(); {
+	case err != nil:
+		return false, fmt.Errorf("commit batch %s: %w", m.ID, err)
+	case claimed != 1:
+		// The same command is committing (or has committed) concurrently: its
+		// parts are the batch; ours are dropped, and the caller queues its tasks.
+		if err := st.Abort(ctx); err != nil {
+			return false, err
+		}
+		return true, s.awaitManifest(ctx, m.ID)
+	}
 	// Parts first, manifest last: a batch is visible only once all its records are.
 	pairs := make([][2]string, 0, st.parts+1)
 	for i := range st.parts {
@@ -342,6 +357,25 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 		return false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
 	return false, nil
+}
+
+// awaitManifest waits for a concurrent commit of id to write its manifest.
+func (s *Store) awaitManifest(ctx context.Context, id string) error {
+	deadline := s.now().Add(claimTTL)
+	for {
+		n, err := s.rdb.Exists(ctx, k.manifest(id)).Result()
+		if err != nil || n > 0 {
+			return err
+		}
+		if s.now().After(deadline) {
+			return fmt.Errorf("commit batch %s: another run held it for %s without finishing: run the command again", id, claimTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func mustJSON(v any) string {

@@ -736,9 +736,9 @@ func TestKeysHashTag(t *testing.T) {
 	}
 	for _, id := range ids {
 		want := slot("{" + id + "}")
-		// manifest, rejects, 2 parts × (records, state, outcomes), control numbers
-		if len(own[id]) != 9 {
-			t.Errorf("batch %s has keys %v; want 9", id, own[id])
+		// manifest, rejects, 2 parts × (records, state, outcomes), control numbers, commit claim
+		if len(own[id]) != 10 {
+			t.Errorf("batch %s has keys %v; want 10", id, own[id])
 		}
 		for _, key := range append(own[id], batchKeys(id, 2)...) {
 			if got := slot(key); got != want {

@@ -201,8 +201,6 @@ func (c *NXCloud) Validate() error {
 	return checkURL("webhook", c.Webhook)
 }
 
-var taskScale = regexp.MustCompile(`^1:[1-9][0-9]*$`)
-
 // Validate implements Campaign.
 func (c *Yccall) Validate() error {
 	switch {
@@ -210,8 +208,8 @@ func (c *Yccall) Validate() error {
 		return fieldErr("assign_type", "must be 1 (extension), 2 (queue) or 3 (group)")
 	case c.AssignAgent == "":
 		return fieldErr("assign_agent", "required")
-	case !taskScale.MatchString(c.TaskScale):
-		return fieldErr("task_scale", "must look like 1:N")
+	case !chunking.ValidYccallTaskScale(c.TaskScale):
+		return fieldErr("task_scale", "must look like 1:N, N from 1 to 999999")
 	}
 	for _, d := range c.DisNumbers {
 		if d == "" || strings.ContainsAny(d, ", ") {

@@ -181,7 +181,10 @@ func (w *world) waitSettled(id string, timeout time.Duration) batch.Status {
 	deadline := time.Now().Add(timeout)
 	for {
 		st := w.status(id)
-		if st.Pending == 0 && st.PartStates[batch.PartQueued]+st.PartStates[batch.PartRunning] == 0 {
+		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		finishing := final == st.Parts && !st.Finished // the finish is a moment behind the parts
+		if st.Pending == 0 && st.PartStates[batch.PartQueued]+st.PartStates[batch.PartRunning]+
+			st.PartStates[batch.PartThrottled]+st.PartStates[batch.PartPaused] == 0 && !finishing {
 			return st
 		}
 		if time.Now().After(deadline) {

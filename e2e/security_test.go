@@ -537,10 +537,10 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 
 	// Read-only: writes are refused with and without credentials, and change nothing.
 	for _, req := range []struct{ method, path string }{
-		{http.MethodPost, "/monitoring/api/queues/dialq:pause"},
-		{http.MethodDelete, "/monitoring/api/queues/dialq/completed_tasks:delete_all"},
-		{http.MethodDelete, "/monitoring/api/queues/dialq"},
-		{http.MethodPost, "/monitoring/api/queues/dialq/archived_tasks:run_all"},
+		{http.MethodPost, "/monitoring/api/queues/dialq-yccall:pause"},
+		{http.MethodDelete, "/monitoring/api/queues/dialq-yccall/completed_tasks:delete_all"},
+		{http.MethodDelete, "/monitoring/api/queues/dialq-yccall"},
+		{http.MethodPost, "/monitoring/api/queues/dialq-yccall/archived_tasks:run_all"},
 	} {
 		for _, auth := range []bool{true, false} {
 			r, _ := http.NewRequest(req.method, "http://"+addr+req.path, nil)
@@ -557,7 +557,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 			}
 		}
 	}
-	if _, body := get("/monitoring/api/queues/dialq/completed_tasks?page=1&page_size=100", true); taskIDs(body) != taskIDs(completed) {
+	if _, body := get("/monitoring/api/queues/dialq-yccall/completed_tasks?page=1&page_size=100", true); taskIDs(body) != taskIDs(completed) {
 		t.Errorf("completed tasks changed after refused writes: %s; was %s", taskIDs(body), taskIDs(completed))
 	}
 	if _, body := get("/monitoring/api/queues", true); strings.Contains(body, `"paused":true`) {

@@ -185,7 +185,7 @@ func (s *Server) flashaiCheck(r *http.Request, h func(map[string]string) flashai
 		return flashaiFail(flashai.CodeUnknownClient, "unknown clientId")
 	case p["signType"] != flashai.SignType:
 		return flashaiFail(flashai.CodeBadSignType, "signType must be MD5")
-	case subtle.ConstantTimeCompare([]byte(p["sign"]), []byte(flashai.Sign(p, cfg.ClientSecret))) != 1:
+	case subtle.ConstantTimeCompare([]byte(p["sign"]), []byte(flashai.Sign(p, cfg.ClientSecret))) != 1 || s.spuriousAuth():
 		return flashaiFail(flashai.CodeBadSign, "bad sign")
 	case p["timestamp"] == "":
 		return flashaiFail(flashai.CodeIllegalParams, "timestamp missing")

@@ -52,6 +52,17 @@ type Faults struct {
 	SystemError   float64 `json:"system_error"`
 	// LatencyMillis is added to every request.
 	LatencyMillis int `json:"latency_ms"`
+
+	// AuthRefuse is a count, not a share: the next AuthRefuse requests whose
+	// signature or token is valid are refused anyway with the vendor's
+	// authentication code (NXCloud 1003, Yccall ret 600, speech 10001, FlashAI
+	// 1003), as clock skew or a key rotation does. 1 is "one spurious refusal".
+	AuthRefuse int `json:"auth_refuse"`
+	// SpeechDuplicateCode and SpeechDuplicateMessage are how speech answers a
+	// create whose task name is taken; empty means 29002 "taskName already exists".
+	// The documents give no code, so tests play each plausible one.
+	SpeechDuplicateCode    string `json:"speech_duplicate_code"`
+	SpeechDuplicateMessage string `json:"speech_duplicate_message"`
 }
 
 // Server is the fake vendor. Build it with New; it is an http.Handler.
@@ -188,6 +199,26 @@ func (s *Server) systemError() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.roll(s.faults.SystemError)
+}
+
+// spuriousAuth reports whether this request, whose credentials are valid, is to be
+// refused as unauthenticated anyway; it uses up one Faults.AuthRefuse.
+func (s *Server) spuriousAuth() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.AuthRefuse <= 0 {
+		return false
+	}
+	s.faults.AuthRefuse--
+	return true
+}
+
+// RefuseAuth makes the next n validly signed requests fail authentication,
+// leaving the other faults as they are.
+func (s *Server) RefuseAuth(n int) {
+	s.mu.Lock()
+	s.faults.AuthRefuse = n
+	s.mu.Unlock()
 }
 
 // SetFaults replaces the faults in force.

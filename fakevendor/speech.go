@@ -125,7 +125,7 @@ func (s *Server) speechAuth(w http.ResponseWriter, r *http.Request) ([]byte, boo
 			return nil, false
 		}
 	}
-	if cfg.Verifier.Verify(appID, ts, body, sig) != nil {
+	if cfg.Verifier.Verify(appID, ts, body, sig) != nil || s.spuriousAuth() {
 		speechAnswer(w, speech.CodeAuthFailed, "authentication failed: bad signature", nil)
 		return nil, false
 	}
@@ -246,7 +246,8 @@ func (s *Server) speechCreate(w http.ResponseWriter, r *http.Request) {
 	st.mu.Lock()
 	if _, taken := st.byName[*req.TaskName]; taken {
 		st.mu.Unlock()
-		speechParamError(w, "taskName already exists")
+		code, msg := s.speechDuplicateAnswer()
+		speechAnswer(w, code, msg, nil)
 		return
 	}
 	id := st.nextID
@@ -258,6 +259,21 @@ func (s *Server) speechCreate(w http.ResponseWriter, r *http.Request) {
 	s.addTask(Speech)
 	s.accept(Speech, speechFirstMobiles(req.OutBoundCustomers))
 	speechAnswer(w, speech.CodeOK, "success", id)
+}
+
+// speechDuplicateAnswer is the code and message for a taken task name: the
+// Faults knobs, or 29002 "taskName already exists".
+func (s *Server) speechDuplicateAnswer() (code, msg string) {
+	s.mu.Lock()
+	code, msg = s.faults.SpeechDuplicateCode, s.faults.SpeechDuplicateMessage
+	s.mu.Unlock()
+	if code == "" {
+		code = speech.CodeParameterError
+	}
+	if msg == "" {
+		msg = "taskName already exists"
+	}
+	return code, msg
 }
 
 type speechAppendBody struct {

@@ -464,3 +464,70 @@ func TestSpeechTypeErrorHidesValue(t *testing.T) {
 		t.Errorf("create = %+v; want 29002 naming the field, not the number", rep)
 	}
 }
+
+// TestSpeechDuplicateKnob: a taken name is answered with the configured code and
+// wording (set over the admin API, as the demo and e2e tests do), the default
+// otherwise; either way nothing new reaches the ledger.
+func TestSpeechDuplicateKnob(t *testing.T) {
+	tests := []struct {
+		name, faults, code, msg string
+	}{
+		{"default", `{}`, speech.CodeParameterError, "taskName already exists"},
+		{"20001", `{"speech_duplicate_code":"20001","speech_duplicate_message":"task name exists"}`, speech.CodeRequestFailed, "task name exists"},
+		{"chinese", `{"speech_duplicate_code":"29002","speech_duplicate_message":"任务名称已存在"}`, speech.CodeParameterError, "任务名称已存在"},
+		{"code only", `{"speech_duplicate_code":"29008"}`, speech.CodeSystemError, "taskName already exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSpeechHarness(t, SpeechConfig{})
+			rec := httptest.NewRecorder()
+			h.s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/_admin/faults", strings.NewReader(tt.faults)))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("set faults: http %d %s", rec.Code, rec.Body)
+			}
+			body := exampleBody(t, nil)
+			if rep := h.call(speech.PathCreate, body, nil); rep.Code != speech.CodeOK {
+				t.Fatalf("first create = %+v", rep)
+			}
+			if rep := h.call(speech.PathCreate, body, nil); rep.Code != tt.code || rep.Message != tt.msg {
+				t.Errorf("repeated create = %+v; want %s %q", rep, tt.code, tt.msg)
+			}
+			if l := h.s.Ledger(Speech); l.Tasks != 1 || l.Numbers["13800000001"] != 1 {
+				t.Errorf("ledger = %+v; want one task, the number once", l)
+			}
+		})
+	}
+}
+
+// TestAuthRefuseFault: auth_refuse refuses exactly that many validly signed calls
+// with 10001, reaching nothing, and then lets calls through.
+func TestAuthRefuseFault(t *testing.T) {
+	h := newSpeechHarness(t, SpeechConfig{})
+	rec := httptest.NewRecorder()
+	h.s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/_admin/faults", strings.NewReader(`{"auth_refuse":2}`)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("set faults: http %d", rec.Code)
+	}
+	body := exampleBody(t, nil)
+	want := []string{speech.CodeAuthFailed, speech.CodeAuthFailed, speech.CodeOK}
+	for i, code := range want {
+		h.now = h.now.Add(time.Second) // each attempt signs a new timestamp
+		if rep := h.call(speech.PathCreate, body, nil); rep.Code != code {
+			t.Fatalf("call %d = %+v; want %s", i, rep, code)
+		}
+		if wantTasks := map[bool]int{true: 1, false: 0}[code == speech.CodeOK]; h.s.Ledger(Speech).Tasks != wantTasks {
+			t.Fatalf("after call %d: %d tasks; want %d", i, h.s.Ledger(Speech).Tasks, wantTasks)
+		}
+	}
+	// A bad signature does not use up the fault: it is refused on its own merits.
+	h.s.RefuseAuth(1)
+	if rep := h.call(speech.PathCreate, body, map[string]string{"sign": "***"}); rep.Code != speech.CodeAuthFailed {
+		t.Fatalf("bad sign = %+v; want 10001", rep)
+	}
+	h.s.mu.Lock()
+	left := h.s.faults.AuthRefuse
+	h.s.mu.Unlock()
+	if left != 1 {
+		t.Errorf("auth_refuse left = %d after a genuinely bad signature; want 1", left)
+	}
+}

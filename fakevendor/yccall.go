@@ -122,7 +122,7 @@ func (s *Server) yccallServe(w http.ResponseWriter, r *http.Request) {
 	case "App.Sip_Auth.Login":
 		s.yccallLogin(w, f)
 	case "App.Sip_Yccall.TaskCreat", "App.Sip_Yccall.TaskAdd", "App.Sip_Yccall.TaskSet":
-		if !s.yccallTokenValid(f.Get("token")) {
+		if !s.yccallTokenValid(f.Get("token")) || s.spuriousAuth() {
 			ycReplyRet(w, ycTokenInvalid, "token invalid")
 			return
 		}

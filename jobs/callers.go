@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -198,10 +197,11 @@ func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 		req.TaskExecTimes = append(req.TaskExecTimes, speech.ExecTime{Start: w.Start, End: w.End})
 	}
 	resp, err := s.c.CreateTask(ctx, req)
-	var apiErr *speech.APIError
-	if errors.As(err, &apiErr) && apiErr.DuplicateTaskName() {
-		// Our own earlier create went through; its id is lost, so later calls
-		// start a continuation task.
+	if speech.IsDuplicateName(err) {
+		// Our own earlier create went through: the name carries a hash of the whole
+		// batch id, the part and the continuation number, so no other batch of
+		// ours can hold it (the speech API has no task lookup by name to check).
+		// Its id is lost, so later calls start a continuation task.
 		return &sent{reconciled: true, taskRef: req.TaskName,
 			extra: map[string]string{speechTaskKey: "", speechSeqKey: strconv.Itoa(seq + 1)}}, nil
 	}
@@ -238,8 +238,7 @@ func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 		Clear: c.Clear == 1, LineIDs: c.LineIDs, Recall: c.Recall == 1, RecallParams: c.RecallParams,
 		NotifyURL: c.NotifyURL, NotifyBatchURL: c.NotifyBatchURL, MobileList: list,
 	})
-	var apiErr *flashai.APIError
-	if errors.As(err, &apiErr) && apiErr.DuplicateBatchName() {
+	if flashai.IsDuplicateName(err) {
 		return f.verify(ctx, p, name, recs)
 	}
 	if err != nil {

@@ -61,7 +61,7 @@ type Retry struct {
 }
 
 // DefaultRetry is used when Deps.Retry is zero.
-var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: time.Second, Elapsed: 10 * time.Second,
+var DefaultRetry = Retry{Initial: 200 * time.Millisecond, Max: time.Second, Elapsed: 5 * time.Second,
 	MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 4, PauseRecheck: 30 * time.Second}
 
 // refusal is a number the vendor refused inside an accepted call.
@@ -215,9 +215,10 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if ps.State.Final() || ps.State == batch.PartUncertain {
-		// Redelivered after its outcome was recorded: nothing to do.
+		// Redelivered after its outcome was recorded: nothing to do but make sure
+		// a finish it caused was announced.
 		log.WithField("state", ps.State).Info("part already settled")
-		return nil
+		return d.Lifecycle.EnsureAnnounced(context.WithoutCancel(ctx), m.ID)
 	}
 	if ctl, err := d.Store.Control(ctx, m.ID); err != nil {
 		return err

@@ -36,6 +36,8 @@ type harness struct {
 	env   map[string]string
 	store *batch.Store
 	log   *logrus.Logger
+	// setHandler replaces what the vendor's address serves (a wrapper around fake).
+	setHandler func(http.Handler)
 }
 
 func setup(t *testing.T) *harness {
@@ -66,7 +68,13 @@ func setup(t *testing.T) *harness {
 	log := logrus.New()
 	log.SetOutput(testWriter{t})
 	log.SetLevel(logrus.WarnLevel)
-	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: batch.NewStore(db.Client), log: log}
+	setHandler := func(h http.Handler) {
+		mu.Lock()
+		handler = h
+		mu.Unlock()
+	}
+	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: batch.NewStore(db.Client),
+		log: log, setHandler: setHandler}
 }
 
 type testWriter struct{ t *testing.T }
@@ -153,8 +161,12 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 			h.t.Fatal(err)
 		}
 		checkSum(h.t, st)
+		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		// Status reads the manifest before the parts: a snapshot may show every
+		// part final a moment before the batch's finish.
+		finishing := final == st.Parts && !st.Finished
 		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
-			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 {
+			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 && !finishing {
 			return st
 		}
 		if time.Now().After(deadline) {

@@ -82,17 +82,37 @@ func (m *Manager) Committed(ctx context.Context, man *batch.Manifest) error {
 // finish asked to be announced twice is announced once.
 func (m *Manager) finished(ctx context.Context, id string, s batch.Settled) error {
 	if !s.Finished {
-		return nil
+		// Not finished by this move; a finish whose announcement was never queued
+		// (the queueing failed, and its attempt ended) is queued now.
+		return m.EnsureAnnounced(ctx, id)
 	}
-	t, err := tasks.NewAnnounceTask(tasks.AnnouncePayload{Batch: id, Generation: s.Generation})
+	m.log.WithFields(logrus.Fields{"batch": id, "generation": s.Generation}).Info("batch finished")
+	return m.queueAnnouncement(ctx, id, s.Generation)
+}
+
+func (m *Manager) queueAnnouncement(ctx context.Context, id string, gen int64) error {
+	t, err := tasks.NewAnnounceTask(tasks.AnnouncePayload{Batch: id, Generation: gen})
 	if err != nil {
 		return err
 	}
 	if _, err := m.client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("batch %s: queue announcement: %w", id, err)
 	}
-	m.log.WithFields(logrus.Fields{"batch": id, "generation": s.Generation}).Info("batch finished")
 	return nil
+}
+
+// EnsureAnnounced queues the announcement of batch id's last finish if it was not
+// published: every attempt that finds a part settled calls it, so a finish is
+// announced even when the attempt that finished it died before queueing.
+func (m *Manager) EnsureAnnounced(ctx context.Context, id string) error {
+	f, err := m.store.FinishOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !f.Finished || f.Generation <= f.Announced {
+		return nil
+	}
+	return m.queueAnnouncement(ctx, id, f.Generation)
 }
 
 // Announce publishes finish gen of batch id on the events stream; it returns the
@@ -283,6 +303,10 @@ func (m *Manager) Retry(ctx context.Context, id string) (parts, numbers int, err
 		if p.State != batch.PartFailed {
 			continue
 		}
+		// The old task goes first: if it cannot (it runs), nothing has moved.
+		if err := m.dropTask(man, p.Part); err != nil {
+			return parts, numbers, err
+		}
 		moved, err := m.store.ReopenFailed(ctx, id, p.Part)
 		if err != nil {
 			return parts, numbers, err
@@ -316,6 +340,11 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 	if ps.State != batch.PartUncertain {
 		return 0, fmt.Errorf("part %d is %s, not uncertain: %w", part, ps.State, ErrNothingToDo)
 	}
+	if !delivered {
+		if err := m.dropTask(man, part); err != nil {
+			return 0, err
+		}
+	}
 	moved, err := m.store.ResolveUncertain(ctx, id, part, delivered)
 	if err != nil {
 		return moved, err
@@ -332,12 +361,20 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 	return moved, m.requeue(ctx, man, part)
 }
 
-// requeue puts part n's task back on the queue: the old task (archived or completed
-// and retained) is deleted first, since its id is fixed.
-func (m *Manager) requeue(ctx context.Context, man *batch.Manifest, n int) error {
+// dropTask deletes part n's old task (archived, or completed and retained): its id
+// is fixed, so it must go before the part is queued again. A running task cannot.
+func (m *Manager) dropTask(man *batch.Manifest, n int) error {
 	if err := m.insp.DeleteTask(man.Queue, tasks.PartTaskID(man.ID, n)); err != nil &&
 		!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		return fmt.Errorf("part %d: remove old task: %w", n, err)
+	}
+	return nil
+}
+
+// requeue puts part n's task back on the queue, its old task dropped.
+func (m *Manager) requeue(ctx context.Context, man *batch.Manifest, n int) error {
+	if err := m.dropTask(man, n); err != nil {
+		return err
 	}
 	if _, err := m.store.SetPartState(ctx, man.ID, n, batch.PartQueued, time.Time{}, ""); err != nil {
 		return err

@@ -1,6 +1,7 @@
 // Package monitor is the operators' HTTP surface of a worker: Prometheus metrics
-// for vendor calls and queues, liveness and readiness probes, and the asynqmon
-// dashboard embedded under /monitoring/.
+// for vendor calls and queues, liveness and readiness probes, the asynqmon
+// dashboard embedded under /monitoring/, and the batch pages under /batches/ (JSON
+// under /api/batches).
 //
 // Choices the brief left open:
 //   - /metrics and the probes are not behind the dashboard's basic auth: Prometheus
@@ -19,4 +20,15 @@
 //     and dialq_queue_failed_today.
 //   - The dashboard's formatters mask phone numbers and drop secret-looking fields
 //     even though dialq payloads carry only ids and counts: defence in depth.
+//     They keep a hex word of 12+ characters (batch ids, vendor task names made
+//     from them) and a digit run longer than 15 (no phone number is: E.164) whole.
+//   - Batch pages are server-rendered (html/template, embedded) with one small
+//     script that reloads the page's <main> every 5 s; the rate chart is SVG drawn
+//     on the server. They read the store through BatchReader, and cap their work on
+//     a huge batch: 200 parts read one by one (unsettled first), 200,000 rejects and
+//     outcomes counted by reason (then "sampled"; the count is reused while the
+//     batch's counters stand still), 50 FlashAI plans asked about (cached 30 s).
+//   - Rates come from samples kept in memory by each worker, not from Redis: the
+//     store keeps counts, not their history. A worker that just started shows the
+//     average since the batch was created until it has two samples.
 package monitor

@@ -24,7 +24,8 @@ var ResultFormatter = asynqmon.ResultFormatterFunc(func(_ string, result []byte)
 })
 
 // minPhoneDigits is the shortest digit run taken for a phone number. It also
-// catches long numeric ids and timestamps; over-masking a dashboard is cheap.
+// catches long numeric ids and timestamps; over-masking a dashboard is cheap, except
+// for the ids an operator searches for, which hashLike keeps.
 const minPhoneDigits = 7
 
 // maxDepth bounds the recursion: the token stream does not limit nesting.
@@ -146,24 +147,39 @@ func secretName(k string) bool {
 	return false
 }
 
-// maskDigits masks every run of at least minPhoneDigits ASCII digits in s with
-// redact.Phone, keeping its first three and last two digits.
+// maskDigits masks every run of minPhoneDigits to maxPhoneDigits ASCII digits in s
+// with redact.Phone, keeping its first three and last two digits, except inside a
+// word that looks like a hash (see hashLike): batch ids ("speech-3039847b6e5c1b28")
+// and the vendor task names made from them must stay whole to be searched for.
 func maskDigits(s string) string {
 	var b strings.Builder
 	last := 0 // s[:last] is already in b
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
+		if !isAlnum(s[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(s) && isDigit(s[j]) {
+		for j < len(s) && isAlnum(s[j]) {
 			j++
 		}
-		if j-i >= minPhoneDigits {
-			b.WriteString(s[last:i])
-			b.WriteString(redact.Phone(s[i:j]))
-			last = j
+		if !hashLike(s[i:j]) {
+			for k := i; k < j; {
+				if !isDigit(s[k]) {
+					k++
+					continue
+				}
+				m := k
+				for m < j && isDigit(s[m]) {
+					m++
+				}
+				if m-k >= minPhoneDigits && m-k <= maxPhoneDigits {
+					b.WriteString(s[last:k])
+					b.WriteString(redact.Phone(s[k:m]))
+					last = m
+				}
+				k = m
+			}
 		}
 		i = j
 	}
@@ -173,5 +189,49 @@ func maskDigits(s string) string {
 	b.WriteString(s[last:])
 	return b.String()
 }
+
+// maxPhoneDigits is the longest phone number (E.164: 15 digits with the country
+// code). A longer run is an id, such as Yccall's task ids (a timestamp and a
+// sequence, 20 digits), and is kept; a list of numbers glued together without
+// separators would show, which no vendor format does.
+const maxPhoneDigits = 15
+
+// minHashLen is the shortest word taken for a hash: dialq's ids carry 12 (vendor
+// task names) or 16 (batch ids) hex digits.
+const minHashLen = 12
+
+// maxHashDigitRun is the longest digit run a hash may hold: a run of 11 digits is a
+// CN mobile number wherever it appears, so it is masked even inside a hex word. A
+// random 16-hex id holds such a run about once in 60 and is then masked too; a
+// landline glued to hex letters would show. Both are rare; the first is safe.
+const maxHashDigitRun = 10
+
+// hashLike reports whether the alphanumeric word w is a hex digest: at least
+// minHashLen hex digits with at least one letter and no digit run longer than
+// maxHashDigitRun.
+func hashLike(w string) bool {
+	if len(w) < minHashLen {
+		return false
+	}
+	letter, run := false, 0
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case isDigit(c):
+			if run++; run > maxHashDigitRun {
+				return false
+			}
+			continue
+		case 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+			letter = true
+		default:
+			return false
+		}
+		run = 0
+	}
+	return letter
+}
+
+func isAlnum(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

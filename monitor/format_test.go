@@ -16,6 +16,7 @@ func TestRedactJSON(t *testing.T) {
 		{"phone inside text", `{"note":"call 13800000001 or 13900000002."}`, `{"note":"call 138******01 or 139******02."}`},
 		{"phone as number", `{"phone":13800000001}`, `{"phone":"138******01"}`},
 		{"seven digits", `["1234567"]`, `["123**67"]`},
+		{"batch id kept", `{"batch":"speech-3039847b6e5c1b28","part":0}`, `{"batch":"speech-3039847b6e5c1b28","part":0}`},
 		{"six digits kept", `{"n":"123456","m":123456}`, `{"n":"123456","m":123456}`},
 		{"float kept", `{"ratio":0.25,"e":1e300}`, `{"ratio":0.25,"e":1e300}`},
 		{"nested list", `{"numbers":["13800000001",["13900000002"]]}`, `{"numbers":["138******01",["139******02"]]}`},
@@ -55,19 +56,33 @@ func TestFormattersRedact(t *testing.T) {
 }
 
 func TestMaskDigits(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"abc", "abc"},
-		{"123456", "123456"},
-		{"1234567", "123**67"},
-		{"a13800000001b", "a138******01b"},
-		{"13800000001-13900000002", "138******01-139******02"},
-		{"-1.38000000001e10", "-1.380******01e10"},
+	tests := []struct{ name, in, want string }{
+		{"empty", "", ""},
+		{"letters", "abc", "abc"},
+		{"six digits", "123456", "123456"},
+		{"seven digits", "1234567", "123**67"},
+		{"mobile between letters", "a13800000001b", "a138******01b"},
+		{"two mobiles", "13800000001-13900000002", "138******01-139******02"},
+		{"exponent", "-1.38000000001e10", "-1.380******01e10"},
+		{"short exponent", "1.3800138e10", "1.380**38e10"},
+		{"batch id kept", "speech-3039847b6e5c1b28", "speech-3039847b6e5c1b28"},
+		{"upper-case hex kept", "ID 3039847B6E5C1B28", "ID 3039847B6E5C1B28"},
+		{"nxcloud task name kept", "Monday-3039847b6e5c-3-0-100", "Monday-3039847b6e5c-3-0-100"},
+		{"flashai batch name kept", "demo_3039847b6e5c_3", "demo_3039847b6e5c_3"},
+		{"task id kept", "flashai-1234567abcdef012:7", "flashai-1234567abcdef012:7"},
+		{"short hex word masked", "a1234567b", "a123**67b"},
+		{"mobile inside hex masked", "abc13800000001def", "abc138******01def"},
+		{"not hex masked", "phone13800000001x", "phone138******01x"},
+		{"fifteen digits masked", "123456789012345", "123**********45"},
+		{"yccall task id kept", "20261203094925000001", "20261203094925000001"},
+		{"id beside phone", "speech-3039847b6e5c1b28 13800000001", "speech-3039847b6e5c1b28 138******01"},
 	}
 	for _, tt := range tests {
-		if got := maskDigits(tt.in); got != tt.want {
-			t.Errorf("maskDigits(%q) = %q; want %q", tt.in, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := maskDigits(tt.in); got != tt.want {
+				t.Errorf("maskDigits(%q) = %q; want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -83,17 +98,32 @@ func FuzzRedactJSON(f *testing.F) {
 		case got != notJSON(b) && !json.Valid([]byte(got)):
 			t.Fatalf("redactJSON(%q) = %q: not JSON", b, got)
 		}
-		// Whatever the input, no 7-digit run survives.
-		run := 0
-		for i := 0; i < len(got); i++ {
-			if isDigit(got[i]) {
-				run++
-				if run >= minPhoneDigits {
-					t.Fatalf("redactJSON(%q) = %q: keeps a %d-digit run", b, got, run)
-				}
-			} else {
-				run = 0
+		// Whatever the input, no run of 11 to 15 digits survives, and no run of 7 to
+		// 15 digits outside a hash-like word.
+		for i := 0; i < len(got); {
+			j := i
+			for j < len(got) && isAlnum(got[j]) {
+				j++
 			}
+			if j == i {
+				i++
+				continue
+			}
+			w, run := got[i:j], 0
+			for k := 0; k < len(w); k++ {
+				if !isDigit(w[k]) {
+					run = 0
+					continue
+				}
+				run++
+				if k+1 < len(w) && isDigit(w[k+1]) || run > maxPhoneDigits {
+					continue // the run goes on, or is too long for a phone number
+				}
+				if run > maxHashDigitRun || run >= minPhoneDigits && !hashLike(w) {
+					t.Fatalf("redactJSON(%q) = %q: keeps a %d-digit run in %q", b, got, run, w)
+				}
+			}
+			i = j
 		}
 	})
 }

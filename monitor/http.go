@@ -41,6 +41,13 @@ type HTTPConfig struct {
 	// error text is shown to whoever asks /readyz: keep secrets out of it. Nil means
 	// always ready.
 	Ready func(ctx context.Context) error
+	// Batches, when set, serves the batch pages at /batches/ and their JSON at
+	// /api/batches, behind the same basic auth as the dashboard. Pass a
+	// *batch.Store.
+	Batches BatchReader
+	// FlashAI, when set, adds FlashAI's own call summary to FlashAI batch pages.
+	// Leave it nil (not a nil *flashai.Client) when the worker has no FlashAI client.
+	FlashAI CallSummarizer
 }
 
 // Handler serves the operators' endpoints:
@@ -49,9 +56,14 @@ type HTTPConfig struct {
 //	/metrics      Prometheus metrics, without auth: scrapers carry no credentials
 //	/healthz      200 while the process serves HTTP (liveness)
 //	/readyz       200 when HTTPConfig.Ready succeeds within 2 s, else 503 (readiness)
+//	/batches/     batch pages, /api/batches their JSON, when HTTPConfig.Batches is set;
+//	              behind the dashboard's basic auth
 type Handler struct {
 	mux *http.ServeMux
 	mon *asynqmon.HTTPHandler
+	// stop ends the batch pages' rate sampler; done closes when it has.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // NewHandler builds the handler. Close it to release the dashboard's Redis
@@ -75,15 +87,17 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		ResultFormatter:  ResultFormatter,
 		ReadOnly:         !cfg.Writable,
 	})
+	auth := func(h http.Handler) http.Handler { return h }
+	if cfg.User != "" {
+		auth = func(h http.Handler) http.Handler { return basicAuth(cfg.User, cfg.Password, h) }
+	}
 	var dash http.Handler = mon
 	if cfg.Writable {
 		// Basic auth credentials are sent by the browser on any request, so a
 		// writable dashboard must refuse writes that another site triggers.
 		dash = http.NewCrossOriginProtection().Handler(dash)
 	}
-	if cfg.User != "" {
-		dash = basicAuth(cfg.User, cfg.Password, dash)
-	}
+	dash = auth(dash)
 
 	mux := http.NewServeMux()
 	mux.Handle(RootPath+"/", dash)
@@ -92,13 +106,32 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", readyz(cfg.Ready))
-	return &Handler{mux: mux, mon: mon}, nil
+	h := &Handler{mux: mux, mon: mon, stop: func() {}, done: make(chan struct{})}
+	if cfg.Batches == nil {
+		close(h.done)
+		return h, nil
+	}
+	p := newPages(cfg.Batches, cfg.FlashAI)
+	p.register(mux, auth)
+	mux.Handle("GET "+BatchesPath, http.RedirectHandler(BatchesPath+"/", http.StatusMovedPermanently))
+	ctx, stop := context.WithCancel(context.Background())
+	h.stop = stop
+	go func() {
+		defer close(h.done)
+		p.runSampler(ctx)
+	}()
+	return h, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// Close releases the dashboard's Redis connections.
-func (h *Handler) Close() error { return h.mon.Close() }
+// Close stops the batch pages' sampler and releases the dashboard's Redis
+// connections.
+func (h *Handler) Close() error {
+	h.stop()
+	<-h.done
+	return h.mon.Close()
+}
 
 // basicAuth compares hashes so that the comparison takes the same time whatever the
 // lengths, and checks user and password both so that timing does not tell which

@@ -16,6 +16,7 @@ type Metrics struct {
 	waits        *prometheus.CounterVec
 	waitSeconds  *prometheus.CounterVec
 	problems     *prometheus.CounterVec
+	webhooks     *prometheus.CounterVec
 }
 
 // NewMetrics builds the metrics and registers them with reg (nil: not registered).
@@ -49,9 +50,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "dialq_problems_total",
 			Help: "Events an operator must look at: corrupt records, lost batches, refusals matching no record, webhooks refused or failed.",
 		}, []string{"vendor", "kind"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialq_webhooks_total",
+			Help: "Batch webhooks by outcome: sent, refused (address not allowed) or failed.",
+		}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.callDuration, m.numbers, m.waits, m.waitSeconds, m.problems)
+		reg.MustRegister(m.calls, m.callDuration, m.numbers, m.waits, m.waitSeconds, m.problems, m.webhooks)
 	}
 	return m
 }
@@ -91,4 +96,12 @@ func (m *Metrics) Problem(vendor, kind string) {
 		return
 	}
 	m.problems.WithLabelValues(vendor, kind).Inc()
+}
+
+// CountWebhook counts one webhook delivery by outcome (webhook.Metrics).
+func (m *Metrics) CountWebhook(outcome string) {
+	if m == nil {
+		return
+	}
+	m.webhooks.WithLabelValues(outcome).Inc()
 }

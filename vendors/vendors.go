@@ -33,9 +33,12 @@ const (
 	// Ambiguous means the request reached the vendor but no answer came back: it may
 	// have been processed. Resending is only safe where the vendor detects repeats.
 	Ambiguous
-	// AuthRefused means the vendor could not check our signature or credentials
-	// (clock skew, a rotated key, an expired token): retry a few times, freshly
-	// signed, before the part fails.
+	// AuthRefused means the vendor could not check the signature or credentials
+	// (bad signature, expired timestamp, token no longer valid). Clock skew and key
+	// rotation make one such refusal real, and nothing was processed: retry a
+	// bounded number of times with backoff, each attempt freshly signed (the clients
+	// sign per attempt; Yccall drops its token); a refusal that persists fails the
+	// part with the vendor's code.
 	AuthRefused
 )
 

@@ -233,7 +233,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
-		RedisConnOpt: rconn.Dashboard(), Registry: reg,
+		RedisConnOpt: rconn.Dashboard(), Registry: reg, Batches: deps.Store,
 		Ready: monitor.RedisReady(rdb),
 	})
 	if err != nil {

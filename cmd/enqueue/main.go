@@ -15,8 +15,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/dialq/dialq/internal/buildinfo"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -97,7 +98,7 @@ func run(ctx context.Context, args []string, e env) error {
 		case "cancel", "pause", "resume":
 			return runHold(ctx, args[0], args[1:], e)
 		case "version":
-			v, rev := buildVersion()
+			v, rev := buildinfo.Version()
 			fmt.Fprintf(e.stdout, "enqueue %s (revision %s)\n", v, rev)
 			return nil
 		case "control":
@@ -131,26 +132,3 @@ const usage = `usage:
 Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
 REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
 `
-
-// buildVersion is the module version and VCS revision the binary was built from.
-func buildVersion() (version, revision string) {
-	version, revision = "(devel)", "unknown"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	if bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			revision = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				revision += "+dirty"
-			}
-		}
-	}
-	return
-}

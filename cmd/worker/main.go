@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialq/dialq/internal/buildinfo"
+
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -37,6 +39,7 @@ import (
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/webhook"
 )
 
 func main() {
@@ -150,7 +153,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return nil // -h printed the flags
 	}
 	if errors.Is(err, errVersion) {
-		v, rev := buildVersion()
+		v, rev := buildinfo.Version()
 		fmt.Fprintf(log.Out, "worker %s (revision %s)\n", v, rev)
 		return nil
 	}
@@ -210,11 +213,26 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	// connection) before the vendor call: a failover must not forget a call made.
 	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)))
 	deps.Limiter = limiter
-	deps.Metrics = monitor.NewMetrics(reg)
+	metrics := monitor.NewMetrics(reg)
+	deps.Metrics = metrics
 	deps.Log = entry
 	client := asynq.NewClient(conn.Asynq)
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
+	whCfg, err := webhook.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	whCfg.Log, whCfg.Metrics = entry.WithField("component", "webhook"), metrics
+	sender, err := webhook.New(whCfg)
+	if err != nil {
+		return err
+	}
+	if sender.Enabled() {
+		deps.Webhook = sender
+	} else {
+		entry.Info("webhooks off: WEBHOOK_ALLOWED_HOSTS is empty; campaigns' webhooks are not posted")
+	}
 	if cfg.queues == nil {
 		cfg.queues = jobs.Queues(deps, 6, 3)
 	}
@@ -227,10 +245,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 
 	var httpSrv *http.Server
 	if cfg.httpAddr != "" {
-		h, err := monitor.NewHandler(monitor.HTTPConfig{
+		mcfg := monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.RedisReady(rdb),
-		})
+			Ready: monitor.RedisReady(rdb), Batches: deps.Store,
+		}
+		if deps.FlashAI != nil {
+			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
+		}
+		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
 		}
@@ -307,22 +329,4 @@ func readyNote(h http.Handler, note string) http.Handler {
 			io.WriteString(w, note+"\n")
 		}
 	})
-}
-
-// buildVersion is the module version and VCS revision the binary was built from.
-func buildVersion() (version, revision string) {
-	version, revision = "(devel)", "unknown"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	if bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			revision = s.Value
-		}
-	}
-	return
 }

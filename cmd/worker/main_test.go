@@ -240,3 +240,33 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// -h prints the flags and exits 0 without the Redis password from REDIS_URL;
+// -version prints the build; an unknown WORKER_VENDORS name refuses to start.
+func TestHelpVersionAndVendors(t *testing.T) {
+	env := map[string]string{"REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"}
+	for _, args := range [][]string{{"-h"}, {"-version"}} {
+		var out bytes.Buffer
+		log := logrus.New()
+		log.SetOutput(&out)
+		err := run(context.Background(), args, func(k string) string { return env[k] }, log)
+		if err != nil {
+			t.Errorf("worker %v = %v; want nil (exit 0)", args, err)
+		}
+		if strings.Contains(out.String(), "hunter2") {
+			t.Errorf("worker %v printed the Redis password:\n%s", args, out.String())
+		}
+		want := map[string]string{"-h": "-redis", "-version": "worker "}[args[0]]
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("worker %v output lacks %q:\n%s", args, want, out.String())
+		}
+	}
+	db := testredis.New(t)
+	env = demoEnv(t)
+	env["REDIS_URL"] = db.URL
+	env["WORKER_HTTP_ADDR"] = ""
+	env["WORKER_VENDORS"] = "flashai,acme"
+	if _, err := runWorker(t, env, 5*time.Second); err == nil || !strings.Contains(err.Error(), "acme") {
+		t.Errorf("worker with WORKER_VENDORS naming acme: %v; want an error naming it", err)
+	}
+}

@@ -1,6 +1,7 @@
 package flashai_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -157,8 +158,8 @@ func TestClientAgainstFake(t *testing.T) {
 
 	_, err = c.AddPlan(ctx, plan("camp_1", "13800000009"))
 	ae := assertAPIError(t, err, flashai.CodeDuplicateBatchName, vendors.Permanent)
-	if ae != nil && !ae.DuplicateBatchName() {
-		t.Errorf("DuplicateBatchName() = false for %v", err)
+	if ae != nil && (!ae.DuplicateBatchName() || !flashai.IsDuplicateName(err)) {
+		t.Errorf("DuplicateBatchName(), IsDuplicateName = false for %v", err)
 	}
 	if n := fake.Ledger(fakevendor.FlashAI).Numbers["13800000009"]; n != 0 {
 		t.Errorf("a duplicate batch reached the ledger %d times", n)
@@ -230,9 +231,9 @@ func TestClientFailuresAgainstFake(t *testing.T) {
 			plan("p", "13800000001", "13800000002", "13800000003", "13800000004", "13800000005", "13800000006"),
 			flashai.CodeTooManyNumbers, vendors.InvalidPart},
 		{"wrong secret", func(c *flashai.Config) { c.ClientSecret = "wrong" }, nil,
-			plan("p", "13800000001"), flashai.CodeBadSign, vendors.Permanent},
+			plan("p", "13800000001"), flashai.CodeBadSign, vendors.AuthRefused},
 		{"wrong client", func(c *flashai.Config) { c.ClientID = "other" }, nil,
-			plan("p", "13800000001"), flashai.CodeUnknownClient, vendors.Permanent},
+			plan("p", "13800000001"), flashai.CodeUnknownClient, vendors.AuthRefused},
 		{"wrong user", func(c *flashai.Config) { c.UserID = 7 }, nil,
 			plan("p", "13800000001"), "101003", vendors.Permanent},
 		{"system error", nil, func(s *fakevendor.Server) { s.SetFaults(fakevendor.Faults{SystemError: 1}) },
@@ -281,6 +282,47 @@ func TestClientFailuresAgainstFake(t *testing.T) {
 	}
 }
 
+// TestClientAuthRefusedOnce: one spurious 1003 is AuthRefused and reaches nothing;
+// the next call, signed afresh (new nonce, new timestamp, new sign), succeeds.
+func TestClientAuthRefusedOnce(t *testing.T) {
+	fake := fakevendor.New(fakeConfig())
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := flashai.NewClient(clientConfig(srv.URL + "/flashai"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.RefuseAuth(1)
+	req := plan("auth_once", "13800000001", "13800000002")
+	_, err = c.AddPlan(context.Background(), req)
+	assertAPIError(t, err, flashai.CodeBadSign, vendors.AuthRefused)
+	if led := fake.Ledger(fakevendor.FlashAI); len(led.Numbers) != 0 || led.Tasks != 0 {
+		t.Fatalf("a refused call reached the ledger: %+v", led)
+	}
+	if _, err := c.AddPlan(context.Background(), req); err != nil {
+		t.Fatalf("second AddPlan: %v", err)
+	}
+	if led := fake.Ledger(fakevendor.FlashAI); len(led.Numbers) != 2 || led.Tasks != 1 {
+		t.Errorf("ledger = %+v; want one plan of 2 numbers", led)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 || bodies[0]["nonce"] == bodies[1]["nonce"] || bodies[0]["sign"] == bodies[1]["sign"] {
+		t.Errorf("%d requests; want two, each with its own nonce and sign", len(bodies))
+	}
+}
+
 // TestClientNonceReused shows why nonces come from a shared store: the vendor
 // refuses a nonce it saw within ten minutes.
 func TestClientNonceReused(t *testing.T) {
@@ -290,7 +332,7 @@ func TestClientNonceReused(t *testing.T) {
 		t.Fatalf("first AddPlan: %v", err)
 	}
 	_, err := c.AddPlan(ctx, plan("b2", "13800000002"))
-	ae := assertAPIError(t, err, flashai.CodeBadSign, vendors.Permanent)
+	ae := assertAPIError(t, err, flashai.CodeBadSign, vendors.AuthRefused)
 	if ae != nil && ae.Message != "nonce reused" {
 		t.Errorf("message = %q; want nonce reused", ae.Message)
 	}
@@ -468,12 +510,12 @@ func TestClientVendorCodes(t *testing.T) {
 		duplicate bool
 		tooMany   bool
 	}{
-		{"1003", vendors.Permanent, false, false},
+		{"1003", vendors.AuthRefused, false, false},
 		{"1004", vendors.Transient, false, false},
 		{"1005", vendors.Permanent, false, false},
 		{"1006", vendors.Permanent, false, false},
-		{"1008", vendors.Permanent, false, false},
-		{"1009", vendors.Permanent, false, false},
+		{"1008", vendors.AuthRefused, false, false},
+		{"1009", vendors.AuthRefused, false, false},
 		{"1010", vendors.InvalidPart, false, false},
 		{"101001", vendors.Permanent, false, false},
 		{"101002", vendors.Permanent, false, false},
@@ -494,6 +536,9 @@ func TestClientVendorCodes(t *testing.T) {
 			ae := assertAPIError(t, err, tt.code, tt.class)
 			if ae == nil {
 				return
+			}
+			if flashai.IsDuplicateName(err) != tt.duplicate {
+				t.Errorf("IsDuplicateName = %v; want %v", flashai.IsDuplicateName(err), tt.duplicate)
 			}
 			if ae.DuplicateBatchName() != tt.duplicate || ae.TooManyNumbers() != tt.tooMany {
 				t.Errorf("DuplicateBatchName, TooManyNumbers = %v, %v; want %v, %v",

@@ -28,6 +28,16 @@
 //     AddPlanResponse.FailMobileInfo; FailCount is the vendor's count either way.
 //   - Counts are accepted as JSON numbers or numeric strings (the vendor documents
 //     batchCount as a string).
+//   - 1003 (bad signature, also sent for a reused nonce), 1008 (bad signType) and
+//     1009 (unknown clientId) are vendors.AuthRefused: the vendor could not check
+//     the signature or credentials, which clock skew, key rotation or a nonce
+//     collision cause for a while, and nothing was processed. Every call is signed
+//     afresh with a new nonce and timestamp, so the worker retries a bounded number
+//     of times with backoff and fails the part with the code only when the refusal
+//     persists.
+//   - 101007 (duplicate batch name) is recognised by its code alone, whatever the
+//     message: IsDuplicateName (errors.Is ErrDuplicateName) and
+//     APIError.DuplicateBatchName report it, and it is Permanent, never retried.
 //   - Unknown vendor codes are Permanent: the vendor answered and refused, and an
 //     operator should see the code rather than have it retried blindly.
 //   - A non-2xx answer is Throttled (429, with Retry-After) or Transient (5xx)

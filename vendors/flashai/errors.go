@@ -1,6 +1,7 @@
 package flashai
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -29,9 +30,9 @@ const (
 // codeClass is the sheet's table; codes not in it are Permanent (see doc.go).
 var codeClass = map[string]vendors.Class{
 	CodeSystemError:        vendors.Transient,
-	CodeBadSign:            vendors.Permanent,
-	CodeBadSignType:        vendors.Permanent,
-	CodeUnknownClient:      vendors.Permanent,
+	CodeBadSign:            vendors.AuthRefused,
+	CodeBadSignType:        vendors.AuthRefused,
+	CodeUnknownClient:      vendors.AuthRefused,
 	CodeNoResult:           vendors.Permanent,
 	CodePageTooLarge:       vendors.Permanent,
 	CodeIllegalParams:      vendors.InvalidPart,
@@ -81,6 +82,18 @@ func (e *APIError) Class() vendors.Class {
 // DuplicateBatchName reports 101007: a plan with this batch name exists. When the
 // project sent that batch itself, the part was delivered.
 func (e *APIError) DuplicateBatchName() bool { return e.Code == CodeDuplicateBatchName }
+
+// Is makes errors.Is(err, ErrDuplicateName) true for 101007.
+func (e *APIError) Is(target error) bool { return target == ErrDuplicateName && e.DuplicateBatchName() }
+
+// ErrDuplicateName is matched by errors.Is on an addPlan refused with 101007
+// (duplicate batch name). See IsDuplicateName.
+var ErrDuplicateName = errors.New("flashai: batch name already taken")
+
+// IsDuplicateName reports whether err is a 101007 refusal: a plan with this batch
+// name exists. Unlike speech, FlashAI documents the code, so the code alone decides
+// (whatever the message). It is Permanent, never retried.
+func IsDuplicateName(err error) bool { return errors.Is(err, ErrDuplicateName) }
 
 // TooManyNumbers reports 101008: the plan holds more numbers than the server allows
 // per call; halve it.

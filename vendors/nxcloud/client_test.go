@@ -100,11 +100,11 @@ func TestCreateAndCallFailuresAgainstFake(t *testing.T) {
 			return r
 		}(), wantClass: vendors.InvalidPart, wantCode: nxcloud.CodeParamError},
 		{name: "wrong secret", cfg: func(c *nxcloud.Config) { c.AccessSecret = "other" },
-			wantClass: vendors.Permanent, wantCode: nxcloud.CodeBadSign},
+			wantClass: vendors.AuthRefused, wantCode: nxcloud.CodeBadSign},
 		{name: "wrong key", cfg: func(c *nxcloud.Config) { c.AccessKey = "other" },
 			wantClass: vendors.Permanent, wantCode: nxcloud.CodeNoPermission},
 		{name: "clock skew", cfg: func(c *nxcloud.Config) { c.Now = skewed },
-			wantClass: vendors.Transient, wantCode: nxcloud.CodeTSExpired},
+			wantClass: vendors.AuthRefused, wantCode: nxcloud.CodeTSExpired},
 		{name: "system error", prepare: func(s *fakevendor.Server) { s.SetFaults(fakevendor.Faults{SystemError: 1}) },
 			wantClass: vendors.Transient, wantCode: nxcloud.CodeSystemError},
 		{name: "server error", prepare: func(s *fakevendor.Server) { s.SetFaults(fakevendor.Faults{ServerError: 1}) },
@@ -214,8 +214,9 @@ func TestCodeClasses(t *testing.T) {
 		{"41000 param", reply{200, nil, envelope(41000, "Parameter error or empty")}, vendors.InvalidPart},
 		{"1001 header", reply{200, nil, envelope(1001, "missing header")}, vendors.Permanent},
 		{"1002 biztype", reply{200, nil, envelope(1002, "wrong bizType")}, vendors.Permanent},
-		{"1003 sign", reply{200, nil, envelope(1003, "bad sign")}, vendors.Permanent},
-		{"1004 ts", reply{200, nil, envelope(1004, "ts expired")}, vendors.Transient},
+		{"1003 sign", reply{200, nil, envelope(1003, "bad sign")}, vendors.AuthRefused},
+		{"1004 ts", reply{200, nil, envelope(1004, "ts expired")}, vendors.AuthRefused},
+		{"1003 on 401", reply{401, nil, envelope(1003, "bad sign")}, vendors.AuthRefused},
 		{"1005 permission", reply{200, nil, envelope(1005, "no permission")}, vendors.Permanent},
 		{"unknown code", reply{200, nil, envelope(777, "what")}, vendors.Permanent},
 		{"quoted code", reply{200, nil, `{"code":"41000","msg":"x"}`}, vendors.InvalidPart},
@@ -447,5 +448,43 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("ConfigFromEnv (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestAuthRefusedOnce: one spurious 1003 is AuthRefused and reaches nothing; the
+// next call carries a fresh ts and sign and succeeds.
+func TestAuthRefusedOnce(t *testing.T) {
+	fv := fakevendor.New(fakevendor.Config{NXCloud: fakevendor.NXCloudConfig{AccessKey: testKey, AccessSecret: testSecret}, Seed: 1})
+	var mu sync.Mutex
+	var signs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		signs = append(signs, r.Header.Get("ts")+"/"+r.Header.Get("sign"))
+		mu.Unlock()
+		fv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	clock := time.Now()
+	c, err := nxcloud.NewClient(nxcloud.Config{BaseURL: srv.URL + "/nxcloud", AccessKey: testKey, AccessSecret: testSecret,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); clock = clock.Add(time.Millisecond); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fv.RefuseAuth(1)
+	_, err = c.CreateAndCall(context.Background(), request("85235757581"))
+	var ae *nxcloud.APIError
+	if !errors.As(err, &ae) || ae.Code != nxcloud.CodeBadSign || vendors.ClassOf(err) != vendors.AuthRefused {
+		t.Fatalf("first call = %v; want auth 1003", err)
+	}
+	if l := fv.Ledger(fakevendor.NXCloud); l.Tasks != 0 {
+		t.Fatalf("a refused call reached the ledger: %+v", l)
+	}
+	if _, err := c.CreateAndCall(context.Background(), request("85235757581")); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(signs) != 2 || signs[0] == signs[1] {
+		t.Errorf("ts/sign per request = %d; want two, each fresh", len(signs))
 	}
 }

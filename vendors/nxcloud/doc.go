@@ -10,9 +10,13 @@
 //     repeated, it is not a parameter or authentication answer, and the worker caps
 //     retries, so a passing fault gets another chance and a lasting one still ends
 //     as a failed part.
-//   - Code 1004 (timestamp expired) is Transient: every call signs afresh, so the
-//     next attempt carries a new ts. The other authentication codes (1001, 1002,
-//     1003, 1005, and any other 100x) are Permanent.
+//   - Codes 1003 (bad signature) and 1004 (timestamp expired) are AuthRefused: the
+//     vendor could not check the signature, which clock skew or a key rotation
+//     causes for a while, and nothing was processed. Every call signs afresh (new
+//     ts, new sign), so the worker retries a bounded number of times with backoff
+//     and fails the part with the code only when the refusal persists. The other
+//     header codes (1001, 1002, 1005 no permission, and any other 100x) are
+//     Permanent: our request or the account is wrong, no new signature helps.
 //   - A vendor code not in the sheet is Permanent: the vendor answered and refused,
 //     and repeating an unknown refusal is more likely to waste a quota than to help.
 //   - A non-2xx answer is classified by its HTTP status (429 Throttled with

@@ -54,11 +54,13 @@ func (e *APIError) Class() vendors.Class {
 		return vendors.Throttled
 	}
 	switch e.Code {
-	case CodeSystemError, CodeFailed, CodeTSExpired:
+	case CodeSystemError, CodeFailed:
 		return vendors.Transient
+	case CodeBadSign, CodeTSExpired:
+		return vendors.AuthRefused
 	case CodeParamError:
 		return vendors.InvalidPart
-	case CodeMissingHeader, CodeBadHeader, CodeBadSign, CodeNoPermission:
+	case CodeMissingHeader, CodeBadHeader, CodeNoPermission:
 		return vendors.Permanent
 	}
 	if e.StatusCode < 200 || e.StatusCode > 299 {

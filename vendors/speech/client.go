@@ -42,8 +42,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock for timestamps; nil means time.Now.
 	Now func() time.Time
-	// DuplicateNameMessage is the substring of a 29002 message on create that means
-	// the task name is taken; empty means DefaultDuplicateNameMessage.
+	// DuplicateNameMessage is the tenant's wording of a taken task name: one or
+	// more case-insensitive substrings separated by "|", recognised on a create's
+	// failure whatever its code, in addition to the built-in wordings (doc.go).
 	DuplicateNameMessage string
 }
 
@@ -92,14 +93,12 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if c.dupMsg == "" {
-		c.dupMsg = DefaultDuplicateNameMessage
-	}
 	return c, nil
 }
 
 // CreateTask creates a task with its first customers (1 to 1,000). A create whose
-// earlier attempt went through fails with an *APIError whose DuplicateTaskName is true.
+// earlier attempt went through fails with an *APIError for which IsDuplicateName
+// (and DuplicateTaskName) is true.
 func (c *Client) CreateTask(ctx context.Context, req *CreateTaskRequest) (*CreateTaskResponse, error) {
 	const op = "create"
 	if req == nil {
@@ -230,7 +229,9 @@ func checkResponse(op string, resp *vendors.Response, now time.Time, dupMsg stri
 		// A success code on an error status: trust the status.
 		return nil, &vendors.HTTPStatusError{Vendor: Vendor, Op: op, StatusCode: resp.StatusCode, After: e.After}
 	}
-	e.duplicateName = op == "create" && code == CodeParameterError && dupMsg != "" && strings.Contains(env.Message, dupMsg)
+	// Only a create carries a task name; the vendor's code for a taken one is not
+	// documented, so the wording decides on any code.
+	e.duplicateName = op == "create" && isDuplicateName(env.Message, dupMsg)
 	return nil, e
 }
 

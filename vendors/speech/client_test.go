@@ -207,10 +207,10 @@ func TestFakeFailures(t *testing.T) {
 		code    string
 		errType any
 	}{
-		{name: "wrong app id", opts: setupOpts{client: speech.Config{AppID: "nope"}}, class: vendors.Permanent, code: "10001"},
-		{name: "wrong key", opts: setupOpts{client: speech.Config{Signer: other}}, class: vendors.Permanent, code: "10001"},
-		{name: "template mismatch", opts: setupOpts{client: speech.Config{Signer: testSigner(t, speech.SignOptions{Template: "{appId}{timestamp}{body}"})}}, class: vendors.Permanent, code: "10001"},
-		{name: "hash mismatch", opts: setupOpts{client: speech.Config{Signer: testSigner(t, speech.SignOptions{Hash: crypto.SHA1})}}, class: vendors.Permanent, code: "10001"},
+		{name: "wrong app id", opts: setupOpts{client: speech.Config{AppID: "nope"}}, class: vendors.AuthRefused, code: "10001"},
+		{name: "wrong key", opts: setupOpts{client: speech.Config{Signer: other}}, class: vendors.AuthRefused, code: "10001"},
+		{name: "template mismatch", opts: setupOpts{client: speech.Config{Signer: testSigner(t, speech.SignOptions{Template: "{appId}{timestamp}{body}"})}}, class: vendors.AuthRefused, code: "10001"},
+		{name: "hash mismatch", opts: setupOpts{client: speech.Config{Signer: testSigner(t, speech.SignOptions{Hash: crypto.SHA1})}}, class: vendors.AuthRefused, code: "10001"},
 		{name: "no public key", opts: setupOpts{noFake: true}, class: vendors.Permanent, code: "10002"},
 		{name: "poison", prepare: func(s *fakevendor.Server) { s.Poison("13800000007") }, class: vendors.InvalidPart, code: "29002"},
 		{name: "poison in second relation", prepare: func(s *fakevendor.Server) { s.Poison("13900000000") }, req: func() *speech.CreateTaskRequest {
@@ -292,24 +292,112 @@ func TestRefusalIgnored(t *testing.T) {
 	}
 }
 
+// TestDuplicateTaskName: the fake answers a repeated create with each plausible
+// code and wording; every one is recognised as our own earlier create, is never
+// Transient, and leaves one task with each number once.
 func TestDuplicateTaskName(t *testing.T) {
+	tests := []struct {
+		name, code, msg, tenant string
+	}{
+		{"default 29002", "", "", ""},
+		{"20001 task name exists", speech.CodeRequestFailed, "task name exists", ""},
+		{"20001 chinese", speech.CodeRequestFailed, "请求失败：任务名称已存在", ""},
+		{"29002 chinese", speech.CodeParameterError, "参数错误：名称重复", ""},
+		{"29008 wording", speech.CodeSystemError, "duplicate task name", ""},
+		{"unlisted code", "30001", "taskName is already in use", ""},
+		{"tenant wording", speech.CodeRequestFailed, "this campaign label is in our books", "label is in our books"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, c := setup(t, setupOpts{client: speech.Config{DuplicateNameMessage: tt.tenant}})
+			fake.SetFaults(fakevendor.Faults{SpeechDuplicateCode: tt.code, SpeechDuplicateMessage: tt.msg})
+			ctx := context.Background()
+			req := newCreate("same-name", customers(0, 5))
+			if _, err := c.CreateTask(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.CreateTask(ctx, req)
+			if !speech.IsDuplicateName(err) {
+				t.Fatalf("second create = %v; want a duplicate task name", err)
+			}
+			var ae *speech.APIError
+			if !errors.As(err, &ae) || !ae.DuplicateTaskName() {
+				t.Fatalf("second create = %v; want an *APIError with DuplicateTaskName", err)
+			}
+			wantCode := tt.code
+			if wantCode == "" {
+				wantCode = speech.CodeParameterError
+			}
+			if got := vendors.ClassOf(err); got != vendors.Permanent || ae.Code != wantCode {
+				t.Errorf("duplicate: class %v code %s; want permanent %s", got, ae.Code, wantCode)
+			}
+			l := fake.Ledger(fakevendor.Speech)
+			if l.Tasks != 1 || l.Numbers["13800000000"] != 1 {
+				t.Errorf("ledger after duplicate = %+v; want one task, each number once", l)
+			}
+		})
+	}
+}
+
+// TestDuplicateWordingUnrecognised: without the tenant's wording, an unusual one
+// stays an ordinary refusal of its code (here 20001, Transient), which is what
+// the setting is for.
+func TestDuplicateWordingUnrecognised(t *testing.T) {
 	fake, c := setup(t, setupOpts{})
-	ctx := context.Background()
+	fake.SetFaults(fakevendor.Faults{SpeechDuplicateCode: speech.CodeRequestFailed, SpeechDuplicateMessage: "this campaign label is in our books"})
 	req := newCreate("same-name", customers(0, 5))
-	if _, err := c.CreateTask(ctx, req); err != nil {
+	if _, err := c.CreateTask(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.CreateTask(ctx, req)
+	_, err := c.CreateTask(context.Background(), req)
+	if speech.IsDuplicateName(err) || vendors.ClassOf(err) != vendors.Transient {
+		t.Fatalf("second create = %v (class %v); want a plain transient 20001", err, vendors.ClassOf(err))
+	}
+}
+
+// TestAuthRefusedOnce: one spurious 10001 is AuthRefused, sends nothing to the
+// ledger, and the next call, signed afresh with a new timestamp, succeeds.
+func TestAuthRefusedOnce(t *testing.T) {
+	signer := testSigner(t, speech.SignOptions{})
+	fake := fakevendor.New(fakevendor.Config{Seed: 1, Speech: fakevendor.SpeechConfig{AppID: testAppID, Verifier: signer.Verifier()}})
+	var mu sync.Mutex
+	var signs, stamps []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		signs, stamps = append(signs, r.Header.Get("sign")), append(stamps, r.Header.Get("timestamp"))
+		mu.Unlock()
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	clock := time.UnixMilli(1_700_000_000_000)
+	c, err := speech.NewClient(speech.Config{BaseURL: srv.URL + "/speech", AppID: testAppID, Signer: signer,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); clock = clock.Add(time.Second); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.RefuseAuth(1)
+	req := newCreate("auth-once", customers(0, 3))
+	_, err = c.CreateTask(context.Background(), req)
 	var ae *speech.APIError
-	if !errors.As(err, &ae) || !ae.DuplicateTaskName() {
-		t.Fatalf("second create = %v; want a duplicate task name", err)
+	if !errors.As(err, &ae) || ae.Code != speech.CodeAuthFailed || vendors.ClassOf(err) != vendors.AuthRefused {
+		t.Fatalf("first create = %v (class %v); want 10001 auth", err, vendors.ClassOf(err))
 	}
-	if ae.Class() != vendors.Permanent || ae.Code != speech.CodeParameterError {
-		t.Errorf("duplicate: class %v code %s; want permanent 29002", ae.Class(), ae.Code)
+	if vendors.AuthRefused.String() != "auth" {
+		t.Errorf("AuthRefused.String() = %q; want auth", vendors.AuthRefused.String())
 	}
-	l := fake.Ledger(fakevendor.Speech)
-	if l.Tasks != 1 || l.Numbers["13800000000"] != 1 {
-		t.Errorf("ledger after duplicate = %+v; want one task, each number once", l)
+	if l := fake.Ledger(fakevendor.Speech); l.Tasks != 0 || len(l.Numbers) != 0 {
+		t.Fatalf("ledger after a refusal = %+v; want empty", l)
+	}
+	if _, err := c.CreateTask(context.Background(), req); err != nil {
+		t.Fatalf("second create: %v", err)
+	}
+	if l := fake.Ledger(fakevendor.Speech); l.Tasks != 1 || len(l.Numbers) != 3 {
+		t.Errorf("ledger = %+v; want one task of 3 numbers", l)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(signs) != 2 || signs[0] == signs[1] || stamps[0] == stamps[1] {
+		t.Errorf("signatures %d, timestamps %v; want two requests, each signed afresh", len(signs), stamps)
 	}
 }
 
@@ -572,11 +660,12 @@ func TestScriptedCodes(t *testing.T) {
 		class vendors.Class
 		dup   bool
 	}{
-		{"10001", reply{200, nil, `{"code":"10001","message":"鉴权失败"}`}, vendors.Permanent, false},
+		{"10001", reply{200, nil, `{"code":"10001","message":"鉴权失败"}`}, vendors.AuthRefused, false},
 		{"10002", reply{200, nil, `{"code":"10002","message":"找不到对应的公钥,请先上传公钥"}`}, vendors.Permanent, false},
 		{"20001", reply{200, nil, `{"code":"20001","message":"请求失败"}`}, vendors.Transient, false},
 		{"29002", reply{200, nil, `{"code":"29002","message":"参数错误"}`}, vendors.InvalidPart, false},
 		{"29002 duplicate", reply{200, nil, `{"code":"29002","message":"taskName already exists"}`}, vendors.Permanent, true},
+		{"20001 duplicate", reply{200, nil, `{"code":"20001","message":"task name exists"}`}, vendors.Permanent, true},
 		{"29008", reply{200, nil, `{"code":"29008","message":"系统异常"}`}, vendors.Transient, false},
 		{"unlisted", reply{200, nil, `{"code":"40000","message":"?"}`}, vendors.Permanent, false},
 		{"429", reply{429, map[string]string{"Retry-After": "5"}, ``}, vendors.Throttled, false},
@@ -602,8 +691,10 @@ func TestScriptedCodes(t *testing.T) {
 			err = c.AppendCustomers(context.Background(), &speech.AppendRequest{TaskID: 1, Customers: customers(0, 1)})
 			want := tt.class
 			switch {
+			case tt.dup && strings.HasPrefix(tt.name, "29002"):
+				want = vendors.InvalidPart // no task name on append: the code decides
 			case tt.dup:
-				want = vendors.InvalidPart // no task name on append
+				want = vendors.Transient
 			case tt.name == "10000 without id":
 				want = 0 // append needs no data
 			}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/dialq/dialq/redact"
@@ -20,9 +22,46 @@ const (
 	CodeSystemError    = "29008"
 )
 
-// DefaultDuplicateNameMessage is what a 29002 message contains when the task name
-// is taken (a Choice: the page gives no code for it).
-const DefaultDuplicateNameMessage = "already exists"
+// ErrDuplicateName is matched by errors.Is on a create refused because the task
+// name is taken, whatever code the vendor used: our earlier attempt of the same
+// create went through. See IsDuplicateName.
+var ErrDuplicateName = errors.New("speech: task name already taken")
+
+// IsDuplicateName reports whether err is a create refused because the task name is
+// taken (see doc.go for the rule). Such an error is Permanent, never Transient:
+// repeating the create cannot change the answer.
+func IsDuplicateName(err error) bool { return errors.Is(err, ErrDuplicateName) }
+
+// duplicateWordings are how a taken task name is worded, matched on the lower-cased
+// message on any failure code: English needs "task" and "name" together, so that a
+// refusal about a customer's name is not read as ours; Chinese needs 任务名 or 名称.
+var duplicateWordings = []*regexp.Regexp{
+	// "task name exists", "taskName already exists", "task_name [x] is taken"
+	regexp.MustCompile(`task[\s_-]*name\b[^.,;]{0,80}?\b(exists?|existed|already\s+(taken|used|in\s+use)|is\s+taken|in\s+use|duplicated?|repeated)\b`),
+	regexp.MustCompile(`duplicated?\s+task[\s_-]*name`),
+	regexp.MustCompile(`\btask\s+(already\s+)?exists\b`),
+	// 任务名称已存在, 任务名[x]重复, 名称重复, 名称已被使用, taskName已存在, 任务已存在, 重名
+	regexp.MustCompile(`(任务名|名称|task[\s_-]*name)[^，。,;；]{0,60}?(已经?)?(存在|重复|被占用|被使用)`),
+	regexp.MustCompile(`任务已经?存在`),
+	regexp.MustCompile(`重名`),
+}
+
+// isDuplicateName applies the built-in wordings and the tenant's own (configured,
+// "|"-separated, case-insensitive substrings) to a vendor message.
+func isDuplicateName(msg, tenant string) bool {
+	m := strings.ToLower(msg)
+	for _, re := range duplicateWordings {
+		if re.MatchString(m) {
+			return true
+		}
+	}
+	for _, w := range strings.Split(tenant, "|") {
+		if w = strings.ToLower(strings.TrimSpace(w)); w != "" && strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // APIError is an answer from the vendor other than success.
 type APIError struct {
@@ -60,20 +99,27 @@ func (e *APIError) VendorCode() string { return e.Code }
 // earlier attempt of the same create went through.
 func (e *APIError) DuplicateTaskName() bool { return e.duplicateName }
 
+// Is makes errors.Is(err, ErrDuplicateName) true for a taken task name.
+func (e *APIError) Is(target error) bool { return target == ErrDuplicateName && e.duplicateName }
+
 // Class implements vendors.Classified.
 func (e *APIError) Class() vendors.Class {
+	if e.duplicateName {
+		// Whatever the code or status: the vendor holds the task, and no repeat
+		// of the create can change that.
+		return vendors.Permanent
+	}
 	if e.StatusCode == http.StatusTooManyRequests {
 		return vendors.Throttled
 	}
 	switch e.Code {
-	case CodeAuthFailed, CodeNoPublicKey:
+	case CodeAuthFailed:
+		return vendors.AuthRefused
+	case CodeNoPublicKey:
 		return vendors.Permanent
 	case CodeRequestFailed, CodeSystemError:
 		return vendors.Transient
 	case CodeParameterError:
-		if e.duplicateName {
-			return vendors.Permanent
-		}
 		return vendors.InvalidPart
 	}
 	if e.StatusCode < 200 || e.StatusCode > 299 {

@@ -2,6 +2,7 @@ package speech
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -25,17 +26,22 @@ func TestCheckResponse(t *testing.T) {
 	}{
 		{"ok", "create", 200, nil, `{"code":"10000","message":"请求成功","data":123}`, "123", 0, "", false, 0},
 		{"ok numeric code", "create", 200, nil, `{"code":10000,"message":"ok","data":5}`, "5", 0, "", false, 0},
-		{"auth failed", "create", 200, nil, `{"code":"10001","message":"鉴权失败","data":null}`, "", vendors.Permanent, "10001", false, 0},
+		{"auth failed", "create", 200, nil, `{"code":"10001","message":"鉴权失败","data":null}`, "", vendors.AuthRefused, "10001", false, 0},
 		{"no public key", "append", 200, nil, `{"code":"10002","message":"找不到对应的公钥"}`, "", vendors.Permanent, "10002", false, 0},
 		{"request failed", "create", 200, nil, `{"code":"20001","message":"请求失败"}`, "", vendors.Transient, "20001", false, 0},
 		{"parameter error", "create", 200, nil, `{"code":"29002","message":"参数错误"}`, "", vendors.InvalidPart, "29002", false, 0},
 		{"duplicate name", "create", 200, nil, `{"code":"29002","message":"taskName already exists"}`, "", vendors.Permanent, "29002", true, 0},
 		{"already exists on append is not a name", "append", 200, nil, `{"code":"29002","message":"customer already exists"}`, "", vendors.InvalidPart, "29002", false, 0},
+		{"task name on append is not a name", "append", 200, nil, `{"code":"20001","message":"task name exists"}`, "", vendors.Transient, "20001", false, 0},
+		{"customer exists on create is not a name", "create", 200, nil, `{"code":"29002","message":"customer already exists"}`, "", vendors.InvalidPart, "29002", false, 0},
+		{"duplicate name 20001", "create", 200, nil, `{"code":"20001","message":"task name exists"}`, "", vendors.Permanent, "20001", true, 0},
+		{"duplicate name on 500", "create", 500, nil, `{"code":"29008","message":"任务名称已存在"}`, "", vendors.Permanent, "29008", true, 0},
+		{"duplicate name on 429", "create", 429, http.Header{"Retry-After": {"5"}}, `{"code":"20001","message":"taskName already exists"}`, "", vendors.Permanent, "20001", true, 5 * time.Second},
 		{"system error", "append", 200, nil, `{"code":"29008","message":"系统异常"}`, "", vendors.Transient, "29008", false, 0},
 		{"unknown code", "create", 200, nil, `{"code":"30000","message":"?"}`, "", vendors.Permanent, "30000", false, 0},
 		{"unknown code on 503", "create", 503, nil, `{"code":"30000","message":"?"}`, "", vendors.Transient, "30000", false, 0},
 		{"listed code on 500", "create", 500, nil, `{"code":"29008","message":"系统异常"}`, "", vendors.Transient, "29008", false, 0},
-		{"auth code on 401", "create", 401, nil, `{"code":"10001","message":"鉴权失败"}`, "", vendors.Permanent, "10001", false, 0},
+		{"auth code on 401", "create", 401, nil, `{"code":"10001","message":"鉴权失败"}`, "", vendors.AuthRefused, "10001", false, 0},
 		{"envelope on 429", "create", 429, http.Header{"Retry-After": {"7"}}, `{"code":"29008","message":"busy"}`, "", vendors.Throttled, "29008", false, 7 * time.Second},
 		{"plain 429", "create", 429, http.Header{"Retry-After": {"3"}}, `Too Many Requests`, "", vendors.Throttled, "", false, 3 * time.Second},
 		{"plain 503", "append", 503, nil, `<html>bad gateway</html>`, "", vendors.Transient, "", false, 0},
@@ -53,7 +59,7 @@ func TestCheckResponse(t *testing.T) {
 			if resp.Header == nil {
 				resp.Header = http.Header{}
 			}
-			data, err := checkResponse(tt.op, resp, now, DefaultDuplicateNameMessage)
+			data, err := checkResponse(tt.op, resp, now, "")
 			if tt.class == 0 {
 				if err != nil || string(data) != tt.data {
 					t.Fatalf("checkResponse = %s, %v; want %s, nil", data, err, tt.data)
@@ -81,22 +87,57 @@ func TestCheckResponse(t *testing.T) {
 	}
 }
 
-func TestDuplicateNameMessageSetting(t *testing.T) {
-	resp := &vendors.Response{StatusCode: 200, Header: http.Header{}, Body: []byte(`{"code":"29002","message":"任务名称重复"}`)}
-	_, err := checkResponse("create", resp, time.Now(), "名称重复")
-	var ae *APIError
-	if !errors.As(err, &ae) || !ae.DuplicateTaskName() || ae.Class() != vendors.Permanent {
-		t.Fatalf("checkResponse = %v; want a duplicate-name APIError", err)
+// TestDuplicateNameWordings: the built-in wordings and the tenant's are recognised
+// on a create whatever the code; a message about something else is not.
+func TestDuplicateNameWordings(t *testing.T) {
+	tests := []struct {
+		code, msg, tenant string
+		want              bool
+	}{
+		{"29002", "taskName already exists", "", true},
+		{"20001", "task name exists", "", true},
+		{"20001", "Task Name [campaign-3f2a-7] already exists", "", true},
+		{"20001", "task_name is taken", "", true},
+		{"29002", "duplicate task name", "", true},
+		{"29002", "task name duplicated", "", true},
+		{"20001", "task already exists", "", true},
+		{"20001", "任务名称已存在", "", true},
+		{"29002", "任务名称重复", "", true},
+		{"29002", "名称重复", "", true},
+		{"20001", "请求失败：任务名称[abc]已经存在", "", true},
+		{"29002", "taskName已存在", "", true},
+		{"10000x", "名称已被使用", "", true},
+		{"20001", "任务重名", "", true},
+		{"29002", "this label is in our books", "in our books", true},
+		{"29002", "Conflict: LABEL TAKEN", "name clash|label taken", true},
+		{"20001", "请求失败", "", false},
+		{"29002", "参数错误", "", false},
+		{"29002", "customer already exists", "", false},
+		{"29002", "already exists", "", false},
+		{"29002", "taskName must be 1 to 50 characters", "", false},
+		{"29002", "taskName is required", "", false},
+		{"29002", "parameter error", "|", false},
+		{"20001", "request failed", "  ", false},
 	}
-	_, err = checkResponse("create", resp, time.Now(), DefaultDuplicateNameMessage)
-	if !errors.As(err, &ae) || ae.DuplicateTaskName() || ae.Class() != vendors.InvalidPart {
-		t.Fatalf("checkResponse = %v; want a plain parameter error", err)
+	for _, tt := range tests {
+		body := fmt.Sprintf(`{"code":%q,"message":%q}`, tt.code, tt.msg)
+		resp := &vendors.Response{StatusCode: 200, Header: http.Header{}, Body: []byte(body)}
+		_, err := checkResponse("create", resp, time.Now(), tt.tenant)
+		if got := IsDuplicateName(err); got != tt.want {
+			t.Errorf("IsDuplicateName(%s, tenant %q) = %v; want %v", body, tt.tenant, got, tt.want)
+		}
+		if tt.want && vendors.ClassOf(err) != vendors.Permanent {
+			t.Errorf("%s: class %v; want permanent", body, vendors.ClassOf(err))
+		}
+	}
+	if IsDuplicateName(nil) || IsDuplicateName(errors.New("task name exists")) {
+		t.Error("IsDuplicateName of a nil or foreign error is true")
 	}
 }
 
 func TestAPIErrorString(t *testing.T) {
 	resp := &vendors.Response{StatusCode: 502, Header: http.Header{}, Body: []byte(`{"code":"29002","message":"mobile 13800000001 invalid"}`)}
-	_, err := checkResponse("append", resp, time.Now(), DefaultDuplicateNameMessage)
+	_, err := checkResponse("append", resp, time.Now(), "")
 	got := err.Error()
 	if want := "speech append: code 29002: mobile 138******01 invalid (http 502)"; got != want {
 		t.Errorf("Error() = %q; want %q", got, want)
@@ -146,7 +187,7 @@ func FuzzCheckResponse(f *testing.F) {
 			return
 		}
 		resp := &vendors.Response{StatusCode: status, Header: http.Header{}, Body: body}
-		data, err := checkResponse("create", resp, time.Now(), DefaultDuplicateNameMessage)
+		data, err := checkResponse("create", resp, time.Now(), "")
 		if err == nil {
 			code, _, ok := parseEnvelope(body)
 			if !ok || code != CodeOK || status < 200 || status > 299 {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
@@ -156,8 +156,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-var taskScale = regexp.MustCompile(`^1:[1-9][0-9]{0,5}$`)
-
 // TaskCreate creates a task holding req.Phones (App.Sip_Yccall.TaskCreat). Numbers
 // the vendor refused come back in Invalid; the others were accepted.
 func (c *Client) TaskCreate(ctx context.Context, req *TaskCreateRequest) (*TaskCreateResponse, error) {
@@ -171,7 +169,7 @@ func (c *Client) TaskCreate(ctx context.Context, req *TaskCreateRequest) (*TaskC
 		return nil, bad("assign type %d is not 1, 2 or 3", req.AssignType)
 	case req.AssignAgent == "":
 		return nil, bad("assign agent is empty")
-	case !taskScale.MatchString(req.TaskScale):
+	case !chunking.ValidYccallTaskScale(req.TaskScale):
 		return nil, bad("task scale %q is not 1:N", req.TaskScale)
 	}
 	tel, err := c.telphone(opTaskCreate, req.Phones)
@@ -286,7 +284,9 @@ func (c *Client) telphone(op string, phones []Phone) (string, error) {
 	return string(b), nil
 }
 
-// call sends an authorised call, logging in again and repeating it once on ret 600.
+// call sends an authorised call, logging in again and repeating it once on ret
+// 600. A refusal of the token that persists (or any 1003) drops the cached token,
+// so the caller's next attempt, after its backoff, logs in afresh.
 func (c *Client) call(ctx context.Context, op string, form url.Values) (*envelope, error) {
 	tok, err := c.token(ctx, op)
 	if err != nil {
@@ -295,16 +295,23 @@ func (c *Client) call(ctx context.Context, op string, form url.Values) (*envelop
 	form.Set("token", tok)
 	env, err := c.post(ctx, op, form)
 	var ae *APIError
-	if c.static != "" || !errors.As(err, &ae) || ae.Ret != RetTokenInvalid {
+	if !errors.As(err, &ae) || !ae.authRefusal() {
+		return env, err
+	}
+	c.forget(tok)
+	if c.static != "" || ae.Ret != RetTokenInvalid {
 		return env, err
 	}
 	// Ret 600 means the call was refused unprocessed, so repeating it is safe.
-	c.forget(tok)
 	if tok, err = c.token(ctx, op); err != nil {
 		return nil, err
 	}
 	form.Set("token", tok)
-	return c.post(ctx, op, form)
+	env, err = c.post(ctx, op, form)
+	if errors.As(err, &ae) && ae.authRefusal() {
+		c.forget(tok)
+	}
+	return env, err
 }
 
 // post sends one form and reads the vendor's answer.

@@ -203,8 +203,8 @@ func TestStaticToken(t *testing.T) {
 	e.fv.ExpireYccallTokens()
 	_, err := c.TaskCreate(ctx, createReq("13800000002"))
 	var ae *yccall.APIError
-	if !errors.As(err, &ae) || ae.Ret != yccall.RetTokenInvalid || vendors.ClassOf(err) != vendors.Permanent {
-		t.Errorf("TaskCreate with a revoked static token = %v; want permanent ret 600", err)
+	if !errors.As(err, &ae) || ae.Ret != yccall.RetTokenInvalid || vendors.ClassOf(err) != vendors.AuthRefused {
+		t.Errorf("TaskCreate with a revoked static token = %v; want auth ret 600", err)
 	}
 	if strings.Contains(err.Error(), testStatic) {
 		t.Errorf("error %q contains the token", err)
@@ -444,7 +444,7 @@ func TestCodeClasses(t *testing.T) {
 		{name: "400 login inside create", body: ret(400, "bad parameters"), op: create, cfg: loginCfg, want: vendors.Permanent},
 		{name: "500", body: ret(500, "server error"), op: create, want: vendors.Transient},
 		{name: "500 login inside create", body: ret(500, "server error"), op: create, cfg: loginCfg, want: vendors.Transient},
-		{name: "600 static", body: ret(600, "token invalid"), op: create, want: vendors.Permanent},
+		{name: "600 static", body: ret(600, "token invalid"), op: create, want: vendors.AuthRefused},
 		{name: "601", body: ret(601, "appid not authorised"), op: create, want: vendors.Permanent},
 		{name: "602", body: ret(602, "authorisation expired"), op: create, want: vendors.Permanent},
 		{name: "603", body: ret(603, "module not licensed"), op: create, want: vendors.Permanent},
@@ -452,7 +452,7 @@ func TestCodeClasses(t *testing.T) {
 		{name: "unknown ret", body: ret(700, "?"), op: create, want: vendors.Permanent},
 		{name: "quoted ret", body: `{"ret":"500","msg":"x"}`, op: create, want: vendors.Transient},
 		{name: "status 1 code 1001", body: failure(1001, "server connection failed"), op: create, want: vendors.Transient},
-		{name: "status 1 code 1003", body: failure(1003, "authorisation failed"), op: create, want: vendors.Permanent},
+		{name: "status 1 code 1003", body: failure(1003, "authorisation failed"), op: create, want: vendors.AuthRefused},
 		{name: "status 1 code 1002", body: failure(1002, "task does not exist"), op: add, want: vendors.Permanent},
 		{name: "status 1 quoted code", body: `{"ret":200,"data":{"status":"1","errors":{"code":"1001","codemsg":"x"}}}`, op: set, want: vendors.Transient},
 		{name: "http 429", body: "slow", status: 429, header: http.Header{"Retry-After": {"2"}}, op: create, want: vendors.Throttled},
@@ -557,15 +557,22 @@ func TestRetrySameIDs(t *testing.T) {
 	})
 	t.Run("600 twice", func(t *testing.T) {
 		login := `{"ret":200,"data":{"status":0,"result":{"token":"tok"}},"msg":""}`
-		s := &script{replies: []string{login, ret(600, "token invalid"), login, ret(600, "token invalid"), createdOK}}
+		s := &script{replies: []string{login, ret(600, "token invalid"), login, ret(600, "token invalid"), login, createdOK}}
 		c := scripted(t, s, yccall.Config{AppID: testAppID, AccessKey: testKey})
 		_, err := c.TaskAdd(context.Background(), "T1", phones("13800000001"))
 		var ae *yccall.APIError
-		if !errors.As(err, &ae) || ae.Ret != yccall.RetTokenInvalid || vendors.ClassOf(err) != vendors.Permanent {
-			t.Errorf("TaskAdd = %v; want permanent ret 600 after one fresh login", err)
+		if !errors.As(err, &ae) || ae.Ret != yccall.RetTokenInvalid || vendors.ClassOf(err) != vendors.AuthRefused {
+			t.Errorf("TaskAdd = %v; want auth ret 600 after one fresh login", err)
 		}
 		if len(s.forms) != 4 {
 			t.Errorf("server saw %d calls; want 4 (login, add, login, add)", len(s.forms))
+		}
+		// The persisting refusal dropped the token: the next attempt logs in first.
+		if _, err := c.TaskCreate(context.Background(), createReq("13800000001")); err != nil {
+			t.Fatalf("TaskCreate after the refusal: %v", err)
+		}
+		if len(s.forms) != 6 || s.forms[4].Get("service") != "App.Sip_Auth.Login" {
+			t.Errorf("server saw %d calls; want a fresh login before the next call", len(s.forms))
 		}
 	})
 	t.Run("after 600", func(t *testing.T) {
@@ -778,5 +785,65 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("ConfigFromEnv (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestAuthRefusalsAgainstFake: one spurious 600 is absorbed by the client's one
+// fresh login; two in a row come back as AuthRefused with the token dropped, and
+// the next attempt logs in again and succeeds.
+func TestAuthRefusalsAgainstFake(t *testing.T) {
+	tests := []struct {
+		name      string
+		refusals  int
+		wantClass vendors.Class // of the first call; 0 is success
+		logins    int           // after both calls
+	}{
+		{"once", 1, 0, 2},
+		{"persisting", 2, vendors.AuthRefused, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := setup(t)
+			c := e.client(t, nil)
+			ctx := context.Background()
+			e.fv.RefuseAuth(tt.refusals)
+			_, err := c.TaskCreate(ctx, createReq("13800000001"))
+			if got := vendors.ClassOf(err); got != tt.wantClass {
+				t.Fatalf("first TaskCreate = %v (class %v); want class %v", err, got, tt.wantClass)
+			}
+			if _, err := c.TaskCreate(ctx, createReq("13800000002")); err != nil {
+				t.Fatalf("second TaskCreate: %v", err)
+			}
+			if n := e.rec.count("App.Sip_Auth.Login"); n != tt.logins {
+				t.Errorf("logins = %d; want %d", n, tt.logins)
+			}
+			wantNumbers := 2
+			if tt.wantClass != 0 {
+				wantNumbers = 1
+			}
+			if l := e.fv.Ledger(fakevendor.Yccall); len(l.Numbers) != wantNumbers {
+				t.Errorf("ledger = %+v; want %d numbers", l, wantNumbers)
+			}
+		})
+	}
+}
+
+// TestAuthFailedCodeDropsToken: ret 200 with errors.code 1003 is AuthRefused and
+// the next call logs in afresh instead of reusing the refused token.
+func TestAuthFailedCodeDropsToken(t *testing.T) {
+	login := func(tok string) string {
+		return `{"ret":200,"data":{"status":0,"result":{"token":"` + tok + `"}},"msg":""}`
+	}
+	s := &script{replies: []string{login("tok-1"), failure(1003, "authorisation failed"), login("tok-2"), createdOK}}
+	c := scripted(t, s, yccall.Config{AppID: testAppID, AccessKey: testKey})
+	_, err := c.TaskCreate(context.Background(), createReq("13800000001"))
+	if vendors.ClassOf(err) != vendors.AuthRefused {
+		t.Fatalf("TaskCreate = %v; want auth", err)
+	}
+	if _, err := c.TaskCreate(context.Background(), createReq("13800000001")); err != nil {
+		t.Fatalf("second TaskCreate: %v", err)
+	}
+	if len(s.forms) != 4 || s.forms[3].Get("token") != "tok-2" {
+		t.Errorf("server saw %d calls; want login, create, login, create with tok-2", len(s.forms))
 	}
 }

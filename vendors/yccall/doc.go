@@ -8,7 +8,9 @@
 //     (one login at a time, however many callers), and logs in again once it is
 //     older than Config.TokenMaxAge (default 11 h, inside the vendor's 12 h). A call
 //     answered ret 600 (token invalid) is repeated once after a fresh login; a 600
-//     that survives that, or any 600 with a static token, is Permanent.
+//     that survives that, or any 600 with a static token, is vendors.AuthRefused
+//     and the cached token is dropped, so the worker's bounded retry (with backoff)
+//     logs in again; only a refusal that persists fails the part with ret 600.
 //   - TaskSet sends the token like the other task calls, though the sheet lists only
 //     taskid and taskstatus.
 //   - ret 400 (bad parameters) is InvalidPart for TaskCreat and TaskAdd, which carry
@@ -17,7 +19,9 @@
 //     failure's, except that Ambiguous becomes Transient: the task call itself was
 //     never sent.
 //   - ret 200 with data.status ≠ 0: errors.code 1001 (server connection failed) is
-//     Transient; 1003 and every other code Permanent.
+//     Transient; 1003 (authorisation failed) is AuthRefused and drops the cached
+//     token like a persisting 600; every other code is Permanent. Ret 601–604
+//     (appid, authorisation, licence, IP) are Permanent: a new token cannot help.
 //   - Phones are sent as strings; a zero Phone.Time is sent as the current time.
 //     The telphone JSON is built once per call, so the repeat after a fresh login
 //     sends the same bytes.

@@ -25,6 +25,12 @@ const (
 	CodeAuthFailed       = 1003
 )
 
+// authRefusal reports a refusal of the token itself: ret 600, or ret 200 with
+// errors.code 1003 (authorisation failed).
+func (e *APIError) authRefusal() bool {
+	return e.Ret == RetTokenInvalid || (e.Ret == RetOK && e.Code == CodeAuthFailed)
+}
+
 // APIError is a call the vendor answered with a failure: ret ≠ 200, data.status
 // ≠ 0, or a non-2xx HTTP status.
 type APIError struct {
@@ -71,8 +77,11 @@ func (e *APIError) Class() vendors.Class {
 	case 0:
 		return vendors.StatusClass(e.StatusCode)
 	case RetOK:
-		if e.Code == CodeConnectionFailed {
+		switch e.Code {
+		case CodeConnectionFailed:
 			return vendors.Transient
+		case CodeAuthFailed:
+			return vendors.AuthRefused
 		}
 		return vendors.Permanent
 	case RetBadParams:
@@ -82,7 +91,11 @@ func (e *APIError) Class() vendors.Class {
 		return vendors.Permanent
 	case RetServerError:
 		return vendors.Transient
-	case RetTokenInvalid, RetAppIDUnauthorised, RetAuthExpired, RetNotLicensed, RetIPUnauthorised:
+	case RetTokenInvalid:
+		// Still refused after one fresh login (or with a static token): the client
+		// has dropped the token, so the worker's next attempt logs in again.
+		return vendors.AuthRefused
+	case RetAppIDUnauthorised, RetAuthExpired, RetNotLicensed, RetIPUnauthorised:
 		return vendors.Permanent
 	}
 	if e.StatusCode < 200 || e.StatusCode > 299 {

@@ -1,0 +1,247 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/vendors/flashai"
+)
+
+// world is a batch pages test's system: a Redis, the fake vendor over loopback,
+// the worker's handlers in process, and the monitor Handler over loopback with the
+// batch pages on, wired as cmd/worker wires them.
+type world struct {
+	t     *testing.T
+	db    *testredis.DB
+	aopt  asynq.RedisClientOpt
+	fake  *fakevendor.Server
+	env   map[string]string
+	store *batch.Store
+	deps  *jobs.Deps
+	srv   *httptest.Server
+	// summaries counts FlashAI call summaries asked through the pages.
+	summaries *countingSummarizer
+}
+
+type countingSummarizer struct {
+	CallSummarizer
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingSummarizer) calls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func (c *countingSummarizer) GetBatchPlanCallSummary(ctx context.Context, name string) (*flashai.CallSummary, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.CallSummarizer.GetBatchPlanCallSummary(ctx, name)
+}
+
+func newWorld(t *testing.T, cfg HTTPConfig) *world {
+	t.Helper()
+	db := testredis.New(t)
+	var mu sync.RWMutex
+	var handler http.Handler = http.NotFoundHandler()
+	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.RLock()
+		h := handler
+		mu.RUnlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(vendor.Close)
+	env, err := fakevendor.DemoEnv(vendor.URL, filepath.Join(t.TempDir(), "speech.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string { return env[k] }
+	fcfg, err := fakevendor.ConfigFromEnv(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcfg.Seed = 42
+	fake := fakevendor.New(fcfg)
+	mu.Lock()
+	handler = fake
+	mu.Unlock()
+
+	deps, _, err := jobs.ClientsFromEnv(getenv, db.Client, "configured")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(testLog{t})
+	log.SetLevel(logrus.WarnLevel)
+	store := batch.NewStore(db.Client)
+	deps.Store = store
+	deps.Log = logrus.NewEntry(log)
+	deps.Retry = jobs.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Elapsed: 3 * time.Second,
+		MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 3, PauseRecheck: 200 * time.Millisecond}
+	aopt := redisconf.AsynqOpt(db.Opt)
+	lc, li := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	t.Cleanup(func() { lc.Close(); li.Close() })
+	deps.Lifecycle = lifecycle.New(store, lc, li, deps.Log)
+
+	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: store, deps: deps}
+	cfg.RedisConnOpt = w.aopt
+	cfg.Registry = prometheus.NewRegistry()
+	cfg.Batches = store
+	if deps.FlashAI != nil {
+		w.summaries = &countingSummarizer{CallSummarizer: deps.FlashAI}
+		cfg.FlashAI = w.summaries
+	}
+	h, err := NewHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	w.srv = httptest.NewServer(h)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// startWorker runs the jobs handlers in process until stop or the test's end.
+func (w *world) startWorker() (stop func()) {
+	w.t.Helper()
+	mux := asynq.NewServeMux()
+	jobs.Register(mux, w.deps)
+	srv := jobs.NewServer(w.aopt, w.deps, jobs.ServerOptions{
+		Concurrency: 2, ShutdownTimeout: 5 * time.Second,
+		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond,
+		RetryDelay: func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
+	})
+	if err := srv.Start(mux); err != nil {
+		w.t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(srv.Shutdown) }
+	w.t.Cleanup(stop)
+	return stop
+}
+
+// enqueue puts list through the real enqueue path with the example campaign.
+func (w *world) enqueue(vendor, list string, partSize int) string {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := intake.CampaignJSON(vendor, data)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p, err := intake.Profile(vendor, partSize, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(list), intake.Request{
+		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "list.csv",
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return sum.Batch
+}
+
+// waitSettled waits until batch id has nothing pending and no part queued or running.
+func (w *world) waitSettled(id string, timeout time.Duration) *batch.Status {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := w.store.Status(context.Background(), id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
+			st.PartStates[batch.PartThrottled] == 0 && !(final == st.Parts && !st.Finished) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("batch %s not settled after %s: %+v", id, timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFinished waits until batch id is finished (its end time set).
+func (w *world) waitFinished(id string, timeout time.Duration) *batch.Status {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := w.status(id)
+		if st.Finished && st.FinishedAt != nil {
+			return st
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("batch %s not finished after %s: %+v", id, timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (w *world) status(id string) *batch.Status {
+	w.t.Helper()
+	st, err := w.store.Status(context.Background(), id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+// phones makes n distinct valid CN mobile numbers.
+func phones(n, offset int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("139%08d", offset+i)
+	}
+	return out
+}
+
+// listOf is a one-column list of the numbers followed by the junk rows.
+func listOf(numbers []string, junk ...string) string {
+	return strings.Join(append(append([]string{}, numbers...), junk...), "\n") + "\n"
+}
+
+// leaks returns the numbers of want found in body, whole or as their last nine
+// digits (a number printed without its prefix).
+func leaks(body string, want []string) []string {
+	var out []string
+	for _, p := range want {
+		if strings.Contains(body, p) || strings.Contains(body, p[2:]) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
