@@ -88,7 +88,9 @@ func setup(t *testing.T) *world {
 }
 
 func (w *world) environ(extra ...string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	// The shared test Redis keeps nothing on disk: let the worker start on it
+	// (a test's extra or env may set it back to false).
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DIALQ_ALLOW_VOLATILE_REDIS=true"}
 	for k, v := range w.env {
 		out = append(out, k+"="+v)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -179,13 +180,28 @@ func readyz(ready func(context.Context) error) http.HandlerFunc {
 	}
 }
 
-// RedisReady is a Ready check: Redis answers a PING. Its error says only that,
-// never the address or the credentials.
+// readyKey is written by RedisReady; it expires by itself.
+const readyKey = "dialq:health:ready"
+
+// RedisReady is a Ready check: Redis takes a tiny write (SET of a health key with
+// a 10 s expiry), not merely a PING, so a Redis that is down, a replica left
+// behind by a failover (READONLY) and a full one (OOM) are all not ready. Its
+// error says which, never the address or the credentials.
 func RedisReady(rdb redis.UniversalClient) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return errors.New("redis does not answer")
+		err := rdb.Set(ctx, readyKey, time.Now().Unix(), 10*time.Second).Err()
+		if err == nil {
+			return nil
 		}
-		return nil
+		msg := err.Error()
+		switch {
+		case strings.HasPrefix(msg, "READONLY"):
+			return errors.New("redis is read-only (a replica, e.g. after a failover)")
+		case strings.HasPrefix(msg, "OOM"):
+			return errors.New("redis is out of memory")
+		case strings.HasPrefix(msg, "CLUSTERDOWN"), strings.HasPrefix(msg, "TRYAGAIN"):
+			return errors.New("redis cluster is down or resharding")
+		}
+		return errors.New("redis does not take writes")
 	}
 }

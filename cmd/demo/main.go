@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; empty runs an embedded Redis. Use a Redis no worker serves")
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; empty runs an embedded Redis unless REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS is set (REDIS_URL is not read). Use a Redis no worker serves")
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "listener for /monitoring/, /metrics, /healthz, /readyz (a random port if taken)")
 	fs.StringVar(&c.examples, "examples", "examples", "directory with "+listFile+" and one <vendor>.json per vendor; relative to the repository if not found here")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Second, "time the batches get to finish")
@@ -133,32 +133,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	redis.SetLogger(quietRedis{})
 
 	// Redis.
-	redisDesc := "embedded (miniredis)"
-	var ropt *redis.Options
-	var aopt asynq.RedisClientOpt
-	if cfg.redisURL == "" {
+	// The connection contract of every program, except that REDIS_URL is not read:
+	// the demo must not land on a production Redis by accident.
+	getRedisEnv := func(k string) string {
+		if k == redisconf.EnvURL {
+			return ""
+		}
+		return os.Getenv(k)
+	}
+	external := cfg.redisURL != "" || getRedisEnv(redisconf.EnvClusterAddrs) != "" || getRedisEnv(redisconf.EnvSentinelAddrs) != ""
+	redisURL, redisDesc := cfg.redisURL, "embedded (miniredis)"
+	if !external {
 		mr, err := miniredis.Run()
 		if err != nil {
 			return fmt.Errorf("embedded redis: %w", err)
 		}
 		defer mr.Close()
-		ropt = &redis.Options{Addr: mr.Addr()}
-		aopt = redisconf.AsynqOpt(ropt)
+		redisURL = "redis://" + mr.Addr() + "/0"
 		redisDesc += " at " + mr.Addr()
-	} else {
-		if ropt, aopt, err = redisconf.Parse(cfg.redisURL); err != nil {
-			return err
-		}
-		redisDesc = "redis at " + ropt.Addr
 	}
-	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s does not answer: %w", ropt.Addr, err)
+	redisEnv := getRedisEnv
+	if !external {
+		// The embedded Redis takes no password or TLS from the environment.
+		redisEnv = func(string) string { return "" }
+	}
+	rconn, err := redisconf.FromEnv(redisEnv, redisURL)
+	if err != nil {
+		return err
+	}
+	defer rconn.Close()
+	if external {
+		redisDesc = rconn.Describe()
+	}
+	rdb, aopt := rconn.Client, rconn.Asynq
+	if err := rconn.Ping(ctx); err != nil {
+		return fmt.Errorf("redis does not answer: %w", err)
 	}
 	insp := asynq.NewInspector(aopt)
 	defer insp.Close()
-	if cfg.redisURL != "" {
+	if external {
+		if d, err := redisconf.CheckDurability(ctx, rdb); err == nil && d.Err() != nil {
+			// A demo may run on anything; say what a worker would refuse.
+			log.WithError(d.Err()).Warn("this Redis would be refused by the worker")
+		}
 		if err := checkRedisIsOurs(insp); err != nil {
 			return err
 		}
@@ -219,7 +236,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
-		RedisConnOpt: aopt, Registry: reg, Batches: deps.Store,
+		RedisConnOpt: rconn.Dashboard(), Registry: reg, Batches: deps.Store,
 		Ready: monitor.RedisReady(rdb),
 	})
 	if err != nil {

@@ -44,9 +44,7 @@ func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
 		}
 		return nil, "", usageErr("%v", err)
 	}
-	if f.redisURL == "" {
-		f.redisURL = envconf.Or(e.getenv, "REDIS_URL", redisconf.DefaultURL)
-	}
+	// An empty -redis is resolved by redisconf.Load: REDIS_URL, Cluster or Sentinel.
 	return checkEnqueueFlags(fs, f)
 }
 
@@ -63,7 +61,8 @@ func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	fs.StringVar(&f.batchID, "batch", "", "batch id (default: derived from vendor, campaign and input)")
 	fs.StringVar(&f.rejectsFile, "rejects", "", "write rejected rows to this CSV file")
 	fs.StringVar(&f.queue, "queue", e.getenv("DIALQ_QUEUE"), "asynq queue for the parts (default: the vendor's own, dialq-<vendor>)")
-	fs.StringVar(&f.redisURL, "redis", "", "Redis URL, redis:// or rediss:// (default $REDIS_URL, else "+redisconf.DefaultURL+")")
+	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
+	fs.StringVar(&f.redisURL, "redis", "", redisconf.FlagHelp)
 	fs.IntVar(&f.partSize, "part-size", 0, "records per part (default: the vendor's limit)")
 	fs.IntVar(&f.callSize, "call-size", 0, "records per vendor call (default: the vendor's limit)")
 	fs.IntVar(&f.workers, "workers", 0, "validation goroutines (default: one per CPU)")
@@ -131,18 +130,18 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	if _, err := ingest.NewNormaliser(f.vendor, f.region); err != nil {
 		return usageErr("-region: %v", err)
 	}
-	var rdb *redis.Client
-	var aopt asynq.RedisClientOpt
+	var rdb redis.UniversalClient
+	var aopt asynq.RedisConnOpt
 	if !f.dryRun {
-		opt, ao, err := redisconf.Parse(f.redisURL)
+		rcfg, err := redisconf.Load(e.getenv, f.redisURL)
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		aopt = ao
-		rdb = redis.NewClient(opt)
-		defer rdb.Close()
+		rc := rcfg.Open()
+		defer rc.Close()
+		rdb, aopt = rc.Client, rc.Asynq
 		if err := rdb.Ping(ctx).Err(); err != nil {
-			return inputErr(fmt.Errorf("redis unreachable at %s: %w", opt.Addr, err))
+			return inputErr(fmt.Errorf("redis unreachable at %s: %w", strings.Join(rcfg.Addrs, ","), err))
 		}
 	}
 	in, size, closeInput, err := openInput(input, e.stdin)

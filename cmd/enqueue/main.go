@@ -135,5 +135,6 @@ const usage = `usage:
   enqueue version
   enqueue suppress import|add|remove|check|count|export [-list dnc] ...   (suppress -h)
   enqueue audit BATCH               (compliance decisions, CSV)
-Every command takes -h for its flags, and reads REDIS_URL.
+Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
+REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
 `

@@ -572,7 +572,8 @@ func TestHelpAndVersion(t *testing.T) {
 	env := map[string]string{"REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"}
 	run := func(args ...string) result { return runWith(t, env, nil, args...) }
 	for _, args := range [][]string{{"-h"}, {"status", "-h"}, {"list", "-h"}, {"failures", "-h"}, {"retry", "-h"},
-		{"resolve", "-h"}, {"cancel", "-h"}, {"pause", "-h"}, {"resume", "-h"}, {"control", "-h"}, {"delete", "-h"}} {
+		{"resolve", "-h"}, {"cancel", "-h"}, {"pause", "-h"}, {"resume", "-h"}, {"control", "-h"}, {"delete", "-h"},
+		{"suppress", "import", "-h"}, {"suppress", "check", "-h"}, {"audit", "-h"}} {
 		r := run(args...)
 		if r.code != exitOK {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
-	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
@@ -25,26 +24,29 @@ import (
 
 // conn is an operator command's connection to Redis.
 type conn struct {
-	rdb    *redis.Client
-	aopt   asynq.RedisClientOpt
+	rdb    redis.UniversalClient
+	aopt   asynq.RedisConnOpt // shares rdb's pool
 	store  *batch.Store
 	client *asynq.Client
 	insp   *asynq.Inspector
 	life   *lifecycle.Manager
+	redis  *redisconf.Conn
 }
 
 func (c *conn) Close() {
 	c.client.Close()
 	c.insp.Close()
-	c.rdb.Close()
+	c.redis.Close()
 }
 
-// opFlags parses a subcommand's flags; every subcommand takes -redis.
-func opFlags(name string, e env, args []string, define func(fs *flag.FlagSet)) (*flag.FlagSet, *string, error) {
+// opFlags parses a subcommand's flags; every subcommand takes -redis. It returns
+// the Redis connection contract (-redis, else REDIS_URL, REDIS_CLUSTER_ADDRS or
+// REDIS_SENTINEL_ADDRS: see internal/redisconf) for connect.
+func opFlags(name string, e env, args []string, define func(fs *flag.FlagSet)) (*flag.FlagSet, *redisconf.Config, error) {
 	fs := flag.NewFlagSet("enqueue "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	// The default is not shown in -h: REDIS_URL may hold a password.
-	redisURL := fs.String("redis", "", "Redis URL (default $REDIS_URL, else "+redisconf.DefaultURL+")")
+	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
+	redisURL := fs.String("redis", "", redisconf.FlagHelp)
 	if define != nil {
 		define(fs)
 	}
@@ -54,29 +56,27 @@ func opFlags(name string, e env, args []string, define func(fs *flag.FlagSet)) (
 		}
 		return nil, nil, usageErr("%v", err)
 	}
-	if *redisURL == "" {
-		*redisURL = envconf.Or(e.getenv, "REDIS_URL", redisconf.DefaultURL)
+	rcfg, err := redisconf.Load(e.getenv, *redisURL)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
 	}
-	return fs, redisURL, nil
+	return fs, rcfg, nil
 }
 
-func connect(ctx context.Context, url string) (*conn, error) {
-	opt, aopt, err := redisconf.Parse(url)
-	if err != nil {
-		return nil, usageErr("%v", err)
+func connect(ctx context.Context, rcfg redisconf.Config) (*conn, error) {
+	rc := rcfg.Open()
+	if err := rc.Client.Ping(ctx).Err(); err != nil {
+		rc.Close()
+		return nil, inputErr(fmt.Errorf("redis unreachable at %s: %w", strings.Join(rcfg.Addrs, ","), err))
 	}
-	rdb := redis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, inputErr(fmt.Errorf("redis unreachable at %s: %w", opt.Addr, err))
-	}
-	c := &conn{rdb: rdb, aopt: aopt, store: batch.NewStore(rdb), client: asynq.NewClient(aopt), insp: asynq.NewInspector(aopt)}
+	rdb, aopt := rc.Client, rc.Asynq
+	c := &conn{rdb: rdb, aopt: aopt, store: batch.NewStore(rdb), client: asynq.NewClient(aopt), insp: asynq.NewInspector(aopt), redis: rc}
 	c.life = lifecycle.New(c.store, c.client, c.insp, nil)
 	return c, nil
 }
 
 // openBatch connects and loads batch id: how every command that acts on one batch starts.
-func openBatch(ctx context.Context, url, id string) (*conn, *batch.Manifest, error) {
+func openBatch(ctx context.Context, url redisconf.Config, id string) (*conn, *batch.Manifest, error) {
 	c, err := connect(ctx, url)
 	if err != nil {
 		return nil, nil, err

@@ -41,7 +41,8 @@ func parseSuppressFlags(name string, e env, args []string) (*suppressFlags, []st
 	fs := flag.NewFlagSet("enqueue suppress "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.StringVar(&f.list, "list", compliance.DefaultList, "suppression list name")
-	fs.StringVar(&f.redisURL, "redis", envconf.Or(e.getenv, "REDIS_URL", redisconf.DefaultURL), "Redis URL (redis:// or rediss://)")
+	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
+	fs.StringVar(&f.redisURL, "redis", "", redisconf.FlagHelp)
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON on stdout")
 	switch name {
 	case "import", "add", "remove", "check":
@@ -139,7 +140,11 @@ func runSuppress(ctx context.Context, args []string, e env) error {
 			return err
 		}
 	}
-	c, err := connect(ctx, f.redisURL)
+	rcfg, err := redisconf.Load(e.getenv, f.redisURL)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	c, err := connect(ctx, *rcfg)
 	if err != nil {
 		return err
 	}

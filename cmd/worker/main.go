@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -70,14 +71,15 @@ type config struct {
 	monPassword     string
 	monWritable     bool
 	vendors         string
+	allowVolatile   bool
 }
 
 func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*config, error) {
 	c := &config{rates: map[string]float64{}}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	// The default is not shown in -h: REDIS_URL may hold a password.
-	fs.StringVar(&c.redisURL, "redis", "", "Redis URL, redis:// or rediss:// (default $REDIS_URL, else "+redisconf.DefaultURL+")")
+	// The default is empty, not $REDIS_URL: -h prints defaults, and the URL may hold a password.
+	fs.StringVar(&c.redisURL, "redis", "", redisconf.FlagHelp)
 	concurrency := fs.String("concurrency", envconf.Or(getenv, "WORKER_CONCURRENCY", "20"), "parts processed at once (WORKER_CONCURRENCY)")
 	queues := fs.String("queues", getenv("WORKER_QUEUES"), "queues and weights, name=weight,… (WORKER_QUEUES; default: dialq-control=6 and each served vendor's dialq-<vendor>=3)")
 	shutdown := fs.String("shutdown-timeout", envconf.Or(getenv, "WORKER_SHUTDOWN_TIMEOUT", "25s"), "time in-flight calls get on SIGTERM (WORKER_SHUTDOWN_TIMEOUT)")
@@ -97,9 +99,7 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	if *showVersion {
 		return nil, errVersion
 	}
-	if c.redisURL == "" {
-		c.redisURL = envconf.Or(getenv, "REDIS_URL", redisconf.DefaultURL)
-	}
+	// An empty -redis is resolved by redisconf.Load: REDIS_URL, Cluster or Sentinel.
 	var err error
 	if c.concurrency, err = strconv.Atoi(*concurrency); err != nil || c.concurrency < 1 {
 		return nil, fmt.Errorf("concurrency %q: want a positive number", *concurrency)
@@ -121,6 +121,11 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 			return nil, fmt.Errorf("%s rate %q: want calls per second, 0 for unlimited", v, *s)
 		}
 		c.rates[v] = r
+	}
+	if s := getenv(redisconf.EnvAllowVolatile); s != "" {
+		if c.allowVolatile, err = strconv.ParseBool(s); err != nil {
+			return nil, fmt.Errorf("%s %q: want true or false", redisconf.EnvAllowVolatile, s)
+		}
 	}
 	c.monUser = getenv("MONITORING_USER")
 	if c.monPassword, err = envconf.Secret(getenv, "MONITORING_PASSWORD"); err != nil {
@@ -169,21 +174,30 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return fmt.Errorf("log level: %w", err)
 	}
 	log.SetLevel(level)
-	ropt, aopt, err := redisconf.Parse(cfg.redisURL)
+	rcfg, err := redisconf.Load(getenv, cfg.redisURL)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
+	// One pool for asynq, the ledger, the limiter and the nonces: asynq's
+	// processors and each part in flight all hold a connection at times.
+	rcfg.PoolSize = 10*runtime.GOMAXPROCS(0) + 2*cfg.concurrency
+	conn := rcfg.Open()
+	defer conn.Close()
+	rdb := conn.Client
+	entry := log.WithField("component", "worker")
 	// A wrong password or address is a configuration error: say so and stop,
 	// rather than run unready and log asynq's complaints forever.
 	pingCtx, cancelPing := context.WithTimeout(ctx, 10*time.Second)
-	err = rdb.Ping(pingCtx).Err()
+	err = conn.Ping(pingCtx)
+	var volatile error
+	var confirm *redisconf.Confirmer
+	if err == nil {
+		confirm, volatile, err = checkDurability(pingCtx, conn, cfg.allowVolatile, entry)
+	}
 	cancelPing()
 	if err != nil {
-		return fmt.Errorf("redis at %s: %w", ropt.Addr, err)
+		return err
 	}
-
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
 		return err
@@ -194,17 +208,18 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), monitor.NewBuildInfo())
-	insp := asynq.NewInspector(aopt)
+	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
 
-	entry := log.WithField("component", "worker")
-	deps.Store = batch.NewStore(rdb)
+	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
+	// connection) before the vendor call: a failover must not forget a call made.
+	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)))
 	deps.Limiter = limiter
 	metrics := monitor.NewMetrics(reg)
 	deps.Metrics = metrics
 	deps.Log = entry
-	client := asynq.NewClient(aopt)
+	client := asynq.NewClient(conn.Asynq)
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
 	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
@@ -230,14 +245,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Stopping = stopping.Load
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
-	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
+	srv := jobs.NewServer(conn.Asynq, deps, jobs.ServerOptions{
 		Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout,
 	})
 
 	var httpSrv *http.Server
 	if cfg.httpAddr != "" {
 		mcfg := monitor.HTTPConfig{
-			RedisConnOpt: aopt, Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
+			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
 			Ready: monitor.RedisReady(rdb), Batches: deps.Store,
 		}
 		if deps.FlashAI != nil {
@@ -252,7 +267,11 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
-		httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		var handler http.Handler = h
+		if volatile != nil {
+			handler = readyNote(h, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
+		}
+		httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = httpSrv.Serve(ln) }()
 		entry.WithField("addr", ln.Addr().String()).Info("http listening: /monitoring/ /metrics /healthz /readyz")
 	}
@@ -276,4 +295,47 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	}
 	entry.Info("worker stopped")
 	return nil
+}
+
+// checkDurability refuses a Redis that could lose an acknowledged write (an
+// in-flight mark lost in a crash means a number dialled twice; a batch lost means
+// numbers never sent), unless allowVolatile; then it warns and returns the problem
+// for /readyz to repeat.
+func checkDurability(ctx context.Context, conn *redisconf.Conn, allowVolatile bool, log *logrus.Entry) (confirm *redisconf.Confirmer, volatile error, err error) {
+	d, err := redisconf.CheckDurability(ctx, conn.Client)
+	switch {
+	case err != nil && allowVolatile:
+		// An embedded test Redis cannot say; the override accepts that too.
+		err = fmt.Errorf("durability unknown: %w", err)
+		log.WithError(err).Warn("redis durability cannot be read and " + redisconf.EnvAllowVolatile + "=true")
+		return redisconf.NewConfirmer(d, confirmTimeout), err, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("redis at %s: durability check: %w", conn.Describe(), err)
+	}
+	confirm = redisconf.NewConfirmer(d, confirmTimeout)
+	log = log.WithFields(logrus.Fields{"redis": conn.Describe(), "mode": conn.Mode(), "durability": d.String(), "confirm": confirm.String()})
+	volatile = d.Err()
+	switch {
+	case volatile == nil:
+		log.Info("redis durable")
+	case allowVolatile:
+		log.WithError(volatile).Warn("redis is not durable and " + redisconf.EnvAllowVolatile + "=true: a Redis crash can lose batches and in-flight marks (numbers dialled twice)")
+	default:
+		return nil, nil, fmt.Errorf("redis at %s: %w (or set %s=true to run anyway, for tests only)", conn.Describe(), volatile, redisconf.EnvAllowVolatile)
+	}
+	return confirm, volatile, nil
+}
+
+// confirmTimeout bounds the wait for a durable in-flight mark (WAIT / WAITAOF).
+const confirmTimeout = time.Second
+
+// readyNote appends note to /readyz's answer, ready or not, so that whoever checks
+// readiness sees that Redis may lose data.
+func readyNote(h http.Handler, note string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.URL.Path == "/readyz" {
+			io.WriteString(w, note+"\n")
+		}
+	})
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +24,8 @@ func demoEnv(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shared test Redis keeps nothing on disk.
+	env["DIALQ_ALLOW_VOLATILE_REDIS"] = "true"
 	return env
 }
 
@@ -76,7 +82,7 @@ func TestRefusesToStart(t *testing.T) {
 	}{
 		{"no vendor", func(e map[string]string) {
 			for k := range e {
-				if k != "REDIS_URL" {
+				if k != "REDIS_URL" && k != "DIALQ_ALLOW_VOLATILE_REDIS" {
 					delete(e, k)
 				}
 			}
@@ -86,7 +92,7 @@ func TestRefusesToStart(t *testing.T) {
 		{"speech without key", func(e map[string]string) { delete(e, "SPEECH_PRIVATE_KEY_FILE") }, "SPEECH_PRIVATE_KEY"},
 		{"writable dashboard without credentials", func(e map[string]string) { e["MONITORING_WRITABLE"] = "true" }, "monitoring"},
 		{"bad redis url", func(e map[string]string) { e["REDIS_URL"] = "http://x" }, "REDIS_URL"},
-		{"redis unreachable", func(e map[string]string) { e["REDIS_URL"] = "redis://127.0.0.1:1/0" }, "redis at 127.0.0.1:1"},
+		{"redis unreachable", func(e map[string]string) { e["REDIS_URL"] = "redis://127.0.0.1:1/0" }, "redis at redis://127.0.0.1:1/0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,6 +137,108 @@ func TestStartsAndStops(t *testing.T) {
 			t.Errorf("logs leak %s", k)
 		}
 	}
+}
+
+// TestDurabilityAtStart runs the worker on Redis servers of its own: it refuses a
+// Redis that would lose acknowledged writes unless DIALQ_ALLOW_VOLATILE_REDIS,
+// and then says so at start and on /readyz (still 200).
+func TestDurabilityAtStart(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		allow    string
+		wantErr  string // empty: starts
+		wantLog  string
+		wantNote bool
+	}{
+		{"no aof refused", nil, "", "appendonly no", "", false},
+		{"aof everysec refused", []string{"--appendonly", "yes", "--appendfsync", "everysec"}, "", "appendfsync everysec", "", false},
+		{"config disabled refused", append([]string{"--rename-command", "CONFIG", ""}, testredis.Durable...), "", "CONFIG is disabled", "", false},
+		{"aof always", testredis.Durable, "", "", `"msg":"redis durable"`, false},
+		{"no aof allowed", nil, "true", "", `"level":"warning"`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testredis.StartServer(t, tt.args...)
+			env := demoEnv(t)
+			env["REDIS_URL"] = srv.URL()
+			env["DIALQ_ALLOW_VOLATILE_REDIS"] = tt.allow
+			addr := freeAddr(t)
+			env["WORKER_HTTP_ADDR"] = addr
+			var ready struct {
+				code int
+				body string
+			}
+			done, stop := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					resp, err := http.Get("http://" + addr + "/readyz")
+					if err == nil {
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						ready.code, ready.body = resp.StatusCode, string(b)
+						return
+					}
+				}
+			}()
+			logs, err := runWorker(t, env, 2*time.Second)
+			close(stop)
+			<-done
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "DIALQ_ALLOW_VOLATILE_REDIS") {
+					t.Fatalf("run = %v; want a refusal naming %q and the override", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run = %v\n%s", err, logs)
+			}
+			if !strings.Contains(logs, tt.wantLog) {
+				t.Errorf("logs lack %s:\n%s", tt.wantLog, logs)
+			}
+			if ready.code != http.StatusOK || strings.Contains(ready.body, "warning") != tt.wantNote {
+				t.Errorf("/readyz = %d %q; want 200, warning %t", ready.code, ready.body, tt.wantNote)
+			}
+		})
+	}
+}
+
+// Neither -h nor an error shows the password of REDIS_URL.
+func TestPasswordNotShown(t *testing.T) {
+	const password = "pa55-w0rd-xyz"
+	srv := testredis.StartServer(t, "--requirepass", "other")
+	env := demoEnv(t)
+	env["REDIS_URL"] = "redis://:" + password + "@" + srv.Addr + "/0"
+	var help bytes.Buffer
+	if _, err := parseConfig([]string{"-h"}, func(k string) string { return env[k] }, &help); err == nil {
+		t.Fatal("-h did not stop")
+	}
+	if strings.Contains(help.String(), password) || !strings.Contains(help.String(), "REDIS_CLUSTER_ADDRS") {
+		t.Errorf("-h shows the password or lacks the modes:\n%s", help.String())
+	}
+	logs, err := runWorker(t, env, 5*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") || !strings.Contains(err.Error(), ":***@") {
+		t.Errorf("run = %v; want WRONGPASS with the password masked", err)
+	}
+	if strings.Contains(fmt.Sprint(err), password) || strings.Contains(logs, password) {
+		t.Errorf("the password is shown: %v\n%s", err, logs)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // -h prints the flags and exits 0 without the Redis password from REDIS_URL;
