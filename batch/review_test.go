@@ -86,3 +86,19 @@ func TestPublishAfterReopen(t *testing.T) {
 		t.Errorf("webhook due for a re-opened finish: %v, %v", due, err)
 	}
 }
+
+// A listed batch whose keys vanished is reported as lost, not as never existing.
+func TestLostBatch(t *testing.T) {
+	f := setup(t)
+	f.newBatch(t, "b1", 3)
+	for _, key := range f.keys(t, "dialq:{b1}:*") {
+		f.db.Client.Del(f.ctx, key)
+	}
+	_, err := f.s.Status(f.ctx, "b1")
+	if !errors.Is(err, ErrLost) || !errors.Is(err, ErrNotFound) {
+		t.Errorf("Status of a batch whose keys vanished = %v; want ErrLost", err)
+	}
+	if _, err := f.s.Status(f.ctx, "never"); errors.Is(err, ErrLost) || !errors.Is(err, ErrNotFound) {
+		t.Errorf("Status of an unknown batch = %v; want ErrNotFound only", err)
+	}
+}

@@ -434,10 +434,19 @@ func manifestFrom(id string, h map[string]string) (*Manifest, error) {
 	return m, nil
 }
 
-// missing tells a batch that never was (or expired) from one the old key layout holds.
+// ErrLost means the batch is listed but its keys are gone: expired after its
+// retention, or lost by Redis (a restart without persistence, eviction) — then
+// numbers not yet delivered were never sent.
+var ErrLost = fmt.Errorf("%w: its keys are gone from Redis (expired after its retention, or lost: numbers not yet delivered were never sent)", ErrNotFound)
+
+// missing tells a batch that never was from one whose keys are gone, and from one
+// the old key layout holds.
 func (s *Store) missing(ctx context.Context, id string) error {
 	if n, err := s.rdb.Exists(ctx, LegacyManifestKey(id)).Result(); err == nil && n > 0 {
 		return fmt.Errorf("batch %s: %w", id, ErrLegacy)
+	}
+	if _, err := s.rdb.ZScore(ctx, k.index(), id).Result(); err == nil {
+		return fmt.Errorf("batch %s: %w", id, ErrLost)
 	}
 	return fmt.Errorf("batch %s: %w", id, ErrNotFound)
 }

@@ -218,7 +218,10 @@ func runList(ctx context.Context, args []string, e env) error {
 	for _, id := range ids {
 		st, err := c.store.Status(ctx, id)
 		if errors.Is(err, batch.ErrNotFound) {
-			_ = c.store.Forget(ctx, id) // expired after its retention
+			// Expired after its retention, or lost by Redis: said once, then dropped
+			// from the index.
+			fmt.Fprintf(e.stderr, "enqueue: %v\n", err)
+			_ = c.store.Forget(ctx, id)
 			continue
 		}
 		if err != nil {
