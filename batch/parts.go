@@ -165,6 +165,13 @@ func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.R
 	err := s.confirm.Confirm(ctx, k.state(id, n), func(p redis.Pipeliner) {
 		cmd = markScript.Eval(ctx, p, []string{k.manifest(id), k.state(id, n)}, rangeField("inflight", r), s.now().UnixMilli())
 	})
+	if err != nil && cmd != nil {
+		if v, cerr := cmd.Int(); cerr == nil && v == 1 {
+			// The mark was written but not confirmed durable: no call is made, so
+			// the mark goes, or the next attempt would take it for a call that was.
+			_ = s.ClearInflight(context.WithoutCancel(ctx), id, n, r)
+		}
+	}
 	if err == nil {
 		err = cmd.Err()
 	}
