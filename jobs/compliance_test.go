@@ -8,6 +8,7 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/internal/testredis"
 )
 
 // nxcloudWith is the example NXCloud campaign with a compliance block.
@@ -19,6 +20,7 @@ func nxcloudWith(block string) string {
 // A number added to the do-not-call list after enqueue is not sent: the worker asks
 // the gate right before the call. It is counted suppressed, and the account closes.
 func TestOptOutAfterEnqueueNotSent(t *testing.T) {
+	testredis.RequireReal(t) // suppression lists use BITFIELD, which miniredis lacks
 	h := setup(t)
 	phones := numbers(50, 370000)
 	sum := h.enqueueCampaign("nxcloud", nxcloudWith(`{"suppress":["dnc"]}`), lines(phones))
@@ -43,6 +45,7 @@ func TestOptOutAfterEnqueueNotSent(t *testing.T) {
 // Two batches racing for one number under a contact cap of one: it is sent once,
 // and the other batch counts it suppressed (contact_cap).
 func TestContactCapAcrossRacingBatches(t *testing.T) {
+	testredis.RequireReal(t) // the caps' Lua uses commands miniredis lacks
 	h := setup(t)
 	shared := numbers(1, 380000)[0]
 	var ids []string
