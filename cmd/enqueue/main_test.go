@@ -592,3 +592,9 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("version: %+v", r)
 	}
 }
+
+// audit of a batch that does not exist, with no audit kept, says so and exits 1.
+func TestAuditOfNothing(t *testing.T) {
+	h := setup(t)
+	wantCode(t, h.run("audit", "no-such-batch"), exitUsage, "no such batch and no compliance audit")
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
@@ -333,10 +335,28 @@ func runAudit(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.Close()
-	if err := compliance.NewStore(c.rdb).ExportAudit(ctx, fs.Arg(0), e.stdout); err != nil {
+	id := fs.Arg(0)
+	_, err = c.store.Manifest(ctx, id)
+	if err == nil {
+		if err := compliance.NewStore(c.rdb).ExportAudit(ctx, id, e.stdout); err != nil {
+			return inputErr(err)
+		}
+		return nil
+	}
+	if !errors.Is(err, batch.ErrNotFound) {
+		return batchErr(err)
+	}
+	// The audit outlives its batch (it is kept longer than the retention): read it
+	// first, and say so when there is neither.
+	var buf bytes.Buffer
+	if err := compliance.NewStore(c.rdb).ExportAudit(ctx, id, &buf); err != nil {
 		return inputErr(err)
 	}
-	return nil
+	if bytes.Count(buf.Bytes(), []byte("\n")) <= 1 {
+		return usageErr("batch %s: no such batch and no compliance audit for it", id)
+	}
+	_, err = e.stdout.Write(buf.Bytes())
+	return err
 }
 
 // printGate tells the operator on stderr what the compliance gate did.
