@@ -546,23 +546,6 @@ func (s *Store) Forget(ctx context.Context, id string) error {
 	return s.rdb.ZRem(ctx, k.index(), id).Err()
 }
 
-// ParsePartTaskID returns the batch and part of a task id made by TaskID.
-func ParsePartTaskID(taskID string) (string, int, bool) {
-	i := strings.LastIndexByte(taskID, ':')
-	if i <= 0 {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(taskID[i+1:])
-	if err != nil || n < 0 {
-		return "", 0, false
-	}
-	return taskID[:i], n, true
-}
-
-// TaskID is the asynq task id of part n of batch id: fixed, so that enqueueing the
-// same batch twice is refused by asynq as a conflict.
-func TaskID(id string, n int) string { return fmt.Sprintf("%s:%d", id, n) }
-
 // createManifest writes m unless a manifest exists; it reports whether it wrote.
 func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest) (bool, error) {
 	args := []any{

@@ -624,38 +624,6 @@ func TestList(t *testing.T) {
 	}
 }
 
-func TestParsePartTaskID(t *testing.T) {
-	tests := []struct {
-		in   string
-		id   string
-		n    int
-		isOK bool
-	}{
-		{TaskID("b1", 0), "b1", 0, true},
-		{TaskID("yccall:CN:ab12", 1234), "yccall:CN:ab12", 1234, true},
-		{"b1", "", 0, false},
-		{"b1:", "", 0, false},
-		{"b1:x", "", 0, false},
-		{"b1:-1", "", 0, false},
-		{":3", "", 0, false},
-		{"", "", 0, false},
-	}
-	for _, tt := range tests {
-		id, n, ok := ParsePartTaskID(tt.in)
-		if id != tt.id || n != tt.n || ok != tt.isOK {
-			t.Errorf("ParsePartTaskID(%q) = %q, %d, %v; want %q, %d, %v", tt.in, id, n, ok, tt.id, tt.n, tt.isOK)
-		}
-	}
-	for _, id := range []string{"b", "vendor:region:hash", "x:1"} {
-		for _, n := range []int{0, 7, 99999} {
-			gotID, gotN, ok := ParsePartTaskID(TaskID(id, n))
-			if !ok || gotID != id || gotN != n {
-				t.Errorf("ParsePartTaskID(TaskID(%q, %d)) = %q, %d, %v", id, n, gotID, gotN, ok)
-			}
-		}
-	}
-}
-
 // batchKeys lists every key batch id has once its parts are recorded.
 func batchKeys(id string, parts int) []string {
 	keys := []string{k.manifest(id), k.rejects(id)}

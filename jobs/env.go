@@ -65,12 +65,7 @@ func ClientsFromEnv(getenv envconf.Getenv, rdb redis.UniversalClient, want strin
 	if len(problems) > 0 {
 		return nil, nil, fmt.Errorf("vendor configuration: %s", strings.Join(problems, "; "))
 	}
-	var served []string
-	for v, ok := range map[string]bool{"nxcloud": d.NXCloud != nil, "yccall": d.Yccall != nil, "speech": d.Speech != nil, "flashai": d.FlashAI != nil} {
-		if ok {
-			served = append(served, v)
-		}
-	}
+	served := d.Served()
 	sort.Strings(served)
 	for v := range named {
 		if !slices.Contains(served, v) {

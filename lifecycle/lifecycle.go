@@ -65,9 +65,6 @@ func New(store *batch.Store, client *asynq.Client, insp *asynq.Inspector, log *l
 	return &Manager{store: store, client: client, insp: insp, log: log}
 }
 
-// Store is the ledger the manager writes.
-func (m *Manager) Store() *batch.Store { return m.store }
-
 // Committed finishes a batch that has no parts the moment it exists.
 func (m *Manager) Committed(ctx context.Context, man *batch.Manifest) error {
 	if man.Parts > 0 {

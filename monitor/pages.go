@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -465,7 +466,7 @@ func taskNames(extra map[string]string) []string {
 
 // taskURL is the dashboard's page of a part's task.
 func taskURL(queue, id string, part int) string {
-	return RootPath + "/queues/" + url.PathEscape(queue) + "/tasks/" + url.PathEscape(batch.TaskID(id, part))
+	return RootPath + "/queues/" + url.PathEscape(queue) + "/tasks/" + url.PathEscape(tasks.PartTaskID(id, part))
 }
 
 // reasonCounts is a batch's reasons as counted when its counters were Key.

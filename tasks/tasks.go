@@ -6,6 +6,8 @@ package tasks
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -90,6 +92,19 @@ func NewPartTask(vendor, id string, n, records int, opts ...asynq.Option) (*asyn
 // PartTaskID is the asynq task id of part n of batch id: fixed, so that enqueueing
 // the same batch twice is refused by asynq as a conflict.
 func PartTaskID(id string, n int) string { return fmt.Sprintf("%s:%d", id, n) }
+
+// ParsePartTaskID returns the batch and part of a task id made by PartTaskID.
+func ParsePartTaskID(taskID string) (string, int, bool) {
+	i := strings.LastIndexByte(taskID, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(taskID[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return taskID[:i], n, true
+}
 
 // Control actions.
 const (
