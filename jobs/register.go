@@ -39,6 +39,9 @@ type Deps struct {
 	Metrics   Metrics
 	Log       *logrus.Entry
 	Retry     Retry
+	// Controls bounds operator controls over vendor tasks; zero fields take
+	// DefaultControls.
+	Controls Controls
 	// Webhook posts batch webhooks; nil leaves them off.
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.

@@ -122,12 +122,22 @@ type ControlPayload struct {
 	Request string `json:"request,omitempty"`
 }
 
-// ControlResult is what a control task writes as its result: the vendor's answer
-// for each vendor task of the batch.
+// ControlResult is what a control task writes as its result, over and over while
+// it runs (Final false) and once at the end (Final true): the vendor's answer for
+// each vendor task of the batch, so that the command shows progress and tells a
+// slow control from a dead one.
 type ControlResult struct {
 	Batch   string          `json:"batch"`
 	Action  string          `json:"action"`
 	Answers []ControlAnswer `json:"answers"`
+	// Total is the vendor tasks known so far, Done those answered (Failed of them
+	// refused or failed); Final is set on the last write.
+	Total  int  `json:"total"`
+	Done   int  `json:"done"`
+	Failed int  `json:"failed"`
+	Final  bool `json:"final"`
+	// Note says what the control could not wait for (calls still in flight).
+	Note string `json:"note,omitempty"`
 }
 
 // ControlAnswer is one vendor task's answer.
@@ -137,13 +147,15 @@ type ControlAnswer struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// NewControlTask builds a control task of typ.
+// NewControlTask builds a control task of typ. Its timeout is long: a control runs
+// over every vendor task of a batch within the vendor's rate, and reports progress
+// as it goes, so the command tells a slow control from a dead one.
 func NewControlTask(typ string, p ControlPayload, opts ...asynq.Option) (*asynq.Task, error) {
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	defaults := []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(5 * time.Minute),
+	defaults := []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(30 * time.Minute),
 		asynq.Retention(PartRetention), asynq.Queue(ControlQueue)}
 	return asynq.NewTask(typ, payload, append(defaults, opts...)...), nil
 }

@@ -334,7 +334,7 @@ func runResolve(ctx context.Context, args []string, e env) error {
 func runHold(ctx context.Context, verb string, args []string, e env) error {
 	var wait time.Duration
 	fs, url, err := opFlags(verb, e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer to its own pause/restart")
+		fs.DurationVar(&wait, "wait", time.Minute, stallHelp)
 	})
 	if err != nil {
 		return err
@@ -400,7 +400,7 @@ func vendorControl(vendor string) string {
 func runControl(ctx context.Context, args []string, e env) error {
 	var wait time.Duration
 	fs, url, err := opFlags("control", e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer")
+		fs.DurationVar(&wait, "wait", time.Minute, stallHelp)
 	})
 	if err != nil {
 		return err
@@ -436,7 +436,7 @@ func runControl(ctx context.Context, args []string, e env) error {
 func runDelete(ctx context.Context, args []string, e env) error {
 	var wait time.Duration
 	fs, url, err := opFlags("delete", e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer")
+		fs.DurationVar(&wait, "wait", time.Minute, stallHelp)
 	})
 	if err != nil {
 		return err
@@ -465,53 +465,4 @@ func runDelete(ctx context.Context, args []string, e env) error {
 		return inputErr(err)
 	}
 	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)
-}
-
-// submitControl queues a control task and waits for the worker's result, so the
-// operator sees the vendor's answer.
-func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.ControlPayload, wait time.Duration) error {
-	client := c.client
-	task, err := tasks.NewControlTask(typ, p)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	info, err := client.EnqueueContext(ctx, task)
-	if err != nil {
-		return inputErr(fmt.Errorf("queue control: %w", err))
-	}
-	insp := c.insp
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		ti, err := insp.GetTaskInfo(info.Queue, info.ID)
-		if err == nil {
-			switch ti.State {
-			case asynq.TaskStateCompleted:
-				var res tasks.ControlResult
-				if err := json.Unmarshal(ti.Result, &res); err != nil {
-					return inputErr(fmt.Errorf("control result: %w", err))
-				}
-				failed := 0
-				for _, a := range res.Answers {
-					if a.OK {
-						fmt.Fprintf(e.stdout, "%s %s: ok\n", res.Action, a.Target)
-					} else {
-						failed++
-						fmt.Fprintf(e.stdout, "%s %s: refused: %s\n", res.Action, a.Target, a.Error)
-					}
-				}
-				if failed > 0 {
-					return inputErr(fmt.Errorf("%d of %d vendor tasks refused %s", failed, len(res.Answers), res.Action))
-				}
-				return nil
-			case asynq.TaskStateArchived:
-				return inputErr(fmt.Errorf("control failed: %s", ti.LastErr))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return inputErr(fmt.Errorf("control task %s queued; no answer within %s (is a worker serving %s running?)", info.ID, wait, tasks.ControlQueue))
 }
