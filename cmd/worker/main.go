@@ -70,6 +70,7 @@ type config struct {
 	monUser         string
 	monPassword     string
 	monWritable     bool
+	pagesPublic     bool
 	vendors         string
 	allowVolatile   bool
 }
@@ -110,6 +111,11 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	if *queues != "" {
 		if c.queues, err = parseQueues(*queues); err != nil {
 			return nil, err
+		}
+	}
+	if v := getenv(monitor.EnvPagesPublic); v != "" {
+		if c.pagesPublic, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%s %q: want true or false", monitor.EnvPagesPublic, v)
 		}
 	}
 	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
@@ -253,7 +259,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.httpAddr != "" {
 		mcfg := monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.RedisReady(rdb), Batches: deps.Store,
+			Public: cfg.pagesPublic,
+			Ready:  monitor.RedisReady(rdb), Batches: deps.Store,
 		}
 		if deps.FlashAI != nil {
 			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
