@@ -428,8 +428,8 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 		switch ps.State {
 		case batch.PartUncertain:
 			row.Commands = []string{
-				fmt.Sprintf("enqueue resolve %s %d delivered", st.Batch, part),
-				fmt.Sprintf("enqueue resolve %s %d resend", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -delivered %d", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -not-delivered %d", st.Batch, part),
 			}
 		case batch.PartFailed:
 			row.Commands = []string{fmt.Sprintf("enqueue retry %s", st.Batch)}

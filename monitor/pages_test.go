@@ -237,7 +237,7 @@ func TestUncertainPartCommands(t *testing.T) {
 			cmds[r.Part] = r.Commands
 		}
 	}
-	want := map[int][]string{1: {"enqueue resolve " + id + " 1 delivered", "enqueue resolve " + id + " 1 resend"}}
+	want := map[int][]string{1: {"enqueue resolve " + id + " -delivered 1", "enqueue resolve " + id + " -not-delivered 1"}}
 	if diff := cmp.Diff(want, cmds); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}

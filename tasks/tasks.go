@@ -27,6 +27,9 @@ const (
 	TypeFlashAIControl = "control:flashai:batch"
 	TypeFlashAIDelete  = "control:flashai:delete"
 	TypeYccallTaskSet  = "control:yccall:taskset"
+	// TypeFlashAIReconcile asks FlashAI which numbers of a batch's uncertain parts
+	// it holds and settles the parts it can prove.
+	TypeFlashAIReconcile = "control:flashai:reconcile"
 	// TypeAnnounce publishes a finished batch (events stream and webhook), once a
 	// finish: its task id names the batch and the finish.
 	TypeAnnounce = "batch:announce"
@@ -108,10 +111,11 @@ func ParsePartTaskID(taskID string) (string, int, bool) {
 
 // Control actions.
 const (
-	ActionPause   = "pause"
-	ActionRestart = "restart"
-	ActionStop    = "stop"
-	ActionDelete  = "delete"
+	ActionPause     = "pause"
+	ActionRestart   = "restart"
+	ActionStop      = "stop"
+	ActionDelete    = "delete"
+	ActionReconcile = "reconcile"
 )
 
 // ControlPayload asks for a vendor control over a batch's vendor tasks. It holds ids
@@ -145,6 +149,9 @@ type ControlAnswer struct {
 	Target string `json:"target"`
 	OK     bool   `json:"ok"`
 	Error  string `json:"error,omitempty"`
+	// Outcome is what a reconcile did with the part: delivered, resent, or why it
+	// is left uncertain.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // NewControlTask builds a control task of typ. Its timeout is long: a control runs

@@ -33,6 +33,11 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.Cont
 		fmt.Fprintf(e.stderr, "%s: %d of %d vendor tasks done\n", r.Action, r.Done, r.Total)
 	})
 	if res != nil && res.Final {
+		for _, a := range res.Answers {
+			if a.Outcome != "" {
+				fmt.Fprintf(e.stdout, "%s %s: %s\n", res.Action, a.Target, a.Outcome)
+			}
+		}
 		fmt.Fprintf(e.stdout, "%s: %d of %d vendor tasks done, %d failed\n", res.Action, res.Done, res.Total, res.Failed)
 		if res.Note != "" {
 			fmt.Fprintf(e.stdout, "note: %s\n", res.Note)

@@ -95,6 +95,8 @@ func run(ctx context.Context, args []string, e env) error {
 			return runRetry(ctx, args[1:], e)
 		case "resolve":
 			return runResolve(ctx, args[1:], e)
+		case "reconcile":
+			return runReconcile(ctx, args[1:], e)
 		case "cancel", "pause", "resume":
 			return runHold(ctx, args[0], args[1:], e)
 		case "version":
@@ -127,7 +129,8 @@ const usage = `usage:
   enqueue list [-json] [-n 20]
   enqueue failures BATCH            (CSV on stdout, accepted back as input)
   enqueue retry BATCH               (re-run failed parts)
-  enqueue resolve BATCH PART delivered|resend
+  enqueue resolve BATCH -delivered|-not-delivered (-all | PART...)   (settle uncertain parts)
+  enqueue reconcile BATCH           (FlashAI: ask the vendor, settle what it proves)
   enqueue pause BATCH | resume BATCH  (hold or release the batch in dialq and at the vendor)
   enqueue cancel BATCH              (no further call; numbers not sent fail as cancelled)
   enqueue control pause|restart|stop BATCH   (vendor tasks only: FlashAI, Yccall)

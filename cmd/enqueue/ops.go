@@ -179,9 +179,7 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 			fmt.Fprintf(w, "estimated finish\tin %s\n", (time.Duration(float64(st.Pending)/rate) * time.Second).Round(time.Second))
 		}
 	}
-	if st.Uncertain > 0 {
-		fmt.Fprintln(w, "action\tuncertain parts wait for you: enqueue resolve BATCH PART delivered|resend")
-	}
+	printUncertain(w, st)
 	if st.Paused {
 		fmt.Fprintln(w, "action\tpaused: no call goes out until enqueue resume BATCH")
 	}
@@ -295,36 +293,6 @@ func runRetry(ctx context.Context, args []string, e env) error {
 		return batchErr(err)
 	}
 	fmt.Fprintf(e.stdout, "batch %s: %d failed parts re-queued (%d numbers back to pending)\n", fs.Arg(0), parts, numbers)
-	return nil
-}
-
-func runResolve(ctx context.Context, args []string, e env) error {
-	fs, url, err := opFlags("resolve", e, args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 3 || (fs.Arg(2) != "delivered" && fs.Arg(2) != "resend") {
-		return usageErr("usage: enqueue resolve BATCH PART delivered|resend")
-	}
-	part, err := strconv.Atoi(fs.Arg(1))
-	if err != nil || part < 0 {
-		return usageErr("PART must be a part number, got %q", fs.Arg(1))
-	}
-	c, err := connect(ctx, *url)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	delivered := fs.Arg(2) == "delivered"
-	moved, err := c.life.Resolve(ctx, fs.Arg(0), part, delivered)
-	if err != nil {
-		return batchErr(err)
-	}
-	if delivered {
-		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", fs.Arg(0), part, moved)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", fs.Arg(0), part, moved)
 	return nil
 }
 
