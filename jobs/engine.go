@@ -294,10 +294,12 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
-			if _, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
-				"batch cancelled by an operator before this call"); err != nil {
+			n, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
+				"batch cancelled by an operator before this call")
+			if err != nil {
 				return err
 			}
+			d.Metrics.AddNumbers(e.caller.vendor(), "cancelled", n)
 			break
 		}
 		if err != nil {

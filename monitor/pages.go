@@ -548,7 +548,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 			if err := take(); err != nil {
 				return err
 			}
-			rj[reason{State: "rejected", Reason: maskDigits(r.Reason)}]++
+			rj[reason{State: "rejected", Reason: reasonKey(maskDigits(r.Reason))}]++
 			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
@@ -562,7 +562,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 				if err := take(); err != nil {
 					return err
 				}
-				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: maskDigits(o.Reason)}]++
+				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: reasonKey(maskDigits(o.Reason))}]++
 				return nil
 			})
 			if err != nil && !errors.Is(err, errEnough) {
