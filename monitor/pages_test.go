@@ -391,6 +391,9 @@ func TestRate(t *testing.T) {
 		{"average", batch.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 40}, nil, t0.Add(60 * time.Second), 1, "average since created"},
 		{"finished", batch.Status{Batch: "b", Created: t0, Accepted: 100, Finished: true, FinishedAt: &fin},
 			[]rateSample{{t0, 0, 0}, {t0.Add(10 * time.Second), 50, 50}}, t0.Add(time.Hour), 1, "average since created"},
+		// 100 delivered in 100 s, then cancelled: the 900 failed at once do not count.
+		{"cancelled", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Delivered: 100, Failed: 900, Cancelled: true, Finished: true, FinishedAt: &fin},
+			nil, t0.Add(time.Hour), 1, "average since created"},
 		{"sampled window", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Pending: 500},
 			[]rateSample{{t0, 0, 0}, {t0.Add(100 * time.Second), 100, 100}, {t0.Add(140 * time.Second), 300, 300}, {t0.Add(160 * time.Second), 500, 500}},
 			t0.Add(160 * time.Second), 400.0 / 60, "sampled"},
