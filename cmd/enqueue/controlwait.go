@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
 )
@@ -53,4 +55,14 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.Cont
 		return inputErr(err)
 	}
 	return nil
+}
+
+// warnUnserved says on stderr when no running worker serves queue: parts sent
+// there with -queue would wait without a word.
+func warnUnserved(aopt asynq.RedisConnOpt, queue string, e env) {
+	insp := asynq.NewInspector(aopt)
+	defer insp.Close()
+	if msg := lifecycle.New(nil, nil, insp, nil).Unserved(queue); msg != "" {
+		fmt.Fprintln(e.stderr, "enqueue: warning:", msg)
+	}
 }

@@ -132,6 +132,11 @@ func runStatus(ctx context.Context, args []string, e env) error {
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
+			if m, err := c.store.Manifest(ctx, st.Batch); err == nil && !st.Finished && m.Queue != "" {
+				if msg := c.life.Unserved(m.Queue); msg != "" {
+					fmt.Fprintln(e.stdout, "warning:", msg)
+				}
+			}
 		}
 		if !watch || st.Finished {
 			return nil

@@ -82,3 +82,15 @@ func TestResolveFormsAndReconcile(t *testing.T) {
 	}
 	wantCode(t, h.run("resolve", s.Batch, "-all", "-delivered"), exitUsage, "no uncertain part")
 }
+
+// A batch sent with -queue to a queue no worker serves is said to wait, at
+// enqueue and in status.
+func TestQueueNobodyServesWarns(t *testing.T) {
+	h := setup(t)
+	r := h.run("-vendor", "nxcloud", "-campaign", campaignFile("nxcloud"), "-queue", "nowhere", "-json", listCSV)
+	wantCode(t, r, exitOK, "warning: no running worker serves queue nowhere")
+	s := summaryOf(t, r)
+	if r := h.run("status", s.Batch); !strings.Contains(r.stdout, "no running worker serves queue nowhere") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+}
