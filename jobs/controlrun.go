@@ -85,6 +85,7 @@ func (r *controlRun) answer(a tasks.ControlAnswer) {
 // report (it waits on its stall timeout), so it is not an error of the control.
 func (r *controlRun) writeLocked() {
 	r.written = time.Now()
+	r.res.Beat = r.written.UnixMilli()
 	if r.w == nil {
 		return
 	}
@@ -130,6 +131,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		run.mu.Lock()
 		run.res.Total += len(fresh)
+		run.res.Inflight = view.Inflight
 		run.writeLocked()
 		run.mu.Unlock()
 		if err := h.runAll(ctx, m, p, cfg, fresh, run); err != nil {
@@ -139,7 +141,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			run.res.Note = fmt.Sprintf("%d calls were still in flight after %s: a vendor task they make is not %sd (run the control again)",
+			run.res.Note = fmt.Sprintf("%d calls were still in flight after %s: a vendor task they make may have been missed (run enqueue control %s BATCH again)",
 				view.Inflight, cfg.Settle, p.Action)
 			log.Warn(run.res.Note)
 			break
@@ -165,6 +167,22 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 func (h *controlHandler) runAll(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, cfg Controls, targets []string, run *controlRun) error {
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
+	// A beat while calls wait for a slow vendor or its rate: the command waits as
+	// long as the worker is alive.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				run.write()
+			}
+		}
+	}()
 	for _, target := range targets {
 		select {
 		case sem <- struct{}{}:

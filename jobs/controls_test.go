@@ -77,3 +77,25 @@ func TestAwaitControlStalls(t *testing.T) {
 		t.Errorf("AwaitControl without a worker = %v", err)
 	}
 }
+
+// Yccall's TaskSet goes through the same parallel control: every task of the
+// batch answers.
+func TestControlYccallTaskSet(t *testing.T) {
+	h := setup(t)
+	h.startWorker(h.deps())
+	sum := h.enqueue("yccall", lines(numbers(60, 190000)), 10, 0)
+	h.waitSettled(sum.Batch, 30*time.Second)
+	c := asynq.NewClient(h.aopt)
+	defer c.Close()
+	for _, action := range []string{tasks.ActionPause, tasks.ActionRestart, tasks.ActionStop} {
+		task, _ := tasks.NewControlTask(tasks.TypeYccallTaskSet, tasks.ControlPayload{Batch: sum.Batch, Action: action})
+		info, err := c.Enqueue(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.lifecycle().AwaitControl(context.Background(), info.Queue, info.ID, 5*time.Second, nil)
+		if err != nil || !res.Final || res.Total != 6 || res.Done != 6 || res.Failed != 0 {
+			t.Errorf("%s: %+v, %v; want 6 tasks answered", action, res, err)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (m *Manager) AwaitControl(ctx context.Context, queue, id string, stall time
 			if len(ti.Result) > 0 {
 				_ = json.Unmarshal(ti.Result, &res)
 			}
-			sig := fmt.Sprintf("%v/%d/%d/%d/%s", ti.State, res.Done, res.Total, ti.Retried, ti.LastErr)
+			sig := fmt.Sprintf("%v/%d/%d/%d/%s/%d", ti.State, res.Done, res.Total, ti.Retried, ti.LastErr, res.Beat)
 			if sig != last {
 				last, moved = sig, time.Now()
 				if progress != nil && len(ti.Result) > 0 {

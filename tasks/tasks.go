@@ -140,6 +140,11 @@ type ControlResult struct {
 	Done   int  `json:"done"`
 	Failed int  `json:"failed"`
 	Final  bool `json:"final"`
+	// Inflight is the batch's calls in flight the control waits for (a stop or
+	// pause must reach the vendor tasks they make); Beat is when the worker last
+	// wrote (ms), so a control that waits is told from one whose worker died.
+	Inflight int   `json:"inflight,omitempty"`
+	Beat     int64 `json:"beat,omitempty"`
 	// Note says what the control could not wait for (calls still in flight).
 	Note string `json:"note,omitempty"`
 }

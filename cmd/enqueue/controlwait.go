@@ -27,12 +27,17 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.Cont
 		return inputErr(fmt.Errorf("queue control: %w", err))
 	}
 	var shown time.Time
+	var last string
 	res, err := c.life.AwaitControl(ctx, info.Queue, info.ID, stall, func(r tasks.ControlResult) {
-		if r.Final || time.Since(shown) < time.Second {
+		line := fmt.Sprintf("%s: %d of %d vendor tasks done", r.Action, r.Done, r.Total)
+		if r.Inflight > 0 && r.Done == r.Total {
+			line += fmt.Sprintf("; waiting for %d calls in flight, which may make more", r.Inflight)
+		}
+		if r.Final || line == last || time.Since(shown) < time.Second {
 			return
 		}
-		shown = time.Now()
-		fmt.Fprintf(e.stderr, "%s: %d of %d vendor tasks done\n", r.Action, r.Done, r.Total)
+		shown, last = time.Now(), line
+		fmt.Fprintln(e.stderr, line)
 	})
 	if res != nil && res.Final {
 		for _, a := range res.Answers {
