@@ -440,7 +440,7 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 }
 
 // taskNames lists the vendor-side names recorded for a part's calls ("task:lo-hi"
-// fields), in call order.
+// fields, and "uncertain:lo-hi" for an uncertain call's), in call order.
 func taskNames(extra map[string]string) []string {
 	type named struct {
 		lo   int
@@ -449,6 +449,12 @@ func taskNames(extra map[string]string) []string {
 	var ns []named
 	for k, v := range extra {
 		rest, ok := strings.CutPrefix(k, "task:")
+		if !ok {
+			// The task an uncertain call was making: what to ask the vendor about.
+			if rest, ok = strings.CutPrefix(k, "uncertain:"); ok {
+				v += " (uncertain)"
+			}
+		}
 		if !ok || v == "" {
 			continue
 		}

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -241,7 +242,16 @@ func TestUncertainPartCommands(t *testing.T) {
 	if diff := cmp.Diff(want, cmds); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}
+	// The vendor task to ask about, in the JSON and on the page.
+	if len(got.UncertainParts) != 1 || got.UncertainParts[0].Part != 1 || len(got.UncertainParts[0].Tasks) != 1 ||
+		!strings.HasPrefix(got.UncertainParts[0].Tasks[0], "task ") || !strings.HasSuffix(got.UncertainParts[0].Tasks[0], "-1") {
+		t.Errorf("uncertain parts %+v; want part 1 with its task name", got.UncertainParts)
+	}
 	_, page := w.get("/batches/"+id, nil)
+	if len(got.UncertainParts) == 1 && len(got.UncertainParts[0].Tasks) == 1 &&
+		!strings.Contains(page, html.EscapeString(got.UncertainParts[0].Tasks[0])+" (uncertain)") {
+		t.Errorf("page lacks the uncertain call's task %q", got.UncertainParts[0].Tasks[0])
+	}
 	for _, c := range want[1] {
 		if !strings.Contains(page, c) {
 			t.Errorf("page lacks %q", c)
