@@ -78,6 +78,7 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	// 140 KB, and allocating them afresh for every 512 rows made the garbage
 	// collector a visible share of enqueue's CPU.
 	free := make(chan *block, workers*4+2)
+	src.stopOn(ctx)
 	var readErr error
 	go func() {
 		defer close(todo)
@@ -110,7 +111,18 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	dedup := NewDedup()
 	pending := map[int]*block{}
 	next := 0
-	for b := range done {
+	for {
+		// A reader blocked in a read (a terminal, a silent pipe) is left behind
+		// when ctx is done: the caller is stopping.
+		var b *block
+		select {
+		case b = <-done:
+		case <-ctx.Done():
+			return c, ctx.Err()
+		}
+		if b == nil {
+			break
+		}
 		pending[b.seq] = b
 		for {
 			b, ok := pending[next]

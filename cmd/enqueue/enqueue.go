@@ -160,7 +160,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		return inputErr(err)
 	}
 	defer closeInput()
-	counted := &countingReader{r: in}
+	counted := &countingReader{r: newStoppable(ctx, in)}
 	req := intake.Request{
 		Vendor: f.vendor, Region: f.region, Format: format, Campaign: campaignJSON, Profile: profile,
 		BatchID: f.batchID, Queue: f.queue, Source: sourceName(input), Retention: f.retention,
@@ -196,6 +196,9 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 	switch {
 	case err == nil:
 		return nil
+	case ctx.Err() != nil && (sum == nil || !sum.Committed):
+		// Stopped before the commit: the staged parts were deleted.
+		return inputErr(fmt.Errorf("nothing was enqueued: %w", ctx.Err()))
 	case errors.Is(err, intake.ErrStrict):
 		return &exitError{code: exitStrict, err: fmt.Errorf("-strict: %d rows rejected, nothing enqueued", sum.Rejected)}
 	case errors.As(err, &ce):

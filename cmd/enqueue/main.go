@@ -39,6 +39,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -113,10 +114,11 @@ func signalContext() (context.Context, func(error) error) {
 		if !errors.As(context.Cause(ctx), &se) {
 			return err
 		}
-		if err == nil || errors.Is(err, context.Canceled) {
+		if err == nil || err.Error() == context.Canceled.Error() {
 			return &exitError{code: signalCode(se.sig), err: se}
 		}
-		return &exitError{code: signalCode(se.sig), err: fmt.Errorf("%v: %w", se, err)}
+		msg := strings.TrimSuffix(err.Error(), ": "+context.Canceled.Error())
+		return &exitError{code: signalCode(se.sig), err: fmt.Errorf("%v: %s", se, msg)}
 	}
 }
 

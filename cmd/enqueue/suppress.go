@@ -262,7 +262,7 @@ func suppressImport(ctx context.Context, s *compliance.Store, f *suppressFlags, 
 		return inputErr(err)
 	}
 	defer closeInput()
-	src, err := ingest.Open(in, format)
+	src, err := ingest.Open(newStoppable(ctx, in), format)
 	if err != nil {
 		return inputErr(err)
 	}
