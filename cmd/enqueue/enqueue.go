@@ -24,6 +24,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/internal/csvcell"
 )
 
 type enqueueFlags struct {
@@ -279,7 +280,7 @@ func newRejectWriter(name string) (*rejectWriter, error) {
 }
 
 func (rw *rejectWriter) Write(r ingest.Reject) error {
-	return rw.w.Write([]string{strconv.FormatInt(r.Line, 10), safeCell(r.Raw), safeCell(r.Reason)})
+	return rw.w.Write([]string{strconv.FormatInt(r.Line, 10), csvcell.Safe(r.Raw), csvcell.Safe(r.Reason)})
 }
 
 func (rw *rejectWriter) Close() error {
@@ -293,18 +294,6 @@ func (rw *rejectWriter) Close() error {
 	}
 	rw.f = nil
 	return err
-}
-
-var plainNumber = regexp.MustCompile(`^[0-9 +().-]*$`)
-
-// safeCell defuses spreadsheet formulas: a cell that starts with = + - @ (or a tab
-// or CR) is prefixed with a quote, unless it is plainly a phone number such as
-// +8613800138000, which must stay feedable as input.
-func safeCell(s string) string {
-	if s == "" || !strings.ContainsAny(s[:1], "=+-@\t\r") || plainNumber.MatchString(s) {
-		return s
-	}
-	return "'" + s
 }
 
 // boundMemory keeps the heap near what the dedup set needs, 64 MiB plus 16 bytes a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
@@ -215,14 +216,14 @@ func runFailures(ctx context.Context, url *redisconf.Config, args []string, e en
 		if strings.HasPrefix(r.Reason, "suppressed:") || r.Reason == "contact_cap" {
 			state = batch.OutcomeSuppressed // left out by the compliance gate at enqueue
 		}
-		return w.Write([]string{safeCell(r.Raw), strconv.FormatInt(r.Line, 10), state, safeCell(r.Reason), "", ""})
+		return w.Write([]string{csvcell.Safe(r.Raw), strconv.FormatInt(r.Line, 10), csvcell.Safe(state), csvcell.Safe(r.Reason), "", ""})
 	})
 	if err != nil {
 		return inputErr(err)
 	}
 	for n := range m.Parts {
 		err := c.store.Outcomes(ctx, id, n, func(o batch.Outcome) error {
-			return w.Write([]string{safeCell(o.Phone), strconv.FormatInt(o.Line, 10), o.State, safeCell(o.Reason), safeCell(o.Code), strconv.Itoa(n)})
+			return w.Write([]string{csvcell.Safe(o.Phone), strconv.FormatInt(o.Line, 10), csvcell.Safe(o.State), csvcell.Safe(o.Reason), csvcell.Safe(o.Code), strconv.Itoa(n)})
 		})
 		if err != nil {
 			return inputErr(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/redact"
 )
@@ -296,11 +298,13 @@ func suppressImport(ctx context.Context, s *compliance.Store, f *suppressFlags, 
 		f.list, counts.Read, counts.Accepted, added, counts.Rejected-counts.Duplicates, counts.Duplicates, secs)
 }
 
+// suppressExport writes phone,expires as CSV (cells as csvcell.Safe: the phone
+// reads '+8613800138000, which import reads back), or JSON Lines.
 func suppressExport(ctx context.Context, s *compliance.Store, f *suppressFlags, e env) error {
-	w := e.stdout
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(e.stdout)
+	cw := csv.NewWriter(e.stdout)
 	if !f.jsonOut {
-		fmt.Fprintln(w, "phone,expires")
+		_ = cw.Write([]string{"phone", "expires"})
 	}
 	err := s.Export(ctx, f.list, func(n string, exp time.Time) error {
 		at := ""
@@ -310,9 +314,12 @@ func suppressExport(ctx context.Context, s *compliance.Store, f *suppressFlags, 
 		if f.jsonOut {
 			return enc.Encode(map[string]string{"phone": n, "expires": at})
 		}
-		_, err := fmt.Fprintf(w, "%s,%s\n", n, at)
-		return err
+		return cw.Write([]string{csvcell.Safe(n), at})
 	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
 	if err != nil {
 		return inputErr(err)
 	}
