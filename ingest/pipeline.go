@@ -16,6 +16,8 @@ type Reject struct {
 	Line   int64
 	Raw    string
 	Reason string
+	// Duplicate: the row repeats an earlier number (Reason names its line).
+	Duplicate bool
 }
 
 // Sink receives the outcome of every row, in input order.
@@ -170,7 +172,7 @@ func (c *Counts) consume(b *block, dedup *Dedup, sink Sink) error {
 		}
 		if reason != "" {
 			c.Rejected++
-			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason}); err != nil {
+			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason, Duplicate: v.reason == ""}); err != nil {
 				return err
 			}
 			continue

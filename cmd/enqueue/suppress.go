@@ -235,69 +235,6 @@ func normaliseArgs(args []string, region string) ([]string, error) {
 	return out, nil
 }
 
-// importSink feeds ingest's accepted rows (NXCloud form: country code and number)
-// to the importer.
-type importSink struct {
-	ctx      context.Context
-	im       *compliance.Importer
-	rejected int64
-}
-
-func (s *importSink) Accept(rec chunking.Record) error {
-	n, err := compliance.ParseE164(rec.Phone)
-	if err != nil {
-		return err
-	}
-	return s.im.Add(s.ctx, n)
-}
-
-func (s *importSink) Reject(ingest.Reject) error { s.rejected++; return nil }
-
-func suppressImport(ctx context.Context, s *compliance.Store, f *suppressFlags, input string, expires time.Time, e env) error {
-	started := time.Now()
-	format, err := ingest.ParseFormat(f.format)
-	if err != nil {
-		return usageErr("-format: %v", err)
-	}
-	in, _, closeInput, err := openInput(input, e.stdin)
-	if err != nil {
-		return inputErr(err)
-	}
-	defer closeInput()
-	src, err := ingest.Open(newStoppable(ctx, in), format)
-	if err != nil {
-		return inputErr(err)
-	}
-	im, err := s.NewImporter(f.list, expires)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	sink := &importSink{ctx: ctx, im: im}
-	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: chunking.NXCloud, Region: f.region}, sink)
-	if err != nil {
-		// What was imported before the input broke off stays listed: a list only
-		// gains numbers, and running the import again is harmless.
-		_, _ = im.Close(context.WithoutCancel(ctx))
-		return inputErr(fmt.Errorf("import into %s: %w (numbers before the error are listed)", f.list, err))
-	}
-	added, err := im.Close(ctx)
-	if err != nil {
-		return inputErr(err)
-	}
-	secs := time.Since(started).Seconds()
-	exp := ""
-	if !expires.IsZero() {
-		exp = expires.UTC().Format(time.RFC3339)
-	}
-	// Duplicates within the input are rejected by ingest, the rest invalid numbers.
-	return report(e, f.jsonOut, map[string]any{
-		"list": f.list, "read": counts.Read, "imported": counts.Accepted, "added": added,
-		"rejected": counts.Rejected - counts.Duplicates, "duplicates": counts.Duplicates,
-		"expires": exp, "seconds": secs,
-	}, "%s: read %d, imported %d (%d new), %d invalid, %d duplicates in %.1fs\n",
-		f.list, counts.Read, counts.Accepted, added, counts.Rejected-counts.Duplicates, counts.Duplicates, secs)
-}
-
 // suppressExport writes phone,expires as CSV (cells as csvcell.Safe: the phone
 // reads '+8613800138000, which import reads back), or JSON Lines.
 func suppressExport(ctx context.Context, s *compliance.Store, f *suppressFlags, e env) error {
