@@ -19,7 +19,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/ingest"
@@ -175,15 +174,15 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		defer rejects.Close()
 		req.OnReject = rejects.Write
 	}
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	if f.progress && e.isTerminal {
-		bar = newProgressBar(size, e.stderr)
-		req.Progress = func(int64) { _ = bar.Set64(counted.n.Load()) }
+		bar = newProgress(size, e.stderr)
+		req.Progress = func(int64) { bar.set(counted.n.Load()) }
 	}
 	req.Progress = boundMemory(e.getenv, req.Progress)
 	sum, err := intake.Enqueue(ctx, rdb, aopt, counted, req)
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	if rejects != nil {
 		if cerr := rejects.Close(); cerr != nil && err == nil {
