@@ -99,6 +99,14 @@ func (c *cli) guard(cmd *ffcli.Command, path []string, exec func(context.Context
 				return flag.ErrHelp
 			}
 		}
+		for _, a := range args {
+			// Go's flag stops at the first argument: a flag after it would be taken
+			// for an argument.
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if strings.HasPrefix(a, "-") && cmd.FlagSet.Lookup(name) != nil {
+				return usageErr("flag %s after the arguments: flags go first (%s)", a, cmd.ShortUsage)
+			}
+		}
 		return exec(ctx, args)
 	}
 }

@@ -98,6 +98,8 @@ func TestUnknownCommands(t *testing.T) {
 		{[]string{"-vendor", "yccall", "-campaign", yc, "list.csv"}, exitInput, "input: open list.csv"},
 		{[]string{"list", "extra"}, exitUsage, "usage: enqueue list"},
 		{[]string{"status", "-nope", "b"}, exitUsage, "flag provided but not defined: -nope"},
+		{[]string{"status", "b", "-json"}, exitUsage, "flag -json after the arguments: flags go first (enqueue status [-json]"},
+		{[]string{"suppress", "check", "13800138000", "-list=vip"}, exitUsage, "flag -list=vip after the arguments"},
 	}
 	for _, tt := range tests {
 		r := h.run(tt.args...)
