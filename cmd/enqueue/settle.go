@@ -9,17 +9,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/tasks"
 )
 
-const resolveUsage = "usage: enqueue resolve BATCH -delivered|-not-delivered (-all | PART...)\n       enqueue resolve BATCH PART delivered|resend"
+func init() { register(resolveCmd, reconcileCmd) }
 
-// interspersed moves flags after positional arguments to the front, so that
-// `resolve BATCH -all -delivered` parses as operators type it. valued names the
-// flags that take a separate value.
-func interspersed(args []string, valued map[string]bool) []string {
+// interspersedCmds take their flags after their arguments too (cli.guard).
+var interspersedCmds = map[string]bool{"resolve": true, "reconcile": true}
+
+// interspersed moves the flags of fs found after positional arguments to the
+// front, so that Go's flag, which stops at the first argument, parses them.
+func interspersed(args []string, fs *flag.FlagSet) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -27,44 +32,56 @@ func interspersed(args []string, valued map[string]bool) []string {
 			pos = append(pos, args[i+1:]...)
 			break
 		}
-		if len(a) > 1 && a[0] == '-' {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if valued[name] && !strings.Contains(name, "=") && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
 			continue
 		}
-		pos = append(pos, a)
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBool(f) && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
 	}
 	return append(flags, pos...)
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+const resolveUsage = "enqueue resolve BATCH -delivered|-not-delivered (-all | PART...)"
+
+func resolveCmd(e env) *ffcli.Command {
+	fs, rf := newFlagSet("resolve", true)
+	all := fs.Bool("all", false, "every uncertain part of the batch")
+	delivered := fs.Bool("delivered", false, "the vendor has these numbers: count them delivered")
+	notDelivered := fs.Bool("not-delivered", false, "the vendor does not have them: send them again")
+	return &ffcli.Command{
+		Name: "resolve", ShortUsage: resolveUsage,
+		ShortHelp: "settle uncertain parts: record them delivered, or send them again (also: resolve BATCH PART delivered|resend)",
+		FlagSet:   fs,
+		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
+			return runResolve(ctx, url, args, *all, *delivered, *notDelivered, e)
+		}),
+	}
 }
 
 // runResolve settles uncertain parts after an operator checked with the vendor:
 // every one (-all) or those listed, as delivered or to be sent again. The older
 // form `resolve BATCH PART delivered|resend` still works.
-func runResolve(ctx context.Context, args []string, e env) error {
-	var all, delivered, notDelivered bool
-	fs, url, err := opFlags("resolve", e, interspersed(args, map[string]bool{"redis": true}), func(fs *flag.FlagSet) {
-		fs.BoolVar(&all, "all", false, "every uncertain part of the batch")
-		fs.BoolVar(&delivered, "delivered", false, "the vendor has these numbers: count them delivered")
-		fs.BoolVar(&notDelivered, "not-delivered", false, "the vendor does not have them: send them again")
-	})
-	if err != nil {
-		return err
-	}
-	rest := fs.Args()
+func runResolve(ctx context.Context, url *redisconf.Config, rest []string, all, delivered, notDelivered bool, e env) error {
 	if !delivered && !notDelivered && len(rest) == 3 && (rest[2] == "delivered" || rest[2] == "resend") {
 		delivered, notDelivered, rest = rest[2] == "delivered", rest[2] == "resend", rest[:2]
 	}
 	switch {
 	case len(rest) == 0:
-		return usageErr(resolveUsage)
+		return usageErr("usage: %s", resolveUsage)
 	case delivered == notDelivered:
-		return usageErr("say -delivered or -not-delivered\n%s", resolveUsage)
+		return usageErr("say -delivered or -not-delivered (usage: %s)", resolveUsage)
 	case all == (len(rest) > 1):
-		return usageErr("give -all or a list of parts, not both or neither\n%s", resolveUsage)
+		return usageErr("give -all or a list of parts, not both or neither (usage: %s)", resolveUsage)
 	}
 	var parts []int
 	for _, a := range rest[1:] {
@@ -94,20 +111,26 @@ func runResolve(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
+func reconcileCmd(e env) *ffcli.Command {
+	fs, rf := newFlagSet("reconcile", true)
+	wait := fs.Duration("wait", time.Minute, stallHelp)
+	return &ffcli.Command{
+		Name: "reconcile", ShortUsage: "enqueue reconcile [-wait 1m] BATCH",
+		ShortHelp: "FlashAI: ask the vendor which uncertain numbers it holds, settle what it proves",
+		FlagSet:   fs,
+		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
+			return runReconcile(ctx, url, args, *wait, e)
+		}),
+	}
+}
+
 // runReconcile asks the vendor, through a worker, which uncertain numbers it holds
 // and settles what it proves. Only FlashAI can be asked.
-func runReconcile(ctx context.Context, args []string, e env) error {
-	var wait time.Duration
-	fs, url, err := opFlags("reconcile", e, interspersed(args, map[string]bool{"redis": true, "wait": true}), func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, stallHelp)
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runReconcile(ctx context.Context, url *redisconf.Config, args []string, wait time.Duration, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue reconcile BATCH")
 	}
-	c, m, err := openBatch(ctx, *url, fs.Arg(0))
+	c, m, err := openBatch(ctx, *url, args[0])
 	if err != nil {
 		return err
 	}
