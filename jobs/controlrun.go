@@ -141,9 +141,12 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			run.res.Note = fmt.Sprintf("%d calls were still in flight after %s: a vendor task they make may have been missed (run enqueue control %s BATCH again)",
+			note := fmt.Sprintf("%d calls were still in flight after %s: a vendor task they make may have been missed (run enqueue control %s BATCH again)",
 				view.Inflight, cfg.Settle, p.Action)
-			log.Warn(run.res.Note)
+			run.mu.Lock()
+			run.res.Note = note
+			run.mu.Unlock()
+			log.Warn(note)
 			break
 		}
 		if len(fresh) == 0 {
