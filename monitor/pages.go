@@ -73,6 +73,7 @@ type pages struct {
 	fa      CallSummarizer
 	rates   *rateBook
 	vendor  *summaryCache
+	lines   linesCache
 	counts  *reasonCache
 	tmpl    *template.Template
 	now     func() time.Time
@@ -325,6 +326,9 @@ type detail struct {
 	Samples []rateSample `json:"rate_samples"`
 	// VendorSide is what the vendor itself says (FlashAI only).
 	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
+	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
+	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
+	LinesSide   *vendorLines       `json:"-"`
 	Chart      *chart         `json:"-"`
 	Now        time.Time      `json:"-"`
 	RefreshMS  int64          `json:"-"`
@@ -353,6 +357,9 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	d.Chart = newChart(d.Samples)
 	if p.fa != nil && st.Vendor == "flashai" {
 		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
+		if d.LinesSide = p.batchLines(ctx, id, d.PartRows); d.LinesSide != nil {
+			d.VendorLines = d.LinesSide.Lines
+		}
 	}
 	return d, nil
 }

@@ -80,7 +80,7 @@ func Client(getenv envconf.Getenv, rdb redis.UniversalClient) (c *flashai.Client
 	return c, cfg, true, err
 }
 
-// Cache keeps a tenant read in a file for TTL. enqueue is a short-lived command
+// Cache keeps vendor reads (a tenant, a batch's lines) in files for TTL. enqueue is a short-lived command
 // that an operator runs several times in a row; a file under the user's cache dir
 // outlives one run, needs no Redis (a -dry-run opens none) and holds nothing secret
 // (ids and names). Each tenant has its own file, named by a hash of the base URL
@@ -107,46 +107,74 @@ func DefaultCache(getenv envconf.Getenv) *Cache {
 	return &Cache{Dir: filepath.Join(dir, "dialq"), TTL: DefaultTTL}
 }
 
-func cacheFile(dir string, cfg flashai.Config) string {
-	h := sha256.Sum256([]byte(cfg.BaseURL + "\x00" + cfg.ClientID))
-	return filepath.Join(dir, "flashai-tenant-"+hex.EncodeToString(h[:8])+".json")
+// file is where the entry named by key lives: a hash, so that ids of one tenant
+// never name another's file.
+func (c *Cache) file(key []string) string {
+	h := sha256.New()
+	for _, k := range key {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	return filepath.Join(c.Dir, "flashai-"+hex.EncodeToString(h.Sum(nil)[:10])+".json")
 }
 
-// Load returns the cached tenant when it is younger than TTL.
-func (c *Cache) Load(cfg flashai.Config, now time.Time) (*Tenant, bool) {
-	if c == nil {
-		return nil, false
-	}
-	b, err := os.ReadFile(cacheFile(c.Dir, cfg))
-	if err != nil {
-		return nil, false
-	}
-	var t Tenant
-	if json.Unmarshal(b, &t) != nil || now.Sub(t.FetchedAt) > c.TTL || now.Before(t.FetchedAt) {
-		return nil, false
-	}
-	return &t, true
+type cacheEntry struct {
+	At   time.Time       `json:"at"`
+	Data json.RawMessage `json:"data"`
 }
 
-// Store writes t; failing to is not an error worth stopping an enqueue for.
-func (c *Cache) Store(cfg flashai.Config, t *Tenant) {
+// Get reads the entry named by key into v when it is younger than TTL, and
+// returns when it was stored.
+func (c *Cache) Get(key []string, now time.Time, v any) (time.Time, bool) {
+	if c == nil {
+		return time.Time{}, false
+	}
+	b, err := os.ReadFile(c.file(key))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || now.Sub(e.At) > c.TTL || now.Before(e.At) || json.Unmarshal(e.Data, v) != nil {
+		return time.Time{}, false
+	}
+	return e.At, true
+}
+
+// Put stores v under key as of at; failing to is not worth stopping a command for.
+func (c *Cache) Put(key []string, at time.Time, v any) {
 	if c == nil {
 		return
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return
-	}
-	b, err := json.Marshal(t)
+	data, err := json.Marshal(v)
 	if err != nil {
 		return
 	}
-	f, err := os.CreateTemp(c.Dir, ".flashai-tenant-*")
+	b, err := json.Marshal(cacheEntry{At: at, Data: data})
+	if err != nil || os.MkdirAll(c.Dir, 0o700) != nil {
+		return
+	}
+	f, err := os.CreateTemp(c.Dir, ".flashai-*")
 	if err != nil {
 		return
 	}
 	_, werr := f.Write(b)
 	cerr := f.Close()
-	if werr != nil || cerr != nil || os.Rename(f.Name(), cacheFile(c.Dir, cfg)) != nil {
+	if werr != nil || cerr != nil || os.Rename(f.Name(), c.file(key)) != nil {
 		os.Remove(f.Name())
 	}
 }
+
+// TenantKey names a tenant's cache entry.
+func TenantKey(cfg flashai.Config) []string { return []string{cfg.BaseURL, cfg.ClientID, "tenant"} }
+
+// Load returns the cached tenant when it is younger than TTL.
+func (c *Cache) Load(cfg flashai.Config, now time.Time) (*Tenant, bool) {
+	var t Tenant
+	if _, ok := c.Get(TenantKey(cfg), now, &t); !ok {
+		return nil, false
+	}
+	return &t, true
+}
+
+// Store writes t as of its FetchedAt.
+func (c *Cache) Store(cfg flashai.Config, t *Tenant) { c.Put(TenantKey(cfg), t.FetchedAt, t) }

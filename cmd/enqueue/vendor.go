@@ -5,6 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/vendors/flashai"
 
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/preflight"
@@ -90,4 +98,88 @@ func flashaiPreflight(ctx context.Context, e env, campaignJSON []byte, skip bool
 		return nil, ee
 	}
 	return res, nil
+}
+
+// statusLines is what enqueue status shows of a FlashAI batch's lines: read at
+// most every linesTTL (a -watch refreshes every 2 s), and only where the FLASHAI_*
+// variables are set (without them status stays as it was, silent on lines).
+type statusLines struct {
+	e       env
+	at      time.Time
+	lines   []flashai.LineStat
+	note    string
+	skipped bool
+}
+
+const linesTTL = 30 * time.Second
+
+func (s *statusLines) read(ctx context.Context, store *batch.Store, st *batch.Status) {
+	if s.skipped || st.Vendor != "flashai" || (!s.at.IsZero() && time.Since(s.at) < linesTTL) {
+		return
+	}
+	client, cfg, configured, err := preflight.Client(s.e.getenv, nil)
+	if err != nil || !configured {
+		s.skipped = true // status works without the vendor
+		if err != nil {
+			s.note = "vendor lines not read: " + err.Error()
+		}
+		return
+	}
+	s.at = time.Now()
+	m, err := store.Manifest(ctx, st.Batch)
+	if err != nil {
+		s.note = "vendor lines not read: " + err.Error()
+		return
+	}
+	names, err := store.VendorTasks(ctx, m)
+	if err != nil {
+		s.note = "vendor lines not read: " + err.Error()
+		return
+	}
+	// Each status is a new process: the cache file spares the vendor a poll loop's
+	// reads while the batch makes no new plan, as the batch page's cache does.
+	var cache *preflight.Cache
+	if c := preflight.DefaultCache(s.e.getenv); c != nil {
+		cache = &preflight.Cache{Dir: c.Dir, TTL: linesTTL}
+	}
+	key := []string{cfg.BaseURL, cfg.ClientID, "lines", st.Batch, strconv.Itoa(len(names))}
+	var lines []flashai.LineStat
+	if _, ok := cache.Get(key, s.at, &lines); ok {
+		s.lines, s.note = lines, ""
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	lines, failed, lastErr := flashai.BatchLines(rctx, client, names)
+	s.lines, s.note = lines, ""
+	if failed > 0 {
+		s.note = fmt.Sprintf("%d of %d plans did not answer: %v", failed, len(names), redact.Message(lastErr.Error()))
+		return
+	}
+	cache.Put(key, s.at, lines)
+}
+
+// print writes the per-line table under the status.
+func (s *statusLines) print(w io.Writer) {
+	if len(s.lines) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "vendor line\tnumbers\tended\tlast call")
+		for _, l := range s.lines {
+			last := l.LastCall
+			if last == "" {
+				last = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\n", l.LineID, l.Numbers, l.Ended, last)
+		}
+		tw.Flush()
+	}
+	if s.note != "" {
+		fmt.Fprintln(w, s.note)
+	}
+}
+
+// statusJSON is a batch's status with its vendor lines, as status -json prints it.
+type statusJSON struct {
+	*batch.Status
+	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
 }

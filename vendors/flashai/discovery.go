@@ -75,7 +75,7 @@ type LineStat struct {
 	Numbers int `json:"numbers"`
 	Ended   int `json:"ended"`
 	// LastCall is the last call's time as the vendor wrote it; empty before one.
-	LastCall string `json:"last_call,omitempty"`
+	LastCall string `json:"last_call"`
 }
 
 // LineSummary is a batch's numbers per line.
