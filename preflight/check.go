@@ -149,7 +149,7 @@ func Run(ctx context.Context, c *campaign.FlashAI, o Options) (*Result, error) {
 	}
 	t, cached := o.Cache.Load(cfg, o.Now())
 	if !cached {
-		if t, err = Fetch(ctx, client, o.Now()); err != nil {
+		if t, err = Fetch(ctx, retrying{client}, o.Now()); err != nil {
 			return nil, err
 		}
 		o.Cache.Store(cfg, t)
@@ -157,7 +157,7 @@ func Run(ctx context.Context, c *campaign.FlashAI, o Options) (*Result, error) {
 	err = Check(c, t)
 	if err != nil && cached {
 		// A value added at the vendor since the cache was filled must not be refused.
-		if t, err = Fetch(ctx, client, o.Now()); err != nil {
+		if t, err = Fetch(ctx, retrying{client}, o.Now()); err != nil {
 			return nil, err
 		}
 		o.Cache.Store(cfg, t)

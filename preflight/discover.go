@@ -80,7 +80,7 @@ func Discover(ctx context.Context, w io.Writer, getenv envconf.Getenv, kind stri
 	if !configured {
 		return ErrNotConfigured
 	}
-	v, rows, head, err := read(client)
+	v, rows, head, err := read(retrying{client})
 	if err != nil {
 		return err
 	}
