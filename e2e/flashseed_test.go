@@ -29,17 +29,16 @@ func writeFile(t *testing.T, name, body string) string {
 // lacks is refused before anything is written.
 func TestAgentCampaignWithBinaries(t *testing.T) {
 	w := setup(t)
-	cache := "XDG_CACHE_HOME=" + t.TempDir()
 	phones := numbers(600, 510000)
 	wrong := writeFile(t, "wrong.json", `{"agent": {"group_id": "G1", "agent_id": "A3", "add_type": "1"}, "batch_name_prefix": "x"}`)
-	r := w.run("enqueue", list(phones), []string{cache}, "-vendor", "flashai", "-campaign", wrong, "-")
+	r := w.run("enqueue", list(phones), nil, "-vendor", "flashai", "-campaign", wrong, "-")
 	if r.code != 1 || !strings.Contains(r.stderr, `agent.agent_id: "A3"`) || !strings.Contains(r.stderr, "A1 Li Lei, A2 Han Meimei") {
 		t.Fatalf("unknown agent: %+v", r)
 	}
 	if keys := w.db.Client.Keys(context.Background(), "*").Val(); len(keys) != 0 {
 		t.Fatalf("a refused campaign wrote %v", keys)
 	}
-	r = w.run("enqueue", list(phones), []string{cache}, "-vendor", "flashai", "-campaign", "../examples/flashai-agent.json",
+	r = w.run("enqueue", list(phones), nil, "-vendor", "flashai", "-campaign", "../examples/flashai-agent.json",
 		"-part-size", "200", "-json", "-")
 	var sum map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil {
@@ -66,10 +65,9 @@ func TestAgentCampaignWithBinaries(t *testing.T) {
 // status show each line's numbers, summed over the batch's plans.
 func TestVendorLinesWithBinaries(t *testing.T) {
 	w := setup(t)
-	cache := "XDG_CACHE_HOME=" + t.TempDir()
 	camp := writeFile(t, "lines.json", `{"botence_id": "2874", "call_date": "20261123", "call_hours": [9, 10],
 		"clear": 0, "line_ids": ["101", "102"], "recall": 0, "batch_name_prefix": "two_lines"}`)
-	r := w.run("enqueue", list(numbers(500, 520000)), []string{cache}, "-vendor", "flashai", "-campaign", camp,
+	r := w.run("enqueue", list(numbers(500, 520000)), nil, "-vendor", "flashai", "-campaign", camp,
 		"-part-size", "250", "-json", "-")
 	var sum map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil {
@@ -109,11 +107,11 @@ func TestVendorLinesWithBinaries(t *testing.T) {
 			t.Errorf("page lacks line %s with 250 numbers", l)
 		}
 	}
-	r = w.run("enqueue", "", []string{cache}, "status", id)
+	r = w.run("enqueue", "", nil, "status", id)
 	if r.code != 0 || !strings.Contains(r.stdout, "vendor line") || !hasFields(r.stdout, "101 250 0 -") || !hasFields(r.stdout, "102 250 0 -") {
 		t.Errorf("status: %+v", r)
 	}
-	r = w.run("enqueue", "", []string{cache}, "status", "-json", id)
+	r = w.run("enqueue", "", nil, "status", "-json", id)
 	if r.code != 0 || !strings.Contains(r.stdout, `"vendor_lines":[{"line":"101","numbers":250,"ended":0,"last_call":""}`) {
 		t.Errorf("status -json: %+v", r)
 	}
