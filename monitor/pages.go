@@ -326,12 +326,13 @@ type detail struct {
 	Samples []rateSample `json:"rate_samples"`
 	// VendorSide is what the vendor itself says (FlashAI only).
 	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
-	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
-	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
-	LinesSide   *vendorLines       `json:"-"`
 	Chart      *chart         `json:"-"`
 	Now        time.Time      `json:"-"`
 	RefreshMS  int64          `json:"-"`
+
+	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
+	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
+	LinesSide   *vendorLines       `json:"-"`
 }
 
 func (p *pages) detail(ctx context.Context, id string) (*detail, error) {

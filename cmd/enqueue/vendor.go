@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/redact"
@@ -19,46 +20,48 @@ import (
 	"github.com/dialq/dialq/vendors"
 )
 
-const vendorUsage = `usage: enqueue vendor flashai scripts|params|lines|agents [-json]
-Lists what the FlashAI tenant has (scripts, script variables, lines, agents with their
-groups), read live with the worker's FLASHAI_* variables (secrets also as *_FILE).
-Exit codes: 0 listed; 1 usage, credentials missing or refused; 2 vendor unreachable.
-`
+func init() { register(vendorCmd) }
 
-// runVendor is "enqueue vendor flashai KIND [-json]"; the listing is package
-// preflight's.
-func runVendor(ctx context.Context, args []string, e env) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprint(e.stdout, vendorUsage)
-		return nil
+const vendorLong = `Read live with the worker's FlashAI variables: FLASHAI_BASE_URL, FLASHAI_CLIENT_ID,
+FLASHAI_CLIENT_SECRET (or FLASHAI_CLIENT_SECRET_FILE) and FLASHAI_USER_ID.
+Exit codes: 0 listed (an empty list says so); 1 usage, credentials missing or refused;
+2 the vendor could not be asked.`
+
+var vendorKinds = []struct{ name, help string }{
+	{"scripts", "the tenant's scripts (getBotence): id and name"},
+	{"params", "the tenant's script variables (queryPlanParams): order, name and type"},
+	{"lines", "the tenant's lines (getCallLine): id and name"},
+	{"agents", "the tenant's agents with their groups (queryAgentGroup)"},
+}
+
+// vendorCmd is "enqueue vendor flashai scripts|params|lines|agents [-json]"; the
+// listing is package preflight's.
+func vendorCmd(e env) *ffcli.Command {
+	fs, _ := newFlagSet("vendor", false)
+	ffs, _ := newFlagSet("vendor flashai", false)
+	flashaiCmd := &ffcli.Command{
+		Name: "flashai", ShortUsage: "enqueue vendor flashai scripts|params|lines|agents [-json]",
+		ShortHelp: "what the FlashAI tenant has", LongHelp: vendorLong, FlagSet: ffs,
 	}
-	if len(args) == 0 || args[0] != "flashai" {
-		return usageErr("%s", vendorUsage)
+	for _, k := range vendorKinds {
+		kfs, _ := newFlagSet("vendor flashai "+k.name, false)
+		asJSON := kfs.Bool("json", false, "print one JSON array")
+		flashaiCmd.Subcommands = append(flashaiCmd.Subcommands, &ffcli.Command{
+			Name: k.name, ShortUsage: "enqueue vendor flashai " + k.name + " [-json]",
+			ShortHelp: k.help, LongHelp: vendorLong, FlagSet: kfs,
+			Exec: func(ctx context.Context, args []string) error {
+				if len(args) > 0 {
+					return usageErr("enqueue vendor flashai %s takes no argument, got %q", k.name, args[0])
+				}
+				return vendorErr(preflight.Discover(ctx, e.stdout, e.getenv, k.name, *asJSON))
+			},
+		})
 	}
-	var asJSON bool
-	fs := flag.NewFlagSet("enqueue vendor flashai", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.BoolVar(&asJSON, "json", false, "print one JSON array")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), vendorUsage) }
-	rest := args[1:]
-	var kinds []string
-	for { // flags may come before or after the kind
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return usageErr("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		kinds = append(kinds, fs.Arg(0))
-		rest = fs.Args()[1:]
+	return &ffcli.Command{
+		Name: "vendor", ShortUsage: "enqueue vendor flashai scripts|params|lines|agents [-json]",
+		ShortHelp: "what a vendor account has (FlashAI: scripts, variables, lines, agents)",
+		FlagSet:   fs, Subcommands: []*ffcli.Command{flashaiCmd},
 	}
-	if len(kinds) != 1 {
-		return usageErr("%s", vendorUsage)
-	}
-	return vendorErr(preflight.Discover(ctx, e.stdout, e.getenv, kinds[0], asJSON))
 }
 
 // vendorErr gives a vendor read's error its exit code: configuration, refused

@@ -65,7 +65,7 @@ func TestVendorDiscovery(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "2873  Spring greeting") || !strings.Contains(r.stdout, "ID") {
 		t.Errorf("scripts: %+v", r)
 	}
-	r = h.run("", "vendor", "flashai", "-json", "params")
+	r = h.run("", "vendor", "flashai", "params", "-json")
 	var params []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &params); r.code != 0 || err != nil || len(params) != 3 ||
 		params[1]["name"] != "amount" || params[1]["seq"] != 2.0 || params[1]["type"] != "number" {
@@ -89,8 +89,14 @@ func TestVendorDiscovery(t *testing.T) {
 	if r := h.run("", "vendor", "-h"); r.code != 0 || !strings.Contains(r.stdout, "scripts|params|lines|agents") {
 		t.Errorf("-h: %+v", r)
 	}
-	if r := h.run("", "vendor", "flashai", "scripts", "-h"); r.code != 0 {
+	if r := h.run("", "vendor", "flashai", "scripts", "-h"); r.code != 0 || !strings.Contains(r.stdout, "FLASHAI_CLIENT_SECRET_FILE") {
 		t.Errorf("scripts -h: %+v", r)
+	}
+	if r := h.run("", "help", "vendor", "flashai"); r.code != 0 || !strings.Contains(r.stdout, "agents") {
+		t.Errorf("help vendor flashai: %+v", r)
+	}
+	if r := h.run("", "vendor", "flashai"); r.code != 1 || !strings.Contains(r.stderr, "want one of scripts, params, lines, agents") {
+		t.Errorf("vendor flashai alone: %+v", r)
 	}
 }
 
@@ -119,9 +125,10 @@ func TestVendorDiscoveryErrors(t *testing.T) {
 		{"half configured", h.without("FLASHAI_CLIENT_ID"), []string{"lines"}, 1, "FLASHAI_CLIENT_ID is not set"},
 		{"refused", wrong, []string{"params"}, 1, "refused the credentials"},
 		{"unreachable", unreachable, []string{"agents"}, 2, "could not be asked"},
-		{"unknown kind", h.vars, []string{"robots"}, 1, "want scripts, params, lines or agents"},
-		{"two kinds", h.vars, []string{"lines", "agents"}, 1, "usage"},
-		{"other vendor", h.vars, nil, 1, "usage"},
+		{"unknown kind", h.vars, []string{"robots"}, 1, `unknown command "robots": vendor flashai takes scripts, params, lines, agents`},
+		{"two kinds", h.vars, []string{"lines", "agents"}, 1, `takes no argument, got "agents"`},
+		{"flag after", h.vars, []string{"lines", "x", "-json"}, 1, "flags go first"},
+		{"other vendor", h.vars, nil, 1, `unknown command "yccall": vendor takes flashai`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
