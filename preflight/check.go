@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
@@ -108,8 +106,6 @@ func RowCheck(c *campaign.FlashAI, t *Tenant) func(chunking.Record) string {
 // Options configure Run.
 type Options struct {
 	Getenv envconf.Getenv
-	// Redis reserves the nonces; nil draws them at random.
-	Redis redis.UniversalClient
 	// Cache may be nil: every run reads the vendor.
 	Cache *Cache
 	// Skip is -no-vendor-check.
@@ -140,7 +136,7 @@ func Run(ctx context.Context, c *campaign.FlashAI, o Options) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	client, cfg, configured, err := Client(o.Getenv, o.Redis)
+	client, cfg, configured, err := Client(o.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

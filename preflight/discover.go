@@ -73,7 +73,7 @@ func Discover(ctx context.Context, w io.Writer, getenv envconf.Getenv, kind stri
 	default:
 		return fmt.Errorf("%q: %w", kind, ErrKind)
 	}
-	client, _, configured, err := Client(getenv, nil)
+	client, _, configured, err := Client(getenv)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -15,8 +15,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -64,17 +62,15 @@ func Fetch(ctx context.Context, r Reader, now time.Time) (*Tenant, error) {
 
 // Client builds a FlashAI client from the worker's FLASHAI_* variables (secrets
 // may be given as *_FILE, see flashai.ConfigFromEnv). configured is false when
-// none is set. Nonces are reserved in rdb like the worker's when rdb is given, else
-// drawn at random (reads only; see flashai.RandomNonces).
-func Client(getenv envconf.Getenv, rdb redis.UniversalClient) (c *flashai.Client, cfg flashai.Config, configured bool, err error) {
+// none is set. Its nonces are drawn at random, not reserved in Redis: it only
+// reads, and a refused campaign must leave Redis untouched (see
+// flashai.RandomNonces for the odds and the cost of a collision).
+func Client(getenv envconf.Getenv) (c *flashai.Client, cfg flashai.Config, configured bool, err error) {
 	cfg, configured, err = flashai.ConfigFromEnv(getenv)
 	if err != nil || !configured {
 		return nil, cfg, configured, err
 	}
 	cfg.Nonces = flashai.RandomNonces{}
-	if rdb != nil {
-		cfg.Nonces = flashai.NewRedisNonces(rdb)
-	}
 	cfg.Timeout = 10 * time.Second
 	c, err = flashai.NewClient(cfg)
 	return c, cfg, true, err

@@ -120,7 +120,7 @@ func (s *statusLines) read(ctx context.Context, store *batch.Store, st *batch.St
 	if s.skipped || st.Vendor != "flashai" || (!s.at.IsZero() && time.Since(s.at) < linesTTL) {
 		return
 	}
-	client, cfg, configured, err := preflight.Client(s.e.getenv, nil)
+	client, cfg, configured, err := preflight.Client(s.e.getenv)
 	if err != nil || !configured {
 		s.skipped = true // status works without the vendor
 		if err != nil {
