@@ -76,8 +76,9 @@ func Client(getenv envconf.Getenv) (c *flashai.Client, cfg flashai.Config, confi
 	return c, cfg, true, err
 }
 
-// Cache keeps vendor reads (a tenant, a batch's lines) in files for TTL. enqueue is a short-lived command
-// that an operator runs several times in a row; a file under the user's cache dir
+// Cache keeps vendor reads (a tenant, a batch's lines) in files for TTL. enqueue
+// is a short-lived command that an operator runs several times in a row; a file
+// under the user's cache dir
 // outlives one run, needs no Redis (a -dry-run opens none) and holds nothing secret
 // (ids and names). Each tenant has its own file, named by a hash of the base URL
 // and the client id.
