@@ -78,10 +78,9 @@ func Client(getenv envconf.Getenv) (c *flashai.Client, cfg flashai.Config, confi
 
 // Cache keeps vendor reads (a tenant, a batch's lines) in files for TTL. enqueue
 // is a short-lived command that an operator runs several times in a row; a file
-// under the user's cache dir
-// outlives one run, needs no Redis (a -dry-run opens none) and holds nothing secret
-// (ids and names). Each tenant has its own file, named by a hash of the base URL
-// and the client id.
+// under the user's cache dir outlives one run, needs no Redis (a -dry-run opens
+// none) and holds nothing secret (ids and names). Each entry has its own file,
+// named by a hash of the base URL, the client id and what it holds.
 type Cache struct {
 	Dir string
 	TTL time.Duration
