@@ -66,7 +66,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: stderrIsTerminal()}
-	err := run(ctx, os.Args[1:], e)
+	flush, err := startTracing(ctx, e.getenv)
+	if err == nil {
+		err = run(ctx, os.Args[1:], e)
+		flush()
+	}
 	os.Exit(exitCode(err, e.stderr))
 }
 

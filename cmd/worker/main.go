@@ -38,6 +38,7 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/redislog"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
@@ -49,7 +50,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logrus.New()
-	log.SetFormatter(&logrus.JSONFormatter{})
+	// Sub-second timestamps, and trace_id/span_id on lines logged under a span.
+	log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
+	log.AddHook(tracing.LogHook{})
 	log.SetOutput(os.Stderr)
 	redis.SetLogger(redislog.New(log.WithField("component", "go-redis")))
 	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
@@ -185,6 +188,11 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	defer conn.Close()
 	rdb := conn.Client
 	entry := log.WithField("component", "worker")
+	flushSpans, err := startTracing(ctx, getenv, entry)
+	if err != nil {
+		return err
+	}
+	defer flushSpans()
 	// A wrong password or address is a configuration error: say so and stop,
 	// rather than run unready and log asynq's complaints forever.
 	pingCtx, cancelPing := context.WithTimeout(ctx, 10*time.Second)
@@ -211,6 +219,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
+	runnable := monitor.NewRunnable(insp)
+	reg.MustRegister(runnable)
 
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
@@ -281,6 +291,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	entry.WithFields(logrus.Fields{"vendors": served, "concurrency": cfg.concurrency, "queues": cfg.queues}).Info("worker started")
+	quietOnTSTP(ctx, srv, &stopping, entry)
+	runRunnable(ctx, runnable)
 	<-ctx.Done()
 	// Handlers start no new vendor call from here; calls in flight finish and are
 	// recorded, and their parts go back to the queue.
