@@ -2,15 +2,17 @@ package monitor
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 var (
 	partsRunnableDesc = prometheus.NewDesc("dialq_parts_runnable",
-		"Tasks a worker could work on now: pending plus in progress, in an unpaused queue. Tasks waiting for a calling window, a quota, a Retry-After or a backoff (asynq's scheduled and retry states) are not counted: more workers would not run them sooner. Fleet-wide: every worker reports the same value, aggregate with max.",
+		"Tasks a worker could work on now, in an unpaused queue: pending, in progress, and scheduled or retrying tasks whose time has come (a worker must be running to move them to pending). Tasks still waiting for a calling window, a quota, a Retry-After or a backoff are not counted: more workers would not run them sooner. Fleet-wide: every worker reports the same value, aggregate with max.",
 		[]string{"queue"}, nil)
 	oldestRunnableDesc = prometheus.NewDesc("dialq_oldest_runnable_seconds",
 		"Age of the queue's oldest pending task (0 when none, or paused). Fleet-wide: aggregate with max.",
@@ -27,6 +29,7 @@ const RunnableInterval = 5 * time.Second
 // a scrape costs no Redis round trip.
 type Runnable struct {
 	insp queueInspector
+	rdb  redis.UniversalClient
 
 	mu      sync.Mutex
 	queues  map[string]runnableQueue
@@ -39,8 +42,11 @@ type runnableQueue struct {
 	oldest   time.Duration
 }
 
-// NewRunnable reads through insp (an *asynq.Inspector); call Run to keep it fresh.
-func NewRunnable(insp queueInspector) *Runnable { return &Runnable{insp: insp} }
+// NewRunnable reads through insp (an *asynq.Inspector) and rdb, the same Redis;
+// call Run to keep it fresh.
+func NewRunnable(insp queueInspector, rdb redis.UniversalClient) *Runnable {
+	return &Runnable{insp: insp, rdb: rdb}
+}
 
 // Run refreshes the snapshot every interval until ctx ends.
 func (r *Runnable) Run(ctx context.Context, interval time.Duration) {
@@ -75,7 +81,12 @@ func (r *Runnable) Refresh() error {
 			snap[q] = runnableQueue{}
 			continue
 		}
-		snap[q] = runnableQueue{runnable: info.Pending + info.Active, oldest: info.Latency}
+		due, derr := r.due(q)
+		if derr != nil {
+			err = derr
+			break
+		}
+		snap[q] = runnableQueue{runnable: info.Pending + info.Active + due, oldest: info.Latency}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -84,6 +95,22 @@ func (r *Runnable) Refresh() error {
 		r.queues, r.readAt = snap, time.Now()
 	}
 	return err
+}
+
+// due counts q's scheduled and retry tasks whose time has come. The Inspector has no
+// count by time, so this reads asynq's sorted sets (scored by the time a task is
+// due) directly; TestRunnable pins their names against asynq itself.
+func (r *Runnable) due(q string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	pipe := r.rdb.Pipeline()
+	sched := pipe.ZCount(ctx, "asynq:{"+q+"}:scheduled", "-inf", now)
+	retry := pipe.ZCount(ctx, "asynq:{"+q+"}:retry", "-inf", now)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	return int(sched.Val() + retry.Val()), nil
 }
 
 // Describe implements prometheus.Collector.

@@ -49,11 +49,18 @@ func TestRunnable(t *testing.T) {
 	enqueue("dialq-yccall", 4, asynq.ProcessIn(time.Hour))
 	enqueue("dialq-speech", 2, asynq.ProcessIn(time.Hour))
 	enqueue("dialq-nxcloud", 5)
+	// Scheduled, and due once the clock passes them: no worker moves them to
+	// pending here, so they are runnable, waiting in the scheduled set.
+	enqueue("dialq-flashai", 2, asynq.ProcessIn(time.Second))
+	time.Sleep(2100 * time.Millisecond)
+	if info, err := insp.GetQueueInfo("dialq-flashai"); err != nil || info.Scheduled != 2 {
+		t.Fatalf("dialq-flashai: %+v, %v; want 2 scheduled", info, err)
+	}
 	if err := insp.PauseQueue("dialq-nxcloud"); err != nil {
 		t.Fatal(err)
 	}
 
-	r := NewRunnable(insp)
+	r := NewRunnable(insp, db.Client)
 	if got := scrape(t, r); got != "" {
 		t.Fatalf("before the first read, scrape = %q; want nothing", got)
 	}
@@ -75,6 +82,7 @@ func TestRunnable(t *testing.T) {
 		{"dialq-yccall", 3, true},
 		{"dialq-speech", 0, false},
 		{"dialq-nxcloud", 0, false},
+		{"dialq-flashai", 2, false},
 	} {
 		if got := gauge(t, text, "dialq_parts_runnable", c.queue); got != c.runnable {
 			t.Errorf("dialq_parts_runnable{queue=%q} = %v; want %v\n%s", c.queue, got, c.runnable, text)

@@ -75,6 +75,7 @@ type config struct {
 	monWritable     bool
 	vendors         string
 	allowVolatile   bool
+	gaugesOnly      bool
 }
 
 func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*config, error) {
@@ -95,6 +96,7 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 		name := strings.ToUpper(v) + "_RATE"
 		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
 	}
+	gaugesOnly := fs.String("gauges-only", envconf.Or(getenv, "WORKER_GAUGES_ONLY", "false"), "serve the queue gauges and pages only, delivering nothing (for autoscaling from zero; WORKER_GAUGES_ONLY)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -114,6 +116,9 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 		if c.queues, err = parseQueues(*queues); err != nil {
 			return nil, err
 		}
+	}
+	if c.gaugesOnly, err = strconv.ParseBool(*gaugesOnly); err != nil {
+		return nil, fmt.Errorf("WORKER_GAUGES_ONLY %q: want true or false", *gaugesOnly)
 	}
 	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
 		return nil, fmt.Errorf("MONITORING_WRITABLE %q: want true or false", *writable)
@@ -206,6 +211,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err != nil {
 		return err
 	}
+	if cfg.gaugesOnly {
+		return serveGauges(ctx, conn, cfg, entry)
+	}
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
 		return err
@@ -219,7 +227,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
-	runnable := monitor.NewRunnable(insp)
+	runnable := monitor.NewRunnable(insp, rdb)
 	reg.MustRegister(runnable)
 
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
