@@ -88,7 +88,7 @@ func readEnv(t *testing.T, cmd string) *envReads {
 	fset := token.NewFileSet()
 	parsed := map[string][]*ast.File{}
 	consts := map[string]map[string]string{} // import path -> name -> value
-	vars := map[string]map[string]ast.Expr{}  // import path -> package var -> value
+	vars := map[string]map[string]ast.Expr{} // import path -> package var -> value
 	for _, p := range pkgs {
 		if strings.HasPrefix(p.path, "go.opentelemetry.io/") {
 			otelNames(t, p, r)
