@@ -129,21 +129,30 @@ func Setup(ctx context.Context, service string, getenv envconf.Getenv) (shutdown
 	if err != nil {
 		return nil, false, fmt.Errorf("otlp exporter: %w", err)
 	}
+	res, err := Resource(ctx, service)
+	if err != nil {
+		return nil, false, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	Use(tp)
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, true, nil
+}
+
+// Resource describes this process: service.name (dialq-enqueue or dialq-worker),
+// service.version, the SDK's defaults, and OTEL_RESOURCE_ATTRIBUTES /
+// OTEL_SERVICE_NAME from the environment, which win.
+func Resource(ctx context.Context, service string) (*resource.Resource, error) {
 	version, _ := buildinfo.Version()
-	// WithFromEnv after the defaults: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
-	// (the pod's name, say) win over them.
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
 		attribute.String("service.name", service), attribute.String("service.version", version)))
 	if err == nil {
 		res, err = resource.Merge(res, envResource(ctx))
 	}
 	if err != nil && !errors.Is(err, resource.ErrSchemaURLConflict) {
-		return nil, false, fmt.Errorf("otel resource: %w", err)
+		return nil, fmt.Errorf("otel resource: %w", err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	Use(tp)
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown, true, nil
+	return res, nil
 }
 
 func envResource(ctx context.Context) *resource.Resource {
