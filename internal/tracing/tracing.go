@@ -81,10 +81,11 @@ func End(span trace.Span, err error) {
 // propagator is W3C trace context: the headers are traceparent and tracestate.
 var propagator = propagation.TraceContext{}
 
-// Headers returns ctx's trace context as asynq task headers, or nil when no span is
-// recording (tracing off: the task carries nothing extra).
+// Headers returns ctx's trace context as asynq task headers, or nil without one
+// (tracing off: the task carries nothing extra). A span the sampler dropped is
+// still carried, so that the worker's spans follow the same sampling decision.
 func Headers(ctx context.Context) map[string]string {
-	if !trace.SpanFromContext(ctx).IsRecording() {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return nil
 	}
 	h := map[string]string{}
