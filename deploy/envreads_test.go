@@ -32,6 +32,14 @@ type envReads struct {
 	secrets map[string]bool
 	// defaults are envconf.Or's defaults, by name.
 	defaults map[string]string
+	// wrappers are functions that read the variable named by one of their
+	// parameters (enqueue's envString), by function name.
+	wrappers map[string]wrapper
+}
+
+type wrapper struct {
+	arg         int
+	secret, or_ bool
 }
 
 func (r *envReads) reads(name string) bool {
@@ -83,7 +91,7 @@ var (
 // readEnv derives what cmd (such as "./cmd/worker") reads.
 func readEnv(t *testing.T, cmd string) *envReads {
 	t.Helper()
-	r := &envReads{exact: map[string]bool{}, secrets: map[string]bool{}, defaults: map[string]string{}}
+	r := &envReads{exact: map[string]bool{}, secrets: map[string]bool{}, defaults: map[string]string{}, wrappers: map[string]wrapper{}}
 	pkgs := deps(t, cmd)
 	fset := token.NewFileSet()
 	parsed := map[string][]*ast.File{}
@@ -122,6 +130,15 @@ func readEnv(t *testing.T, cmd string) *envReads {
 			}
 		}
 	}
+	// Twice: the second pass reads the calls of wrappers the first one found.
+	for range 2 {
+		collectAll(t, fset, parsed, consts, vars, r)
+	}
+	return r
+}
+
+func collectAll(t *testing.T, fset *token.FileSet, parsed map[string][]*ast.File, consts map[string]map[string]string,
+	vars map[string]map[string]ast.Expr, r *envReads) {
 	for path, files := range parsed {
 		for _, f := range files {
 			imports := map[string]string{}
@@ -149,11 +166,23 @@ func readEnv(t *testing.T, cmd string) *envReads {
 					}
 					return true
 				})
+				if fd, ok := d.(*ast.FuncDecl); ok {
+					e.funcName, e.params = fd.Name.Name, map[string]int{}
+					i := 0
+					for _, field := range fd.Type.Params.List {
+						for _, n := range field.Names {
+							e.params[n.Name] = i
+							i++
+						}
+						if len(field.Names) == 0 {
+							i++
+						}
+					}
+				}
 				collectReads(t, fset, d, e, r)
 			}
 		}
 	}
-	return r
 }
 
 // otelNames adds the OTEL_* variables an OpenTelemetry package's source names.
@@ -185,6 +214,9 @@ type exprResolver struct {
 	// bound holds package variables and the function's name := expr.
 	bound map[string]ast.Expr
 	depth int
+	// funcName and params describe the function being read.
+	funcName string
+	params   map[string]int
 }
 
 // pattern returns a regular expression for the names expr can evaluate to, and
@@ -263,7 +295,17 @@ func (e *exprResolver) literalList(expr ast.Expr) ([]string, bool) {
 
 // envCall returns the argument of call that names a variable, and whether it is
 // read with envconf.Secret or envconf.Or.
-func envCall(call *ast.CallExpr) (name ast.Expr, secret, or bool) {
+func envCall(call *ast.CallExpr, wrappers map[string]wrapper) (name ast.Expr, secret, or bool) {
+	callee := ""
+	switch fn := call.Fun.(type) {
+	case *ast.Ident:
+		callee = fn.Name
+	case *ast.SelectorExpr:
+		callee = fn.Sel.Name
+	}
+	if w, ok := wrappers[callee]; ok && w.arg < len(call.Args) {
+		return call.Args[w.arg], w.secret, w.or_
+	}
 	switch fn := call.Fun.(type) {
 	case *ast.Ident:
 		if fn.Name == "getenv" && len(call.Args) == 1 {
@@ -285,11 +327,17 @@ func envCall(call *ast.CallExpr) (name ast.Expr, secret, or bool) {
 
 func collectReads(t *testing.T, fset *token.FileSet, f ast.Node, e *exprResolver, r *envReads) {
 	add := func(call *ast.CallExpr) {
-		name, secret, or := envCall(call)
+		name, secret, or := envCall(call, r.wrappers)
 		if name == nil {
 			return
 		}
 		p, ok := e.pattern(name)
+		if id, isIdent := name.(*ast.Ident); !ok && isIdent {
+			if i, isParam := e.params[id.Name]; isParam {
+				r.wrappers[e.funcName] = wrapper{arg: i, secret: secret, or_: or}
+				return
+			}
+		}
 		if !ok {
 			t.Logf("%s: cannot tell which variable this reads", fset.Position(call.Pos()))
 			return
@@ -365,5 +413,15 @@ func TestEnvReads(t *testing.T) {
 	}
 	if r.defaults["WORKER_SHUTDOWN_TIMEOUT"] == "" {
 		t.Errorf("no default found for WORKER_SHUTDOWN_TIMEOUT: %v", r.defaults)
+	}
+	// enqueue reads its flags' defaults through a helper taking the name.
+	e := readEnv(t, "./cmd/enqueue")
+	for _, name := range []string{"DIALQ_VENDOR", "REDIS_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if !e.reads(name) {
+			t.Errorf("enqueue reads %s, the derivation says not", name)
+		}
+	}
+	if e.reads("WORKER_CONCURRENCY") {
+		t.Error("the derivation says enqueue reads WORKER_CONCURRENCY")
 	}
 }

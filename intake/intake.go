@@ -150,7 +150,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, &ConfigError{err}
 	}
 	sink.splitter = splitter
-	gate, gateState, err := newGateFilter(rdb, req, started)
+	gate, gateState, err := newGateFilter(ctx, rdb, req, started)
 	if err != nil {
 		return nil, err
 	}
