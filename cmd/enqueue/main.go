@@ -109,6 +109,8 @@ func run(ctx context.Context, args []string, e env) error {
 			return runSuppress(ctx, args[1:], e)
 		case "audit":
 			return runAudit(ctx, args[1:], e)
+		case "quota":
+			return runQuota(ctx, args[1:], e)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(e.stdout, usage)
 			fmt.Fprintln(e.stdout, "\nflags of enqueue -vendor … FILE:")
@@ -135,6 +137,7 @@ const usage = `usage:
   enqueue version
   enqueue suppress import|add|remove|check|count|export [-list dnc] ...   (suppress -h)
   enqueue audit BATCH               (compliance decisions, CSV)
+  enqueue quota [-json]             (vendor quotas: use per window, when each frees)
 Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
 REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
 `
