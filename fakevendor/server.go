@@ -89,6 +89,16 @@ type Server struct {
 type vendorLedger struct {
 	numbers map[string]int
 	tasks   int
+	// accepts are the calls that accepted numbers, in order; inflight counts the
+	// requests being served, maxInflight the most at once.
+	accepts               []Accept
+	inflight, maxInflight int
+}
+
+// Accept is one call's numbers accepted, when the vendor took them.
+type Accept struct {
+	At time.Time `json:"at"`
+	N  int       `json:"n"`
 }
 
 // New builds a server from cfg.
@@ -133,6 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) handle(vendor, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc("POST /"+vendor+path, func(w http.ResponseWriter, r *http.Request) {
 		s.countCall(vendor)
+		defer s.track(vendor)()
 		if s.injectFault(w) {
 			return
 		}
@@ -283,6 +294,23 @@ func (s *Server) accept(vendor string, numbers []string) {
 	for _, n := range numbers {
 		l.numbers[n]++
 	}
+	if len(numbers) > 0 {
+		l.accepts = append(l.accepts, Accept{At: time.Now(), N: len(numbers)})
+	}
+}
+
+// track counts a request of vendor in flight until the returned func runs.
+func (s *Server) track(vendor string) func() {
+	s.mu.Lock()
+	l := s.vendorLedger(vendor)
+	l.inflight++
+	l.maxInflight = max(l.maxInflight, l.inflight)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		l.inflight--
+		s.mu.Unlock()
+	}
 }
 
 func (s *Server) vendorLedger(vendor string) *vendorLedger {
@@ -300,6 +328,10 @@ type Ledger struct {
 	Vendor  string         `json:"vendor"`
 	Numbers map[string]int `json:"numbers"`
 	Tasks   int            `json:"tasks"`
+	// Accepts are the calls that accepted numbers, with when; MaxInflight is the
+	// most requests served at once.
+	Accepts     []Accept `json:"accepts"`
+	MaxInflight int      `json:"max_inflight"`
 }
 
 // Ledger returns a copy of vendor's ledger.
@@ -307,7 +339,8 @@ func (s *Server) Ledger(vendor string) Ledger {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.vendorLedger(vendor)
-	out := Ledger{Vendor: vendor, Numbers: make(map[string]int, len(l.numbers)), Tasks: l.tasks}
+	out := Ledger{Vendor: vendor, Numbers: make(map[string]int, len(l.numbers)), Tasks: l.tasks,
+		Accepts: append([]Accept(nil), l.accepts...), MaxInflight: l.maxInflight}
 	for n, c := range l.numbers {
 		out.Numbers[n] = c
 	}

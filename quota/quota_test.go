@@ -274,3 +274,25 @@ func TestConcurrentTakesNeverOver(t *testing.T) {
 		t.Fatalf("took %d numbers of a 1000 window", total)
 	}
 }
+
+// BenchmarkTakeFinish is one call's quota round trips (take, then finish) with two
+// windows and a semaphore, on the Redis at REDIS_URL.
+func BenchmarkTakeFinish(b *testing.B) {
+	db := testredis.New(b)
+	env := map[string]string{"NXCLOUD_QUOTA": "1000000000/1m,1000000000/24h", "NXCLOUD_INFLIGHT": "1000"}
+	cfg, err := FromEnv(func(k string) string { return env[k] }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := New(db.Client, cfg)
+	ctx := context.Background()
+	for b.Loop() {
+		tk, err := l.Take(ctx, "nxcloud", 10000, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Finish(ctx, tk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
