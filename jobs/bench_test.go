@@ -23,6 +23,7 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/tasks"
 )
@@ -64,6 +65,9 @@ func BenchmarkDeliverYccall(b *testing.B) { benchDeliver(b, nil) }
 // confirming and finishing the quotas on every call.
 func BenchmarkDeliverYccallQuota(b *testing.B) {
 	env := map[string]string{"YCCALL_QUOTA": "1000000000/1m,1000000000/24h", "YCCALL_INFLIGHT": "1000"}
+	if q, ok := os.LookupEnv("BENCH_YCCALL_QUOTA"); ok {
+		env["YCCALL_QUOTA"], env["YCCALL_INFLIGHT"] = q, os.Getenv("BENCH_YCCALL_INFLIGHT")
+	}
 	cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -117,6 +121,11 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
 	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
+	// Settling a part needs the lifecycle (it was missing: the benchmark panicked).
+	aclient, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	defer aclient.Close()
+	defer insp.Close()
+	d.Lifecycle = lifecycle.New(d.Store, aclient, insp, d.Log)
 	if withQuota != nil {
 		withQuota(rdb, d)
 	}
