@@ -230,3 +230,63 @@ func TestDailyCapNextDay(t *testing.T) {
 		t.Fatalf("vendor holds %d numbers; want 400", n)
 	}
 }
+
+// A worker SIGKILLed in the middle of a call holds its in-flight slot no longer
+// than its lease: enqueue quota shows the slot taken, then free once the lease ends.
+func TestInflightSlotBackAfterSIGKILL(t *testing.T) {
+	w := setup(t)
+	w.fake.SetFaults(fakevendor.Faults{LatencyMillis: 9_000}) // the call is still running when the worker dies
+	quotaEnv := []string{"NXCLOUD_INFLIGHT=1", "DIALQ_INFLIGHT_LEASE=3s"}
+	w.enqueueFile("../examples/nxcloud.json", numbers(10, 700000), 10)
+	wk := w.startWorker(quotaEnv...)
+	inflight := func() (int, time.Time) {
+		r := w.run("enqueue", "", quotaEnv, "quota", "-json")
+		var out struct {
+			Vendors []struct {
+				Inflight  int        `json:"inflight"`
+				LeaseEnds *time.Time `json:"first_lease_ends"`
+			} `json:"vendors"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out.Vendors) != 1 {
+			t.Fatalf("enqueue quota -json: %+v", r)
+		}
+		v := out.Vendors[0]
+		if v.LeaseEnds == nil {
+			return v.Inflight, time.Time{}
+		}
+		return v.Inflight, *v.LeaseEnds
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, _ := inflight(); n == 1 && w.fake.Ledger(chunking.NXCloud).MaxInflight == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call never started")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // past a renewal: the live worker keeps its lease
+	if n, _ := inflight(); n != 1 {
+		t.Fatalf("a live call's slot is free after 2 s (%d in flight); its lease should be renewed", n)
+	}
+	if err := wk.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-wk.done
+	killed := time.Now()
+	_, ends := inflight()
+	if ends.IsZero() || ends.After(killed.Add(3*time.Second+500*time.Millisecond)) {
+		t.Fatalf("the dead worker's lease ends %v; want within 3 s of the kill (%v)", ends, killed)
+	}
+	for {
+		if n, _ := inflight(); n == 0 {
+			t.Logf("slot back %s after the SIGKILL (lease 3 s)", time.Since(killed).Round(100*time.Millisecond))
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal("the dead worker's slot is still taken 10 s after its SIGKILL")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
