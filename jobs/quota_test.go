@@ -1,9 +1,14 @@
 package jobs_test
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/quota"
 )
 
@@ -59,5 +64,79 @@ func TestQuotaCutToFitEveryVendor(t *testing.T) {
 				t.Errorf("500 numbers at 150/s went out within %s", span)
 			}
 		})
+	}
+}
+
+// roundTrips counts what a client sends to Redis: one a command or pipeline
+// (connection handshakes aside).
+type roundTrips struct{ n atomic.Int64 }
+
+func (c *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !handshake(cmd.Name()) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && !handshake(cmds[0].Name()) {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// handshake is a new connection's setup: how many the pool opens varies.
+func handshake(name string) bool {
+	return name == "hello" || name == "client" || name == "select" || name == "auth"
+}
+
+// Without a quota for the vendor (another vendor's set) delivery makes exactly the
+// round trips it made before quotas; with one, each call adds its take and finish.
+func TestNoQuotaNoExtraRoundTrip(t *testing.T) {
+	run := func(name string, env map[string]string) (n int64) {
+		t.Run(name, func(t *testing.T) {
+			h := setup(t)
+			counter := &roundTrips{}
+			rdb := redis.NewClient(h.db.Opt)
+			t.Cleanup(func() { rdb.Close() })
+			rdb.AddHook(counter)
+			d := h.deps()
+			d.Store = batch.NewStore(rdb)
+			if env != nil {
+				cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.Quota = quota.New(rdb, cfg)
+			}
+			sum := h.enqueue("nxcloud", lines(numbers(300, 9000)), 100, 0)
+			counter.n.Store(0)
+			h.startWorker(d)
+			if st := h.waitSettled(sum.Batch, 30*time.Second); st.Delivered != 300 {
+				t.Fatalf("status %+v", st)
+			}
+			// The batch's announcement runs a moment after: count once all is quiet.
+			for prev := int64(-1); prev != counter.n.Load(); {
+				prev = counter.n.Load()
+				time.Sleep(500 * time.Millisecond)
+			}
+			n = counter.n.Load()
+		})
+		return n
+	}
+	run("warm-up", map[string]string{"NXCLOUD_QUOTA": "1000/1m", "NXCLOUD_INFLIGHT": "5"}) // loads every script once
+	none := run("none", nil)
+	other := run("other", map[string]string{"YCCALL_QUOTA": "5/1m", "YCCALL_INFLIGHT": "1"})
+	own := run("own", map[string]string{"NXCLOUD_QUOTA": "1000/1m", "NXCLOUD_INFLIGHT": "5"})
+	t.Logf("round trips for 3 calls: no quota %d, another vendor's %d, its own %d", none, other, own)
+	if other != none {
+		t.Errorf("another vendor's quota changed this vendor's round trips: %d, not %d", other, none)
+	}
+	if own != none+6 {
+		t.Errorf("a quota of its own: %d round trips; want %d plus a take and a finish a call (6)", own, none)
 	}
 }
