@@ -3,28 +3,41 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"os"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/quota"
 )
 
-// environ lists the variables scanned for quotas on unknown vendors (tests: none).
+func init() { register(quotaCmd) }
+
+// environ lists the variables scanned for quotas on unknown vendors.
 var environ = os.Environ
 
-// runQuota is `enqueue quota [-json]`: each vendor's quotas, their fleet-wide use
-// and when each frees, read with the same variables as the workers'.
-func runQuota(ctx context.Context, args []string, e env) error {
-	var asJSON bool
-	fs, url, err := opFlags("quota", e, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&asJSON, "json", false, "print one JSON object")
-	})
-	if err != nil {
-		return err
+// quotaCmd is `enqueue quota [-json]`: each vendor's quotas, their fleet-wide use
+// and when each frees, read with the same variables as the workers' (package quota
+// does the work).
+func quotaCmd(e env) *ffcli.Command {
+	fs, rf := newFlagSet("quota", true)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	return &ffcli.Command{
+		Name: "quota", ShortUsage: "enqueue quota [-json]",
+		ShortHelp: "vendor quotas: the fleet's use of each window, and when each frees",
+		LongHelp: "Reads <VENDOR>_QUOTA (N/<window>,…), <VENDOR>_INFLIGHT, " + quota.EnvTZ + " and " + quota.EnvLease +
+			" as the workers do: give it the workers' values.",
+		FlagSet: fs,
+		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
+			if len(args) != 0 {
+				return usageErr("usage: enqueue quota [-json]")
+			}
+			return runQuota(ctx, url, *asJSON, e)
+		}),
 	}
-	if fs.NArg() != 0 {
-		return usageErr("usage: enqueue quota [-json]")
-	}
+}
+
+func runQuota(ctx context.Context, url *redisconf.Config, asJSON bool, e env) error {
 	cfg, err := quota.FromEnv(e.getenv, environ())
 	if err != nil {
 		return usageErr("%v", err)
