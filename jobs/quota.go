@@ -111,6 +111,12 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 			return nil, err
 		}
 		if take.N < h.sent {
+			if fixed && h.sent > d.Quota.Config().Smallest(vendor) {
+				// It can never go out whole: cut it, and its rest goes out under
+				// a name of its own (the vendor may not recognise it as a repeat).
+				p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than the vendor's quota: cut to fit")
+				fixed = false
+			}
 			if fixed {
 				_ = d.Quota.GiveBack(context.WithoutCancel(ctx), take)
 				return nil, &deferred{state: batch.PartThrottled, after: time.Second,
@@ -136,7 +142,7 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 		if short.Left == 0 {
 			return nil, dailyFull(daily, loc, now)
 		}
-		if fixed {
+		if fixed && h.sent <= daily.Cap {
 			return nil, &deferred{state: batch.PartWaiting, after: daily.Ends.Sub(now), at: daily.Ends,
 				why: fmt.Sprintf("daily cap: %d numbers left today, and this call is resent whole (%d)", short.Left, h.sent)}
 		}

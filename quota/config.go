@@ -71,6 +71,18 @@ func (c *Config) Has(vendor string) bool {
 	return ok && (len(v.Windows) > 0 || v.Inflight > 0)
 }
 
+// Smallest is the smallest window limit of vendor's quota: no call larger can ever
+// go out whole. Without windows, no limit.
+func (c *Config) Smallest(vendor string) int {
+	n := MaxLimit
+	if c != nil {
+		for _, w := range c.Vendors[vendor].Windows {
+			n = min(n, int(w.Limit))
+		}
+	}
+	return n
+}
+
 // VendorNames lists the vendors with a quota, sorted.
 func (c *Config) VendorNames() []string {
 	var out []string
