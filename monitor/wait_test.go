@@ -19,7 +19,7 @@ func TestBatchPageShowsWhyPartsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, page := w.get("/batches/"+id, nil)
-	for _, want := range []string{`data-wait="waiting"`, "daily cap of 10 numbers reached for 2026-12-07", "until 2026-12-07 16:00:00 UTC"} {
+	for _, want := range []string{`<h2>Why it waits</h2>`, `data-wait="waiting"`, "daily cap of 10 numbers reached for 2026-12-07", "until 2026-12-07 16:00:00 UTC"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("batch page lacks %q", want)
 		}
