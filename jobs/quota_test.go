@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/quota"
 )
 
@@ -138,5 +140,68 @@ func TestNoQuotaNoExtraRoundTrip(t *testing.T) {
 	}
 	if own != none+6 {
 		t.Errorf("a quota of its own: %d round trips; want %d plus a take and a finish a call (6)", own, none)
+	}
+}
+
+// A call cut to fit after the compliance gate: numbers suppressed after enqueue are
+// not sent and not counted against the quota; the contact caps of the numbers cut
+// off are given back (each number delivered holds exactly one take, and no other
+// number holds one); every number once, no 2 s over the quota.
+func TestQuotaCutAfterTheGate(t *testing.T) {
+	testredis.RequireReal(t) // suppression lists and caps use what miniredis lacks
+	h := setup(t)
+	ctx := context.Background()
+	phones := numbers(100, 390000)
+	cs := compliance.NewStore(h.db.Client)
+	if _, err := cs.Add(ctx, "dnc", []string{"+8613333333333"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	sum := h.enqueueCampaign("nxcloud", nxcloudWith(`{"suppress":["dnc"],"contact_cap":{"max":1,"days":30}}`), lines(phones))
+	if _, err := cs.Add(ctx, "dnc", []string{"+86" + phones[3], "+86" + phones[45], "+86" + phones[70]}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NXCLOUD_QUOTA": "40/2s"}
+	cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := h.deps()
+	d.Quota = quota.New(h.db.Client, cfg)
+	h.startWorker(d)
+	st := h.waitSettled(sum.Batch, 60*time.Second)
+	if st.Delivered != 97 || st.Suppressed != 3 || !st.Finished {
+		t.Fatalf("status %+v; want 97 delivered, 3 suppressed", st)
+	}
+	l := h.fake.Ledger("nxcloud")
+	for _, i := range []int{3, 45, 70} {
+		if l.Numbers["86"+phones[i]] != 0 {
+			t.Errorf("suppressed number %d reached the vendor", i)
+		}
+	}
+	if len(l.Numbers) != 97 || len(l.Accepts) < 3 {
+		t.Fatalf("vendor holds %d numbers in %d calls; want 97 in at least 3 (cut to 40)", len(l.Numbers), len(l.Accepts))
+	}
+	for i, a := range l.Accepts {
+		n := 0
+		for _, b := range l.Accepts[i:] {
+			if b.At.Sub(a.At) < 2*time.Second {
+				n += b.N
+			}
+		}
+		if n > 40 {
+			t.Errorf("%d numbers within 2 s from call %d; the quota is 40", n, i)
+		}
+	}
+	keys, err := h.db.Client.Keys(ctx, "dialq:cap:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 97 {
+		t.Errorf("%d numbers hold a contact-cap take; want the 97 delivered", len(keys))
+	}
+	for _, k := range keys {
+		if n := h.db.Client.StrLen(ctx, k).Val(); n != 8 {
+			t.Errorf("%s holds %d bytes of takes; want one take (8)", k, n)
+		}
 	}
 }

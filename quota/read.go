@@ -174,7 +174,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	use, err := c.l.Usage(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.used, err)
+		// An invalid metric would fail the whole scrape (promhttp's default): a
+		// Redis blip only leaves these series out of it.
 		return
 	}
 	for _, v := range use {
