@@ -121,11 +121,10 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
 	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
-	// Settling a part needs the lifecycle (it was missing: the benchmark panicked).
-	aclient, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
-	defer aclient.Close()
+	client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	defer client.Close()
 	defer insp.Close()
-	d.Lifecycle = lifecycle.New(d.Store, aclient, insp, d.Log)
+	d.Lifecycle = lifecycle.New(d.Store, client, insp, d.Log)
 	if withQuota != nil {
 		withQuota(rdb, d)
 	}
