@@ -21,6 +21,9 @@ type Common struct {
 	Webhook string `json:"webhook,omitempty"`
 	// Gate is the "compliance" block; nil means no gate (see compliance.go).
 	Gate *Compliance `json:"compliance,omitempty"`
+	// DailyCap is at most this many numbers of the batch sent per calendar day in
+	// the campaign's zone (daily.go); 0 means none.
+	DailyCap int `json:"daily_cap,omitempty"`
 }
 
 // NXCloud is createandcall's task settings (sheet §1).
@@ -155,6 +158,9 @@ func Parse(vendor string, data []byte) (Campaign, error) {
 		return nil, fmt.Errorf("%s campaign: %w", vendor, err)
 	}
 	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkDailyCap(c); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -54,6 +55,9 @@ type Deps struct {
 	// Gate is the compliance gate asked right before each call of a campaign with a
 	// compliance block; a worker without one refuses such parts.
 	Gate *compliance.Gate
+	// Quota holds the vendors' quotas (<VENDOR>_QUOTA, <VENDOR>_INFLIGHT); nil
+	// means none. Campaigns' daily caps need nothing here.
+	Quota *quota.Limiter
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client

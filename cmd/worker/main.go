@@ -194,6 +194,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		// heap grows to twice the live data between collections.
 		debug.SetMemoryLimit(int64(64<<20 + cfg.concurrency*5<<20))
 	}
+	qcfg, err := quotaConfig(getenv)
+	if err != nil {
+		return err
+	}
+	now, err := clockFromEnv(getenv)
+	if err != nil {
+		return err
+	}
 	level, err := logrus.ParseLevel(cfg.logLevel)
 	if err != nil {
 		return fmt.Errorf("log level: %w", err)
@@ -249,8 +257,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
-	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)))
+	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)), batch.WithClock(now))
 	deps.Limiter = limiter
+	deps.Quota = quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry)
 	metrics := monitor.NewMetrics(reg)
 	deps.Metrics = metrics
 	deps.Log = entry
