@@ -46,6 +46,10 @@ type Deps struct {
 	// Gate is the compliance gate asked right before each call of a campaign with a
 	// compliance block; a worker without one refuses such parts.
 	Gate *compliance.Gate
+	// Results schedules results polls of delivered parts; FlashAINotify issues
+	// the notifyUrl of FlashAI plans (results_hook.go). Nil leaves them off.
+	Results       ResultsHook
+	FlashAINotify FlashAINotify
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
@@ -127,7 +131,7 @@ func Register(mux *asynq.ServeMux, d *Deps) {
 		mux.Handle(tasks.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
 	}
 	if d.FlashAI != nil {
-		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI}})
+		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
 		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
 		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
 	}
