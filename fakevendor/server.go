@@ -32,7 +32,7 @@ type Config struct {
 	FlashAI FlashAIConfig
 	// FlashAICalls makes the fake flashai's calls end over time (flashai_results.go).
 	FlashAICalls FlashAICallsConfig
-	Faults  Faults
+	Faults       Faults
 	// Seed makes fault injection repeatable; zero picks one at random.
 	Seed uint64
 	// Now is the vendor's clock (signature skew checks); nil means time.Now.
