@@ -75,7 +75,7 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	w.log.SetOutput(testWriter{t})
 	w.log.SetLevel(logrus.WarnLevel)
 
-	d, _, err := jobs.ClientsFromEnv(getenv(env), db.Client, "flashai")
+	d, _, err := jobs.ClientsFromEnv(getenv(env), db.Client, "configured")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,15 +129,21 @@ func (w *world) start() {
 // enqueue sends n numbers to FlashAI in parts of partSize.
 func (w *world) enqueue(n, partSize int) (*intake.Summary, []string) {
 	w.t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "examples", "flashai.json"))
+	return w.enqueueTo("flashai", n, partSize)
+}
+
+// enqueueTo sends n numbers to vendor in parts of partSize.
+func (w *world) enqueueTo(vendor string, n, partSize int) (*intake.Summary, []string) {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	c, err := intake.CampaignJSON("flashai", data)
+	c, err := intake.CampaignJSON(vendor, data)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p, err := intake.Profile("flashai", partSize, 0)
+	p, err := intake.Profile(vendor, partSize, 0)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -146,7 +152,7 @@ func (w *world) enqueue(n, partSize int) (*intake.Summary, []string) {
 		phones[i] = fmt.Sprintf("139%08d", i)
 	}
 	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
-		intake.Request{Vendor: "flashai", Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
+		intake.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -109,6 +109,8 @@ func run(ctx context.Context, args []string, e env) error {
 			return runSuppress(ctx, args[1:], e)
 		case "audit":
 			return runAudit(ctx, args[1:], e)
+		case "results":
+			return runResults(ctx, args[1:], e)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(e.stdout, usage)
 			fmt.Fprintln(e.stdout, "\nflags of enqueue -vendor … FILE:")
@@ -135,6 +137,8 @@ const usage = `usage:
   enqueue version
   enqueue suppress import|add|remove|check|count|export [-list dnc] ...   (suppress -h)
   enqueue audit BATCH               (compliance decisions, CSV)
+  enqueue results [-format csv|jsonl] [-o FILE] BATCH   (call results, one row per number and attempt)
+  enqueue results import BATCH FILE (a vendor's export of call results, CSV)
 Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
 REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
 `

@@ -127,11 +127,12 @@ func runStatus(ctx context.Context, args []string, e env) error {
 			return batchErr(err)
 		}
 		if asJSON {
-			if err := json.NewEncoder(e.stdout).Encode(st); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(statusJSON(ctx, c, st)); err != nil {
 				return err
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
+			printResults(ctx, e, c, st)
 		}
 		if !watch || st.Finished {
 			return nil
