@@ -2,7 +2,9 @@ package results
 
 import (
 	"bytes"
+	"compress/flate"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -73,13 +75,20 @@ func TestEncodeRefuses(t *testing.T) {
 	}
 }
 
-// TestCodecSize: the fixed cost of a result, without its text, stays small.
+// TestCodecSize: a slice of results with tags, notes and dialogue lines like the
+// fake's stays well inside the 32-byte budget.
 func TestCodecSize(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
 	var res []Result
 	for i := range 1000 {
-		res = append(res, Result{Index: i, Disposition: Answered, CallStart: t0.Add(time.Duration(i) * time.Second),
-			Answer: t0.Add(time.Duration(i+5) * time.Second), Hangup: t0.Add(time.Duration(i+60) * time.Second), DurationS: 55, IntentTag: "A"})
+		st := t0.Add(time.Duration(i*7) * time.Second)
+		r := Result{Index: i, Disposition: NotAnswered, CallStart: st, Hangup: st.Add(20 * time.Second), IntentTag: "F", IntentNote: "no answer"}
+		if i%2 == 0 {
+			a := st.Add(4 * time.Second).Format("2006-01-02 15:04:05")
+			r = Result{Index: i, Disposition: Answered, CallStart: st, Answer: st.Add(4 * time.Second), Hangup: st.Add(80 * time.Second),
+				DurationS: 60 + i%50, IntentTag: "A", IntentNote: "interested", Detail: "hello-" + a + "-yes-" + a + "$bye-" + st.Format("15:04:05")}
+		}
+		res = append(res, r)
 	}
 	b, err := Encode("s", Slice{Attempt: 1, Range: chunking.Range{Hi: 1000}}, res)
 	if err != nil {
@@ -93,12 +102,18 @@ func TestCodecSize(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	sl := Slice{Part: 1, Attempt: 1, Range: chunking.Range{Hi: 1000}}
 	b, _ := Encode("seal", sl, sample())
-	f.Add(b[1+sealLen:])
+	raw, _ := io.ReadAll(flate.NewReader(bytes.NewReader(b[1+sealLen:])))
+	f.Add(raw)
 	f.Add([]byte{0})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		// Seal whatever body the fuzzer made, so the decoder itself is exercised.
-		sum := sliceSeal("seal", sl, body)
-		in := append(append([]byte{codecVersion}, sum[:]...), body...)
+		// Deflate and seal whatever body the fuzzer made, so the decoder itself
+		// is exercised.
+		var buf bytes.Buffer
+		fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+		_, _ = fw.Write(body)
+		_ = fw.Close()
+		sum := sliceSeal("seal", sl, buf.Bytes())
+		in := append(append([]byte{codecVersion}, sum[:]...), buf.Bytes()...)
 		res, err := Decode("seal", sl, in)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {

@@ -198,3 +198,16 @@ func (w *world) collected(id string) map[string]string {
 	}
 	return out
 }
+
+func fakeCallsOff() fakevendor.FlashAICallsConfig { return fakevendor.FlashAICallsConfig{} }
+
+// rewireFlashAI rebuilds the FlashAI client from w.env (after its base URL moved).
+func (w *world) rewireFlashAI() {
+	w.t.Helper()
+	d, _, err := jobs.ClientsFromEnv(getenv(w.env), w.db.Client, "flashai")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.deps.FlashAI = d.FlashAI
+	w.poller.Client = d.FlashAI
+}
