@@ -115,7 +115,35 @@ func exportPart(ctx context.Context, batches *batch.Store, st *Store, m *batch.M
 			return err
 		}
 	}
-	return nil
+	// Redials: every number each attempt sent.
+	for k := 2; ; k++ {
+		idx, name, ok, err := st.redialSent(ctx, m.ID, part, k)
+		if err != nil || !ok {
+			return err
+		}
+		got := map[int]Result{}
+		for _, mt := range metas {
+			if mt.Slice.Attempt != k {
+				continue
+			}
+			res, err := st.Get(ctx, m, mt.Slice)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				got[r.Index] = r
+			}
+		}
+		for _, i := range idx {
+			r, ok := got[i]
+			if !ok {
+				r = Result{Index: i, Disposition: Pending}
+			}
+			if err := fn(rowOf(m, recs[i].Phone, k, name, r)); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 type taskRange struct {

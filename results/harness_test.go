@@ -3,10 +3,12 @@ package results_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,8 @@ type world struct {
 	poller  *results.Poller
 	sched   *results.Scheduler
 	cb      *results.Callbacks
+	// setHandler replaces what the fake's address serves.
+	setHandler func(http.Handler)
 }
 
 func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -57,8 +61,20 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	t.Helper()
 	db := testredis.New(t)
 	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), batches: batch.NewStore(db.Client), results: results.NewStore(db.Client, nil)}
-	srv := httptest.NewServer(nil)
+	var hmu sync.Mutex
+	var handler http.Handler = http.NotFoundHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		hmu.Lock()
+		h := handler
+		hmu.Unlock()
+		h.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(srv.Close)
+	w.setHandler = func(h http.Handler) {
+		hmu.Lock()
+		handler = h
+		hmu.Unlock()
+	}
 	env, err := fakevendor.DemoEnv(srv.URL, filepath.Join(t.TempDir(), "speech.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +85,7 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	}
 	cfg.Seed, cfg.FlashAICalls = 7, calls
 	w.fake = fakevendor.New(cfg)
-	srv.Config.Handler = w.fake
+	w.setHandler(w.fake)
 	w.fakeURL, w.env = srv.URL, env
 	w.log = logrus.New()
 	w.log.SetOutput(testWriter{t})
@@ -89,6 +105,8 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	w.sched = &results.Scheduler{Client: c, Inspector: insp, Batches: w.batches, Results: w.results, Interval: interval}
 	d.Results = w.sched
 	w.poller = &results.Poller{Batches: w.batches, Results: w.results, Client: d.FlashAI, Log: d.Log, Interval: interval, Window: window}
+	w.poller.Redials = &results.Redialer{Batches: w.batches, Results: w.results, Client: d.FlashAI, Queue: c,
+		Gate: d.Gate, PollIn: interval, RetryIn: 200 * time.Millisecond, Log: d.Log}
 	w.deps = d
 	return w
 }
@@ -103,6 +121,7 @@ func (w *world) withCallbacks(base string) {
 	cb.Poll, cb.Log = w.sched.PollNow, w.deps.Log
 	w.cb = cb
 	w.deps.FlashAINotify = cb.Issue
+	w.poller.Redials.Notify = cb.Issue
 }
 
 func (w *world) start() {
@@ -139,6 +158,12 @@ func (w *world) enqueueTo(vendor string, n, partSize int) (*intake.Summary, []st
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return w.enqueueWith(vendor, data, n, partSize)
+}
+
+// enqueueWith sends n numbers to vendor under campaign data.
+func (w *world) enqueueWith(vendor string, data []byte, n, partSize int) (*intake.Summary, []string) {
+	w.t.Helper()
 	c, err := intake.CampaignJSON(vendor, data)
 	if err != nil {
 		w.t.Fatal(err)
@@ -182,14 +207,17 @@ func (w *world) waitComplete(id string, timeout time.Duration) *results.Summary 
 	}
 }
 
-// collected reads every stored result as number -> disposition.
+// collected reads every stored result as number -> disposition of its latest
+// attempt.
 func (w *world) collected(id string) map[string]string {
 	w.t.Helper()
 	out := map[string]string{}
+	attempt := map[string]int{}
 	err := results.Export(context.Background(), w.batches, w.results, id, func(r results.Row) error {
-		if _, dup := out[r.Phone]; dup {
-			w.t.Errorf("number %s exported twice", r.Phone)
+		if attempt[r.Phone] >= r.Attempt {
+			w.t.Errorf("number %s exported twice for attempt %d", r.Phone, r.Attempt)
 		}
+		attempt[r.Phone] = r.Attempt
 		out[r.Phone] = r.Disposition
 		return nil
 	})
@@ -210,4 +238,5 @@ func (w *world) rewireFlashAI() {
 	}
 	w.deps.FlashAI = d.FlashAI
 	w.poller.Client = d.FlashAI
+	w.poller.Redials.Client = d.FlashAI
 }

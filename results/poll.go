@@ -33,27 +33,40 @@ const (
 	DefaultWindow = 72 * time.Hour
 )
 
-// PollPayload names the part whose results a poll collects.
+// PollPayload names the part and attempt whose results a poll collects.
 type PollPayload struct {
 	Batch string `json:"batch"`
 	Part  int    `json:"part"`
+	// Attempt is the redial's attempt; 0 or 1 is the first send.
+	Attempt int `json:"attempt,omitempty"`
 }
 
-// PollTaskID is the poll's task id: one poll task per part, however often it is
-// scheduled.
-func PollTaskID(id string, part int) string { return "results:" + id + ":" + strconv.Itoa(part) }
+// PollTaskID is the poll's task id: one poll task per part (and redial attempt),
+// however often it is scheduled.
+func PollTaskID(id string, part int) string { return pollTaskID(id, part, 1) }
+
+func pollTaskID(id string, part, k int) string {
+	if k <= 1 {
+		return "results:" + id + ":" + strconv.Itoa(part)
+	}
+	return "results:" + id + ":" + strconv.Itoa(part) + ":" + strconv.Itoa(k)
+}
 
 // NewPollTask builds part's poll, on FlashAI's queue (only workers serving FlashAI
 // take it), to run after in.
 func NewPollTask(id string, part int, in time.Duration) (*asynq.Task, error) {
-	b, err := json.Marshal(PollPayload{Batch: id, Part: part})
+	return newPollTask(id, part, 1, in)
+}
+
+func newPollTask(id string, part, k int, in time.Duration) (*asynq.Task, error) {
+	b, err := json.Marshal(PollPayload{Batch: id, Part: part, Attempt: max(k, 1)})
 	if err != nil {
 		return nil, err
 	}
 	// The poll re-schedules itself by returning a deferral (as a throttled part
 	// does), so its retry budget is out of reach; a poll a vendor keeps failing
 	// still ends at the window.
-	return asynq.NewTask(TypePollFlashAI, b, asynq.TaskID(PollTaskID(id, part)), asynq.ProcessIn(in),
+	return asynq.NewTask(TypePollFlashAI, b, asynq.TaskID(pollTaskID(id, part, k)), asynq.ProcessIn(in),
 		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(10*time.Minute), asynq.Queue(tasks.Queue(chunking.FlashAI))), nil
 }
 
@@ -88,6 +101,8 @@ type Poller struct {
 	// NotifyURL gives a plan's callback URL, sent with the list request as the
 	// seed asks; nil sends none.
 	NotifyURL func(batchName string) string
+	// Redials schedules the next attempt when an attempt closes; nil: no redials.
+	Redials *Redialer
 }
 
 // again re-schedules a poll without counting a failure (jobs.RetryDelay honours
@@ -132,16 +147,17 @@ func (p *Poller) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	slices, err := p.slices(ctx, m, pl.Part)
+	k := max(pl.Attempt, 1)
+	slices, sent, err := p.slices(ctx, m, pl.Part, k)
 	if err != nil {
 		return err
 	}
-	since, err := p.Results.Delivered(ctx, m, pl.Part)
+	since, err := p.Results.deliveredAt(ctx, m, sinceField(pl.Part, k))
 	if err != nil {
 		return err
 	}
 	over := !p.Results.now().Before(since.Add(window))
-	run := &pollRun{p: p, m: m, part: pl.Part, log: log, over: over}
+	run := &pollRun{p: p, m: m, part: pl.Part, log: log, over: over, sent: sent}
 	res := PollResult{Batch: m.ID, Part: pl.Part}
 	for _, s := range slices {
 		closed, err := run.slice(ctx, s.sl, s.name)
@@ -156,7 +172,7 @@ func (p *Poller) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if sum, err := p.Results.Summary(ctx, m.ID); err == nil {
 		for _, mt := range sum.Slices {
-			if mt.Slice.Part == pl.Part {
+			if mt.Slice.Part == pl.Part && mt.Slice.Attempt == k {
 				res.Counts.Answered += mt.Counts.Answered
 				res.Counts.NotAnswered += mt.Counts.NotAnswered
 				res.Counts.NotCalled += mt.Counts.NotCalled
@@ -170,7 +186,10 @@ func (p *Poller) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if res.Open == 0 {
 		log.WithFields(logrus.Fields{"answered": res.Counts.Answered, "not_answered": res.Counts.NotAnswered,
-			"not_called": res.Counts.NotCalled}).Info("results complete for the part")
+			"not_called": res.Counts.NotCalled, "attempt": k}).Info("results complete for the part")
+		if p.Redials != nil && len(slices) > 0 {
+			return p.Redials.schedule(ctx, m, pl.Part, k+1)
+		}
 		return nil
 	}
 	return &again{after: interval, why: fmt.Sprintf("%d of the part's vendor batches still calling", res.Open)}
@@ -188,12 +207,28 @@ type namedSlice struct {
 	name string
 }
 
-// slices lists part's vendor batches (the addPlan batch names its calls
-// checkpointed) as attempt-1 slices.
-func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part int) ([]namedSlice, error) {
+// slices lists part's vendor batches of attempt k: for the first, the addPlan
+// batch names its calls checkpointed; for a redial, its one plan over the numbers
+// it sent (which it returns).
+func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part, k int) ([]namedSlice, map[int]bool, error) {
+	if k > 1 {
+		idx, name, ok, err := p.Results.redialSent(ctx, m.ID, part, k)
+		if err != nil || !ok {
+			return nil, nil, err
+		}
+		recs, err := p.Batches.LoadPart(ctx, m, part)
+		if err != nil {
+			return nil, nil, err
+		}
+		sent := make(map[int]bool, len(idx))
+		for _, x := range idx {
+			sent[x] = true
+		}
+		return []namedSlice{{sl: Slice{Part: part, Attempt: k, Range: chunking.Range{Lo: 0, Hi: len(recs)}}, name: name}}, sent, nil
+	}
 	ps, err := p.Batches.Progress(ctx, m.ID, part)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []namedSlice
 	for k, v := range ps.Extra {
@@ -210,7 +245,7 @@ func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part int) ([]nam
 		out = append(out, namedSlice{sl: Slice{Part: part, Attempt: 1, Range: chunking.Range{Lo: l, Hi: h}}, name: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].sl.Range.Lo < out[j].sl.Range.Lo })
-	return out, nil
+	return out, nil, nil
 }
 
 // pollRun is one poll of one part.
@@ -220,6 +255,8 @@ type pollRun struct {
 	part int
 	log  *logrus.Entry
 	over bool
+	// sent are the records a redial sent; nil for the first attempt.
+	sent map[int]bool
 	// index maps a number (phoneKey) to its record in the part, for the numbers
 	// the vendor took; loaded once, when a slice has news.
 	index map[string]int
@@ -382,7 +419,7 @@ func (r *pollRun) load(ctx context.Context) error {
 	cc := r.cc()
 	r.index, r.taken = make(map[string]int, len(recs)), make(map[int]bool, len(recs))
 	for i, rec := range recs {
-		if out[i] {
+		if out[i] || (r.sent != nil && !r.sent[i]) {
 			continue
 		}
 		r.taken[i] = true

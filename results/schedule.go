@@ -24,7 +24,12 @@ type Scheduler struct {
 }
 
 // Register adds the poll's handler.
-func Register(mux *asynq.ServeMux, p *Poller) { mux.Handle(TypePollFlashAI, p) }
+func Register(mux *asynq.ServeMux, p *Poller) {
+	mux.Handle(TypePollFlashAI, p)
+	if p.Redials != nil {
+		mux.Handle(TypeRedialFlashAI, p.Redials)
+	}
+}
 
 // PartDelivered schedules the polls of a part that reached the vendor: FlashAI
 // parts that delivered any number. The engine calls it whenever it finds a part

@@ -13,8 +13,7 @@ type Status struct {
 	NotCalled   int64 `json:"not_called"`
 	// Pending are numbers delivered to the vendor without a final result.
 	Pending int64 `json:"pending"`
-	// Redialled counts numbers sent again by a recycle rule (none yet: redial
-	// rules are not built).
+	// Redialled counts numbers sent again by a recycle rule (each attempt counts).
 	Redialled int64 `json:"redialled"`
 	// Complete: the batch finished, every delivered number's latest attempt has a
 	// final result and no redial is due.
@@ -29,8 +28,11 @@ func StatusOf(ctx context.Context, st *Store, bs *batch.Status) (*Status, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &Status{Answered: sum.Answered, NotAnswered: sum.NotAnswered, NotCalled: sum.NotCalled, Bad: sum.Bad}
-	out.Pending = max(bs.Delivered-sum.Final(), 0)
-	out.Complete = bs.Finished && out.Pending == 0
+	// Each number once, at its latest attempt: a redialled number's earlier
+	// result is superseded, and it is pending until its new call ends.
+	l := sum.Latest()
+	out := &Status{Answered: l.Answered, NotAnswered: l.NotAnswered, NotCalled: l.NotCalled, Bad: sum.Bad, Redialled: sum.Redialled}
+	out.Pending = max(bs.Delivered-l.Final(), 0)
+	out.Complete = bs.Finished && out.Pending == 0 && sum.Due == 0
 	return out, nil
 }

@@ -143,11 +143,23 @@ func (s *Store) Get(ctx context.Context, m *batch.Manifest, sl Slice) ([]Result,
 	return res, nil
 }
 
+// Latest counts each number's latest attempt only.
+func (s *Summary) Latest() Counts {
+	return Counts{Answered: s.Answered - s.Superseded.Answered, NotAnswered: s.NotAnswered - s.Superseded.NotAnswered,
+		NotCalled: s.NotCalled - s.Superseded.NotCalled}
+}
+
 // Summary is a batch's results as counted.
 type Summary struct {
 	Counts
 	// Bad counts vendor records that did not parse or matched no number.
 	Bad int64 `json:"bad"`
+	// Redialled counts numbers sent again; Superseded their results before,
+	// which are no longer their latest.
+	Redialled  int64  `json:"redialled"`
+	Superseded Counts `json:"-"`
+	// Due counts redials scheduled and not yet sent.
+	Due int `json:"-"`
 	// Slices are every slice written, by part, attempt and range.
 	Slices []Meta `json:"-"`
 	// Since maps each part polled to when it was delivered.
@@ -162,9 +174,13 @@ func (s *Store) Summary(ctx context.Context, id string) (*Summary, error) {
 	}
 	sum := &Summary{Since: map[int]time.Time{}}
 	sum.Answered, sum.NotAnswered, sum.NotCalled = atoi(h["answered"]), atoi(h["not_answered"]), atoi(h["not_called"])
-	sum.Bad = atoi(h["bad"])
+	sum.Bad, sum.Redialled = atoi(h["bad"]), atoi(h["redialled"])
+	sum.Superseded = Counts{Answered: atoi(h["superseded_answered"]), NotAnswered: atoi(h["superseded_not_answered"]),
+		NotCalled: atoi(h["superseded_not_called"])}
 	for k, v := range h {
 		switch {
+		case strings.HasPrefix(k, "redial:") && strings.HasPrefix(v, "due:"):
+			sum.Due++
 		case strings.HasPrefix(k, "c:"):
 			if m, ok := parseMeta(strings.TrimPrefix(k, "c:"), v); ok {
 				sum.Slices = append(sum.Slices, m)
@@ -225,7 +241,19 @@ func parseMeta(field, v string) (Meta, bool) {
 // Delivered notes when part was delivered (the first note wins): the results
 // window counts from it. It returns the time kept.
 func (s *Store) Delivered(ctx context.Context, m *batch.Manifest, part int) (time.Time, error) {
-	key, field := hashKey(m.ID), "since:"+strconv.Itoa(part)
+	return s.deliveredAt(ctx, m, sinceField(part, 1))
+}
+
+// sinceField names when attempt k of part was delivered.
+func sinceField(part, k int) string {
+	if k <= 1 {
+		return "since:" + strconv.Itoa(part)
+	}
+	return "since:" + strconv.Itoa(part) + ":" + strconv.Itoa(k)
+}
+
+func (s *Store) deliveredAt(ctx context.Context, m *batch.Manifest, field string) (time.Time, error) {
+	key := hashKey(m.ID)
 	now := s.now().UnixMilli()
 	var get *redis.StringCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

@@ -59,6 +59,9 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
 		Interval: durations[envResultsPoll], Window: durations[envResultsWindow]}
+	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
+	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
+		PollIn: durations[envResultsPoll], Log: p.Log}
 	if base == "" {
 		return p, nil, nil
 	}
@@ -69,6 +72,7 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	cb.Poll, cb.Log, cb.Window = sched.PollNow, log.WithField("component", "callbacks"), durations[envResultsWindow]
 	deps.FlashAINotify = cb.Issue
 	p.NotifyURL = cb.URL
+	p.Redials.Notify = cb.Issue
 	return p, cb, nil
 }
 
