@@ -67,7 +67,7 @@ type Redialer struct {
 	PollIn time.Duration
 	// RetryIn is how soon a failed or paused redial is tried again; zero: 30s.
 	RetryIn time.Duration
-	Log    *logrus.Entry
+	Log     *logrus.Entry
 }
 
 func redialTaskID(id string, part, k int) string {
