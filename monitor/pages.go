@@ -71,6 +71,7 @@ var templateFS embed.FS
 type pages struct {
 	br      BatchReader
 	fa      CallSummarizer
+	results ResultsReader
 	rates   *rateBook
 	vendor  *summaryCache
 	counts  *reasonCache
@@ -325,9 +326,11 @@ type detail struct {
 	Samples []rateSample `json:"rate_samples"`
 	// VendorSide is what the vendor itself says (FlashAI only).
 	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
-	Chart      *chart         `json:"-"`
-	Now        time.Time      `json:"-"`
-	RefreshMS  int64          `json:"-"`
+	// Results are the calls' results (results.go); nil without any.
+	Results   *resultsView `json:"results,omitempty"`
+	Chart     *chart       `json:"-"`
+	Now       time.Time    `json:"-"`
+	RefreshMS int64        `json:"-"`
 }
 
 func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
@@ -354,6 +357,7 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	if p.fa != nil && st.Vendor == "flashai" {
 		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
 	}
+	d.Results = p.callResults(ctx, st)
 	return d, nil
 }
 

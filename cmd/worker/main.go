@@ -266,6 +266,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if deps.FlashAI != nil {
 			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
 		}
+		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)

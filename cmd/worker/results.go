@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/monitor"
@@ -76,6 +78,22 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	return p, cb, nil
 }
 
+// resultsPages feeds the batch pages' results section.
+type resultsPages struct {
+	st    *results.Store
+	every time.Duration
+}
+
+func (r resultsPages) Results(ctx context.Context, bs *batch.Status) (*monitor.ResultsData, error) {
+	p, err := results.PageOf(ctx, r.st, bs, 200_000)
+	if err != nil {
+		return nil, err
+	}
+	return &monitor.ResultsData{Answered: p.Answered, NotAnswered: p.NotAnswered, NotCalled: p.NotCalled, Pending: p.Pending,
+		Redialled: p.Redialled, Complete: p.Complete, Tags: p.Tags, TagsSampled: p.Sampled, Attempts: p.Attempts,
+		OpenVendorBatches: p.Open, NextRedial: p.NextRedial, PollEvery: r.every}, nil
+}
+
 // withCallbacks serves the vendor's callbacks beside the monitoring handler,
 // without its basic auth: a callback's token is its credential.
 func withCallbacks(h http.Handler, cb http.Handler) http.Handler {
@@ -86,4 +104,12 @@ func withCallbacks(h http.Handler, cb http.Handler) http.Handler {
 	mux.Handle(results.CallbackPath, cb)
 	mux.Handle("/", h)
 	return mux
+}
+
+// pollEvery is DIALQ_RESULTS_POLL as the pages show it (resultsSetup has checked it).
+func pollEvery(getenv envconf.Getenv) time.Duration {
+	if d, err := time.ParseDuration(getenv(envResultsPoll)); err == nil && d > 0 {
+		return d
+	}
+	return results.DefaultPoll
 }
