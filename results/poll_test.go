@@ -232,3 +232,35 @@ func (w *world) stopPlan(name string) {
 		w.t.Fatal(err)
 	}
 }
+
+// TestCrashMidPoll: a poll whose list answer is lost (a dropped connection, as a
+// worker dying mid-poll leaves things) stores nothing; the next poll collects
+// every number once.
+func TestCrashMidPoll(t *testing.T) {
+	w := setup(t, fakevendor.FlashAICallsConfig{Enabled: true, Answer: 0.5, NotCalled: 0.1, Delay: 200 * time.Millisecond},
+		100*time.Millisecond, time.Hour)
+	var mu sync.Mutex
+	drops := 0
+	fake := w.fake
+	w.setHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/getBatchPlanCallList") {
+			mu.Lock()
+			drop := drops < 3
+			drops++
+			mu.Unlock()
+			if drop {
+				panic(http.ErrAbortHandler)
+			}
+		}
+		fake.ServeHTTP(rw, r)
+	}))
+	w.start()
+	sum, _ := w.enqueue(600, 200)
+	got := w.waitComplete(sum.Batch, 20*time.Second)
+	if got.Final() != 600 {
+		t.Errorf("counts %+v; want 600 numbers once", got.Counts)
+	}
+	if diff := cmp.Diff(w.truth(), w.collected(sum.Batch)); diff != "" {
+		t.Errorf("results (-fake +dialq):\n%s", diff)
+	}
+}
