@@ -88,6 +88,8 @@ type Server struct {
 	flashai flashaiState
 	// flashaiCalls is how the fake flashai's calls end (flashai_results.go).
 	flashaiCalls flashaiCalls
+	// faTenant is the fake flashai's tenant (flashai_seed.go): configuration, kept across Reset.
+	faTenant flashaiTenantState
 }
 
 type vendorLedger struct {

@@ -74,6 +74,7 @@ type pages struct {
 	results ResultsReader
 	rates   *rateBook
 	vendor  *summaryCache
+	lines   linesCache
 	counts  *reasonCache
 	tmpl    *template.Template
 	now     func() time.Time
@@ -331,6 +332,10 @@ type detail struct {
 	Chart     *chart       `json:"-"`
 	Now       time.Time    `json:"-"`
 	RefreshMS int64        `json:"-"`
+
+	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
+	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
+	LinesSide   *vendorLines       `json:"-"`
 }
 
 func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
@@ -356,6 +361,9 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	d.Chart = newChart(d.Samples)
 	if p.fa != nil && st.Vendor == "flashai" {
 		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
+		if d.LinesSide = p.batchLines(ctx, id, d.PartRows); d.LinesSide != nil {
+			d.VendorLines = d.LinesSide.Lines
+		}
 	}
 	d.Results = p.callResults(ctx, st)
 	return d, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/internal/csvcell"
 )
 
 // ImportColumns name the columns of a vendor's export, as its header spells them.
@@ -224,7 +225,7 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 			}
 			return strings.TrimSpace(rec[i])
 		}
-		res, key, why := parseImportRow(get(c[0]), get(c[1]), get(c[2]), get(c[3]), get(c[4]), region)
+		res, key, why := parseImportRow(csvcell.Unquote(get(c[0])), get(c[1]), get(c[2]), get(c[3]), get(c[4]), region)
 		if why != "" {
 			bad = append(bad, RowError{int64(line), why})
 			continue

@@ -55,6 +55,7 @@ type Redialer struct {
 	Results *Store
 	Client  interface {
 		AddPlan(ctx context.Context, req *flashai.AddPlanRequest) (*flashai.AddPlanResponse, error)
+		AddAgentPlan(ctx context.Context, req *flashai.AddAgentPlanRequest) (*flashai.AddPlanResponse, error)
 		GetBatchPlanList(ctx context.Context, req *flashai.ListRequest) (*flashai.ListResponse, error)
 	}
 	Queue *asynq.Client
@@ -270,11 +271,19 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 			return err
 		}
 	}
-	_, err = rd.Client.AddPlan(ctx, &flashai.AddPlanRequest{
-		UserID: fc.UserID, BatchName: name, BotenceID: fc.BotenceID, CallDate: fc.CallDate, CallHours: fc.CallHours,
-		Clear: fc.Clear == 1, LineIDs: fc.LineIDs, Recall: fc.Recall == 1, RecallParams: fc.RecallParams,
-		NotifyURL: notify, NotifyBatchURL: fc.NotifyBatchURL, MobileList: list,
-	})
+	if a := fc.Agent; a != nil {
+		// An agent campaign's redial goes to its agent, as its first send did.
+		_, err = rd.Client.AddAgentPlan(ctx, &flashai.AddAgentPlanRequest{
+			BatchName: name, AgentGroupID: a.GroupID, AgentID: a.AgentID, AddType: a.AddType,
+			CallType: a.CallTypeString(), NotifyURL: notify, MobileList: list,
+		})
+	} else {
+		_, err = rd.Client.AddPlan(ctx, &flashai.AddPlanRequest{
+			UserID: fc.UserID, BatchName: name, BotenceID: fc.BotenceID, CallDate: fc.CallDate, CallHours: fc.CallHours,
+			Clear: fc.Clear == 1, LineIDs: fc.LineIDs, Recall: fc.Recall == 1, RecallParams: fc.RecallParams,
+			NotifyURL: notify, NotifyBatchURL: fc.NotifyBatchURL, MobileList: list,
+		})
+	}
 	if !flashai.IsDuplicateName(err) {
 		return err
 	}

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
 	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/internal/csvcell"
+	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/results"
 )
 
@@ -18,25 +21,49 @@ import (
 
 const resultsUsage = "usage: enqueue results [-format csv|jsonl] [-o FILE] BATCH\n       enqueue results import [-phone-col phone] [-disposition-col disposition] [-duration-col duration_s] [-answered-at-col answered_at] [-intent-tag-col intent_tag] BATCH FILE|-"
 
-func runResults(ctx context.Context, args []string, e env) error {
-	if len(args) > 0 && args[0] == "import" {
-		return runResultsImport(ctx, args[1:], e)
+func init() { register(resultsCmd) }
+
+func resultsCmd(e env) *ffcli.Command {
+	fs, rf := newFlagSet("results", true)
+	format := fs.String("format", "csv", "csv or jsonl")
+	out := fs.String("o", "", "write to FILE instead of stdout")
+	return &ffcli.Command{
+		Name: "results", ShortUsage: "enqueue results [-format csv|jsonl] [-o FILE] BATCH",
+		ShortHelp: "call results, one row per number and attempt (import: a vendor's export)",
+		FlagSet:   fs,
+		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
+			return runResults(ctx, url, args, *format, *out, e)
+		}),
+		Subcommands: []*ffcli.Command{resultsImportCmd(e)},
 	}
-	var format, out string
-	fs, url, err := opFlags("results", e, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "csv", "csv or jsonl")
-		fs.StringVar(&out, "o", "", "write to FILE instead of stdout")
-	})
-	if err != nil {
-		return err
+}
+
+func resultsImportCmd(e env) *ffcli.Command {
+	fs, rf := newFlagSet("results import", true)
+	cols := results.DefaultImportColumns
+	fs.StringVar(&cols.Phone, "phone-col", cols.Phone, "header of the phone column")
+	fs.StringVar(&cols.Disposition, "disposition-col", cols.Disposition, "header of the disposition column (answered, not_answered, not_called)")
+	fs.StringVar(&cols.Duration, "duration-col", cols.Duration, "header of the optional duration column (seconds)")
+	fs.StringVar(&cols.AnsweredAt, "answered-at-col", cols.AnsweredAt, "header of the optional answer time column (RFC 3339, or yyyy-MM-dd HH:mm:ss UTC)")
+	fs.StringVar(&cols.IntentTag, "intent-tag-col", cols.IntentTag, "header of the optional intent tag column")
+	return &ffcli.Command{
+		Name: "import", ShortUsage: "enqueue results import [-phone-col phone] [-disposition-col disposition] ... BATCH FILE|-",
+		ShortHelp: "store a vendor's export of call results (CSV) for a batch (NXCloud, Yccall, speech)",
+		FlagSet:   fs,
+		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
+			return runResultsImport(ctx, url, args, cols, e)
+		}),
 	}
-	if fs.NArg() != 1 {
+}
+
+func runResults(ctx context.Context, url *redisconf.Config, args []string, format, out string, e env) error {
+	if len(args) != 1 {
 		return usageErr("%s", resultsUsage)
 	}
 	if format != "csv" && format != "jsonl" {
 		return usageErr("-format %q: want csv or jsonl", format)
 	}
-	id := fs.Arg(0)
+	id := args[0]
 	c, m, err := openBatch(ctx, *url, id)
 	if err != nil {
 		return err
@@ -59,7 +86,7 @@ func runResults(ctx context.Context, args []string, e env) error {
 		dst = f
 	}
 	bw := bufio.NewWriterSize(dst, 256<<10)
-	w, err := results.NewWriter(bw, format, safeCell)
+	w, err := results.NewWriter(bw, format, csvcell.Safe)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -76,22 +103,11 @@ func runResults(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-func runResultsImport(ctx context.Context, args []string, e env) error {
-	cols := results.DefaultImportColumns
-	fs, url, err := opFlags("results import", e, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&cols.Phone, "phone-col", cols.Phone, "header of the phone column")
-		fs.StringVar(&cols.Disposition, "disposition-col", cols.Disposition, "header of the disposition column (answered, not_answered, not_called)")
-		fs.StringVar(&cols.Duration, "duration-col", cols.Duration, "header of the optional duration column (seconds)")
-		fs.StringVar(&cols.AnsweredAt, "answered-at-col", cols.AnsweredAt, "header of the optional answer time column (RFC 3339, or yyyy-MM-dd HH:mm:ss UTC)")
-		fs.StringVar(&cols.IntentTag, "intent-tag-col", cols.IntentTag, "header of the optional intent tag column")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
+func runResultsImport(ctx context.Context, url *redisconf.Config, args []string, cols results.ImportColumns, e env) error {
+	if len(args) != 2 {
 		return usageErr("%s", resultsUsage)
 	}
-	id, name := fs.Arg(0), fs.Arg(1)
+	id, name := args[0], args[1]
 	var in io.Reader = e.stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -126,16 +142,13 @@ func runResultsImport(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// statusJSON is the status with its call results, for -json.
-func statusJSON(ctx context.Context, c *conn, st *batch.Status) any {
+// resultsOf is the status's call results, for -json (nil when they cannot be read).
+func resultsOf(ctx context.Context, c *conn, st *batch.Status) *results.Status {
 	rs, err := results.StatusOf(ctx, results.NewStore(c.rdb, nil), st)
 	if err != nil {
-		return st
+		return nil
 	}
-	return struct {
-		*batch.Status
-		Results *results.Status `json:"results"`
-	}{st, rs}
+	return rs
 }
 
 // printResults adds the call results to the status text.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -26,8 +27,13 @@ func TestResultsCommands(t *testing.T) {
 	wantCode(t, h.run("results", "-format", "xml", s.Batch), exitUsage, "want csv or jsonl")
 	wantCode(t, h.run("results"), exitUsage, "usage: enqueue results")
 	wantCode(t, h.run("results", "nope"), exitUsage, "nope")
-	wantCode(t, h.run("results", "-h"), exitOK, "-format")
-	wantCode(t, h.run("results", "import", "-h"), exitOK, "-phone-col")
+	for args, flag := range map[string]string{"results -h": "-format", "results import -h": "-phone-col", "help results": "import"} {
+		r := h.run(strings.Fields(args)...)
+		wantCode(t, r, exitOK, "")
+		if !strings.Contains(r.stdout, flag) {
+			t.Errorf("enqueue %s: stdout %q lacks %s", args, r.stdout, flag)
+		}
+	}
 
 	file := writeFile(t, "res.csv", []byte("phone,disposition\n13800138000,answered\n13800138001,maybe\n"))
 	r = h.run("results", "import", s.Batch, file)
