@@ -94,6 +94,9 @@ func (rd *Redialer) schedule(ctx context.Context, m *batch.Manifest, part, k int
 	if ctl, err := rd.Batches.Control(ctx, m.ID); err != nil || ctl == batch.ControlCancelled {
 		return err
 	}
+	if hold, err := rd.Results.held(ctx, m.ID); err != nil || hold == "cancelled" {
+		return err
+	}
 	b, _ := json.Marshal(RedialPayload{Batch: m.ID, Part: part, Attempt: k})
 	t := asynq.NewTask(TypeRedialFlashAI, b, asynq.TaskID(redialTaskID(m.ID, part, k)), asynq.ProcessIn(rc.Delay()),
 		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(5*time.Minute), asynq.Queue(tasks.Queue(chunking.FlashAI)))
@@ -127,13 +130,17 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if strings.HasPrefix(state, "sent:") || state == "none" || state == "stopped" {
 		return nil // done by an earlier run
 	}
+	hold, err := rd.Results.held(ctx, m.ID)
+	if err != nil {
+		return err
+	}
 	switch ctl, err := rd.Batches.Control(ctx, m.ID); {
 	case err != nil:
 		return err
-	case ctl == batch.ControlCancelled:
+	case ctl == batch.ControlCancelled || hold == "cancelled":
 		log.Info("batch cancelled: no redial")
 		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "stopped").Err()
-	case ctl == batch.ControlPaused:
+	case ctl == batch.ControlPaused || hold == "paused":
 		return &again{after: rd.retryIn(), why: "batch paused by an operator"}
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)

@@ -215,3 +215,46 @@ func TestRedialHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestRedialHeldAfterFinish: once a batch finished, pause, resume and cancel act
+// on its redials (Store.Hold, which enqueue pause|resume|cancel fall back to).
+func TestRedialHeldAfterFinish(t *testing.T) {
+	w := setup(t, fakevendor.FlashAICallsConfig{Enabled: true, Answer: 0.3, Delay: 100 * time.Millisecond},
+		100*time.Millisecond, time.Hour)
+	w.start()
+	sum, _ := w.enqueueWith("flashai", recycleCampaign(t, `{"on": ["not_answered"], "after": "2s", "max_attempts": 2}`), 60, 30)
+	w.waitComplete(sum.Batch, 20*time.Second)
+	ctx := context.Background()
+	if ok, err := w.results.Hold(ctx, sum.Batch, "resume"); ok || err != nil {
+		t.Fatalf("resume of redials not held: %v %v", ok, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ok, err := w.results.Hold(ctx, sum.Batch, "pause"); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no redial came due to pause")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if len(w.fake.FlashAIResults()) != 2 {
+		t.Fatalf("redialled while paused: plans %d", len(w.fake.FlashAIResults()))
+	}
+	// Cancel while paused: every due redial stops, and the results are complete.
+	if ok, err := w.results.Hold(ctx, sum.Batch, "cancel"); !ok || err != nil {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	st, _ := w.batches.Status(ctx, sum.Batch)
+	rs, _ := results.StatusOf(ctx, w.results, st)
+	if !rs.Complete || rs.Redialled != 0 {
+		t.Errorf("after cancel: %+v", rs)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if len(w.fake.FlashAIResults()) != 2 {
+		t.Errorf("redialled after cancel")
+	}
+}

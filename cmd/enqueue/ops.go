@@ -306,6 +306,9 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 		action = tasks.ActionRestart
 	}
 	if err != nil {
+		if held, herr := holdRedials(ctx, c, verb, id, err, e); held || herr != nil {
+			return herr
+		}
 		return batchErr(err)
 	}
 	switch verb {

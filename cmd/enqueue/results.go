@@ -13,6 +13,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/results"
 )
 
@@ -163,4 +164,26 @@ func printResults(ctx context.Context, e env, c *conn, st *batch.Status) {
 	}
 	fmt.Fprintf(e.stdout, "results%s: %d answered, %d not answered, %d not called, %d pending\n\n",
 		done, rs.Answered, rs.NotAnswered, rs.NotCalled, rs.Pending)
+}
+
+// holdRedials applies pause, resume or cancel to the redials of a batch whose own
+// hold was refused (it finished: every part settled) and that still has redials
+// due or held. It reports whether it acted.
+func holdRedials(ctx context.Context, c *conn, verb, id string, refused error, e env) (bool, error) {
+	if !errors.Is(refused, batch.ErrFinished) && !errors.Is(refused, lifecycle.ErrNothingToDo) {
+		return false, nil
+	}
+	acted, err := results.NewStore(c.rdb, nil).Hold(ctx, id, verb)
+	if err != nil || !acted {
+		return false, err
+	}
+	switch verb {
+	case "cancel":
+		fmt.Fprintf(e.stdout, "batch %s has finished; its redials are cancelled: none goes out\n", id)
+	case "pause":
+		fmt.Fprintf(e.stdout, "batch %s has finished; its redials are paused until enqueue resume %s\n", id, id)
+	case "resume":
+		fmt.Fprintf(e.stdout, "batch %s: its redials are resumed\n", id)
+	}
+	return true, nil
 }
