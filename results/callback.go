@@ -38,7 +38,7 @@ type Callbacks struct {
 	secret []byte
 	rdb    redis.UniversalClient
 	// Poll is called for a valid callback: Scheduler.PollNow.
-	Poll func(ctx context.Context, id string, part int) error
+	Poll func(ctx context.Context, id string, part, attempt int) error
 	Log  *logrus.Entry
 	// TTL beyond the batch's retention that a token is kept: the results window.
 	Window time.Duration
@@ -107,7 +107,7 @@ func (c *Callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := c.log().WithFields(logrus.Fields{"batch": f[1], "part": part, "vendor_batch": f[2]})
 	log.WithField("body", redact.Message(string(body))).Info("FlashAI callback: polling now (the body is not believed)")
 	if c.Poll != nil {
-		if err := c.Poll(r.Context(), f[1], part); err != nil {
+		if err := c.Poll(r.Context(), f[1], part, attemptOf(f[2])); err != nil {
 			log.WithError(err).Warn("FlashAI callback: could not hurry the poll; the schedule polls anyway")
 		}
 	}
@@ -120,4 +120,17 @@ func (c *Callbacks) log() *logrus.Entry {
 		return logrus.NewEntry(logrus.StandardLogger())
 	}
 	return c.Log
+}
+
+// attemptOf reads the attempt from a vendor batch name: a redial's ends in _r<k>.
+func attemptOf(name string) int {
+	i := strings.LastIndex(name, "_r")
+	if i < 0 {
+		return 1
+	}
+	k, err := strconv.Atoi(name[i+2:])
+	if err != nil || k < 2 {
+		return 1
+	}
+	return k
 }

@@ -131,3 +131,12 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestAttemptOf(t *testing.T) {
+	for name, want := range map[string]int{"spring_0e4b4e61c953_3": 1, "spring_0e4b4e61c953_3_r2": 2, "a_r10": 10,
+		"my_run_0e4b_1": 1, "x_r1": 1, "x_rx": 1, "spring_0e4b4e61c953_3_0_500": 1} {
+		if got := attemptOf(name); got != want {
+			t.Errorf("attemptOf(%q) = %d; want %d", name, got, want)
+		}
+	}
+}

@@ -71,16 +71,23 @@ func (s *Scheduler) enqueue(ctx context.Context, id string, part int, in time.Du
 	return nil
 }
 
-// PollNow runs part's poll at once: a waiting poll is moved to the front, a
-// missing one is queued; a poll already running is left to finish (it reads the
-// vendor anyway).
-func (s *Scheduler) PollNow(ctx context.Context, id string, part int) error {
-	err := s.Inspector.RunTask(tasks.Queue(chunking.FlashAI), PollTaskID(id, part))
+// PollNow runs the poll of part's attempt at once: a waiting poll is moved to
+// the front, a missing one is queued; a poll already running is left to finish
+// (it reads the vendor anyway).
+func (s *Scheduler) PollNow(ctx context.Context, id string, part, attempt int) error {
+	err := s.Inspector.RunTask(tasks.Queue(chunking.FlashAI), pollTaskID(id, part, attempt))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
-		return s.enqueue(ctx, id, part, 0)
+		t, err := newPollTask(id, part, attempt, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("batch %s part %d: poll now: %w", id, part, err)
+		}
+		return nil
 	default:
 		return nil // running or pending already
 	}
