@@ -59,6 +59,9 @@ type Redialer struct {
 		GetBatchPlanList(ctx context.Context, req *flashai.ListRequest) (*flashai.ListResponse, error)
 	}
 	Queue *asynq.Client
+	// Limiter is the fleet's rate limit, waited for before each vendor request;
+	// nil: none.
+	Limiter RateLimiter
 	// Gate is asked before a redial of a campaign with a compliance block; nil
 	// defers such redials (as the engine defers such parts).
 	Gate *compliance.Gate
@@ -272,6 +275,11 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 	if err != nil {
 		return err
 	}
+	if rd.Limiter != nil {
+		if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
+			return err
+		}
+	}
 	notify := fc.NotifyURL
 	if rd.Notify != nil {
 		if notify, err = rd.Notify(ctx, m, part, name); err != nil {
@@ -296,6 +304,11 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 	}
 	held := map[string]bool{}
 	for page := 1; ; page++ {
+		if rd.Limiter != nil {
+			if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
+				return err
+			}
+		}
 		resp, err := rd.Client.GetBatchPlanList(ctx, &flashai.ListRequest{BatchName: name, Page: page, PageNum: flashai.MaxPageNum})
 		if err != nil {
 			return err

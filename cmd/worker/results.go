@@ -63,7 +63,7 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 		Interval: durations[envResultsPoll], Window: durations[envResultsWindow]}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
 	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
-		PollIn: durations[envResultsPoll], Log: p.Log}
+		Limiter: deps.Limiter, PollIn: durations[envResultsPoll], Log: p.Log}
 	if base == "" {
 		return p, nil, nil
 	}
