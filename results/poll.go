@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -376,7 +377,7 @@ func (r *pollRun) store(ctx context.Context, sl Slice, res []Result, closed bool
 			}
 		}
 	}
-	sort.Slice(res, func(i, j int) bool { return res[i].Index < res[j].Index })
+	slices.SortFunc(res, func(a, b Result) int { return a.Index - b.Index })
 	applied, delta, err := r.p.Results.Put(ctx, r.m, sl, res, closed, endCount, false)
 	if err != nil || !applied {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,16 @@ func TestScale(t *testing.T) {
 	}
 	memBefore := usedMemory(t, w)
 
+	if prof := os.Getenv("DIALQ_RESULTS_PROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	parts := make(chan int)
 	var wg sync.WaitGroup
@@ -110,6 +121,7 @@ func TestScale(t *testing.T) {
 	close(parts)
 	wg.Wait()
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+	pprof.StopCPUProfile()
 	rs, err := w.results.Summary(ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,14 @@
 package flashai
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Results: how the calls of a plan ended (seed 004: getBatchPlanCallList,
@@ -148,11 +150,33 @@ func (c *Client) GetPhoneDetail(ctx context.Context, batchName, phone string) (j
 type callListBody struct {
 	BatchName   flexString `json:"batchName"`
 	BatchCount  flexInt    `json:"batchCount"`
-	CallList    flexString `json:"callList"`
+	CallList    callText   `json:"callList"`
 	TotalPage   flexInt    `json:"totalPage"`
 	TotalRecord flexInt    `json:"totalRecord"`
 	Page        flexInt    `json:"page"`
 	PageNum     flexInt    `json:"pageNum"`
+}
+
+// callText is callList: a string of up to 5,000 records. Without escapes (the
+// usual case) it is taken as it stands instead of decoded a second time; anything
+// else is read as flexString reads it.
+type callText string
+
+func (t *callText) UnmarshalJSON(b []byte) error {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		for _, c := range b[1 : n-1] {
+			if c < 0x20 || c == '"' {
+				goto slow // not a valid JSON string: let the decoder say so
+			}
+		}
+		*t = callText(b[1 : n-1])
+		return nil
+	}
+slow:
+	var s flexString
+	err := s.UnmarshalJSON(b)
+	*t = callText(s)
+	return err
 }
 
 // callFields are the fields the seed names, in order, before the raw detail.

@@ -222,6 +222,8 @@ func TestCallListMalformed(t *testing.T) {
 		{"no body", `{"code":"0","msg":"ok"}`, true, 0, 0},
 		{"count not a number", `{"code":"0","body":{"totalPage":"x"}}`, true, 0, 0},
 		{"bad records", `{"code":"0","body":{"callList":"13800138000^20240326^^^^0^^|x^y","totalPage":1}}`, false, 1, 1},
+		{"escaped", `{"code":"0","body":{"callList":"13800138000^20240326^^^^0^\u0041^n\u00f6te|13800138001^20240326^^^^0^^","totalPage":1}}`, false, 2, 0},
+		{"callList a number", `{"code":"0","body":{"callList":12,"totalPage":1}}`, false, 0, 1},
 		{"numbers as strings", `{"code":"0","body":{"callList":"","totalPage":"1","totalRecord":"0"}}`, false, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
