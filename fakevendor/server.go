@@ -79,6 +79,7 @@ type Server struct {
 	refused  map[string]string // number as sent -> reason given inside an accepted call
 	poisoned map[string]bool   // number as sent -> makes its whole call a parameter error
 	calls    map[string]map[int64]int
+	log      []Call
 
 	// What each vendor remembers between calls (tokens, tasks, names, nonces); each
 	// type lives in its vendor's file and guards itself.
@@ -141,6 +142,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) handle(vendor, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc("POST /"+vendor+path, func(w http.ResponseWriter, r *http.Request) {
 		s.countCall(vendor)
+		r, done := s.logCall(vendor, r)
+		defer done()
 		if s.injectFault(w) {
 			return
 		}
@@ -357,6 +360,7 @@ func (s *Server) Reset() {
 	s.refused = map[string]string{}
 	s.poisoned = map[string]bool{}
 	s.calls = map[string]map[int64]int{}
+	s.log = nil
 	s.mu.Unlock()
 	s.resetVendors()
 }

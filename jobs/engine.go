@@ -20,6 +20,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -222,7 +223,7 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("part payload: %v: %w", err, asynq.SkipRetry)
 	}
 	d := e.deps
-	log := d.Log.WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
+	log := d.Log.WithContext(ctx).WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
 	m, err := d.Store.Manifest(ctx, pl.Batch)
 	switch {
 	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy):
@@ -297,10 +298,12 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
-			if _, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
-				"batch cancelled by an operator before this call"); err != nil {
+			n, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
+				"batch cancelled by an operator before this call")
+			if err != nil {
 				return err
 			}
+			d.Metrics.AddNumbers(e.caller.vendor(), "cancelled", n)
 			break
 		}
 		if err != nil {
@@ -421,8 +424,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 	// the workers already).
 	b.RandomizationFactor = 0
 	var res *sent
-	authRefusals := 0
+	authRefusals, attempt := 0, 0
 	op := func() error {
+		attempt++
 		waited, err := d.Limiter.Wait(ctx, vendor, d.Retry.MaxInlineWait)
 		var busy *ratelimit.Busy
 		if errors.As(err, &busy) {
@@ -471,7 +475,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			// The gate kept every number out: no call.
 			res = &sent{}
 		} else {
-			res, err = e.caller.send(callCtx, p, r, call.recs)
+			sendCtx, span := tracing.Start(callCtx, "vendor.call")
+			res, err = e.caller.send(sendCtx, p, r, call.recs)
+			endCallSpan(span, vendor, p, len(call.recs), attempt, err)
 		}
 		if res != nil {
 			res.suppressed = call.suppressed
@@ -591,6 +597,9 @@ func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, st
 		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
 			State: state, Code: code, Reason: reason})
 	}
+	if state == batch.OutcomeUncertain {
+		out.Extra = e.uncertainName(p, r)
+	}
 	return e.record(ctx, p, out)
 }
 
@@ -642,7 +651,7 @@ func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err e
 	if n >= e.deps.Retry.MaxFailures {
 		return e.giveUp(ctx, t, p, fmt.Errorf("%d failed attempts, the last: %w", n, err))
 	}
-	return err
+	return e.retrying(ctx, t, p, n, err)
 }
 
 // giveUp settles a part whose failure budget ran out: every number not yet recorded

@@ -16,6 +16,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
@@ -39,6 +40,13 @@ type Deps struct {
 	Metrics   Metrics
 	Log       *logrus.Entry
 	Retry     Retry
+	// Controls bounds operator controls over vendor tasks; zero fields take
+	// DefaultControls.
+	Controls Controls
+	// retryDelay is the server's retry delay (NewServer sets it).
+	retryDelay asynq.RetryDelayFunc
+	// failLog rate-limits the log lines of failed attempts.
+	failLog *failLog
 	// Webhook posts batch webhooks; nil leaves them off.
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.
@@ -73,6 +81,12 @@ func (d *Deps) defaults() {
 	}
 	if d.Retry == (Retry{}) {
 		d.Retry = DefaultRetry
+	}
+	if d.retryDelay == nil {
+		d.retryDelay = RetryDelay
+	}
+	if d.failLog == nil {
+		d.failLog = newFailLog(10*time.Second, 5)
 	}
 	if d.Retry.MaxFailures == 0 {
 		d.Retry.MaxFailures = tasks.PartMaxFailures
@@ -117,9 +131,11 @@ func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
 }
 
 // Register adds a handler for every task type of every configured vendor, and the
-// batch announcement.
+// batch announcement. Every task runs under a span continuing the trace its headers
+// carry (internal/tracing).
 func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
+	mux.Use(tracing.Middleware)
 	if d.NXCloud != nil {
 		mux.Handle(tasks.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
 	}
@@ -134,6 +150,7 @@ func Register(mux *asynq.ServeMux, d *Deps) {
 		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
 		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
 		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
+		mux.HandleFunc(tasks.TypeFlashAIReconcile, d.flashaiReconcile)
 	}
 	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
 }
