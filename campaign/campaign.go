@@ -24,6 +24,8 @@ type Common struct {
 	// DailyCap is at most this many numbers of the batch sent per calendar day in
 	// the campaign's zone (daily.go); 0 means none.
 	DailyCap int `json:"daily_cap,omitempty"`
+	// Recycle is the "recycle" block: redial rules (recycle.go); nil: none.
+	Recycle *Recycle `json:"recycle,omitempty"`
 }
 
 // NXCloud is createandcall's task settings (sheet §1).
@@ -162,6 +164,11 @@ func Parse(vendor string, data []byte) (Campaign, error) {
 	}
 	if err := checkDailyCap(c); err != nil {
 		return nil, err
+	}
+	if r, ok := c.(interface{ Recycling() *Recycle }); ok {
+		if err := r.Recycling().Validate(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -30,7 +30,9 @@ type Config struct {
 	Yccall  YccallConfig
 	Speech  SpeechConfig
 	FlashAI FlashAIConfig
-	Faults  Faults
+	// FlashAICalls makes the fake flashai's calls end over time (flashai_results.go).
+	FlashAICalls FlashAICallsConfig
+	Faults       Faults
 	// Seed makes fault injection repeatable; zero picks one at random.
 	Seed uint64
 	// Now is the vendor's clock (signature skew checks); nil means time.Now.
@@ -85,6 +87,8 @@ type Server struct {
 	yccall  yccallState
 	speech  speechState
 	flashai flashaiState
+	// flashaiCalls is how the fake flashai's calls end (flashai_results.go).
+	flashaiCalls flashaiCalls
 	// faTenant is the fake flashai's tenant (flashai_seed.go): configuration, kept across Reset.
 	faTenant flashaiTenantState
 }
@@ -124,10 +128,12 @@ func New(cfg Config) *Server {
 		calls:    map[string]map[int64]int{},
 	}
 	s.resetVendors()
+	s.flashaiCalls.cfg = cfg.FlashAICalls
 	s.mountNXCloud()
 	s.mountYccall()
 	s.mountSpeech()
 	s.mountFlashAI()
+	s.mountFlashAIResults()
 	s.mux.HandleFunc("GET /_admin/ledger", s.handleLedger)
 	s.mux.HandleFunc("GET /_admin/stats", s.handleStats)
 	s.mux.HandleFunc("POST /_admin/faults", s.handleFaults)
@@ -397,6 +403,7 @@ func (s *Server) resetVendors() {
 	s.yccall.reset()
 	s.speech.reset()
 	s.flashai.reset()
+	s.flashaiCalls.reset()
 }
 
 func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {

@@ -248,6 +248,9 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// Redelivered after its outcome was recorded: nothing to do but make sure
 		// a finish it caused was announced.
 		log.WithField("state", ps.State).Info("part already settled")
+		if err := e.scheduleResults(ctx, m, pl.Part); err != nil {
+			return err
+		}
 		return d.Lifecycle.EnsureAnnounced(context.WithoutCancel(ctx), m.ID)
 	}
 	if ctl, err := d.Store.Control(ctx, m.ID); err != nil {
@@ -727,6 +730,11 @@ func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *batch.Manifest, p
 func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started time.Time) error {
 	d := e.deps
 	ctx = context.WithoutCancel(ctx)
+	// Scheduled before the settle: a part found settled schedules again, so a
+	// worker dying in between loses nothing (the poll's task id makes one).
+	if err := e.scheduleResults(ctx, p.m, p.part); err != nil {
+		return err
+	}
 	state, err := d.Lifecycle.Settle(ctx, p.m, p.part, p.permanent != nil)
 	if err != nil {
 		return err

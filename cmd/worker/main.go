@@ -43,6 +43,7 @@ import (
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/results"
 	"github.com/dialq/dialq/webhook"
 )
 
@@ -267,6 +268,10 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
 	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
+	poller, callbacks, err := resultsSetup(getenv, rdb, deps, client, insp, reg, entry)
+	if err != nil {
+		return err
+	}
 	whCfg, err := webhook.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
@@ -289,6 +294,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Stopping = stopping.Load
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
+	if poller != nil {
+		results.Register(mux, poller)
+	}
 	srv := jobs.NewServer(conn.Asynq, deps, jobs.ServerOptions{
 		Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout,
 	})
@@ -303,6 +311,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if deps.FlashAI != nil {
 			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
 		}
+		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
@@ -312,9 +321,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
-		var handler http.Handler = h
+		handler := withCallbacks(h, callbacks)
 		if volatile != nil {
-			handler = readyNote(h, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
+			handler = readyNote(handler, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
 		}
 		httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = httpSrv.Serve(ln) }()
