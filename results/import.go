@@ -54,6 +54,13 @@ func (e *ImportError) Error() string {
 type Imported struct {
 	Rows int `json:"rows"`
 	Counts
+	// Redials counts the redials the import scheduled (ScheduleRedials), Late the
+	// numbers with a redialled disposition whose part's next attempt had already
+	// gone out (or found nothing to send): they are stored, not redialled.
+	Redials int `json:"redials_scheduled"`
+	Late    int `json:"late"`
+	// touched counts what was stored per part and attempt.
+	touched map[[2]int]Counts
 }
 
 type importRow struct {
@@ -62,7 +69,8 @@ type importRow struct {
 }
 
 // Import reads a vendor's export of call results (CSV with a header) for batch id
-// and stores one attempt-1 result per row, by the same rules as polled results:
+// and stores one result per row, for the number's latest attempt sent (a redial's
+// when the number was redialled), by the same rules as polled results:
 // answered when it says so, and then only with an answer time or a duration over
 // zero being consistent with it. It stores nothing unless every row is good: a
 // number not in the batch, or not delivered, a duplicate, a disposition or time
@@ -85,7 +93,7 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		return nil, err
 	}
 	matched := map[uint64]bool{}
-	perPart := map[int][]Result{}
+	perPart := map[[2]int][]Result{}
 	sizes := map[int]int{}
 	for part := range m.Parts {
 		ps, err := batches.Progress(ctx, id, part)
@@ -107,6 +115,10 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		for r := range ps.Done {
 			done = append(done, r)
 		}
+		latest, refusedAt, err := st.latestAttempts(ctx, id, part)
+		if err != nil {
+			return nil, err
+		}
 		for i, rec := range recs {
 			key, err := conv.Key(rec.Phone)
 			if err != nil {
@@ -124,9 +136,14 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 				bad = append(bad, RowError{row.line, "number was not delivered to the vendor (" + why + ")"})
 				continue
 			}
+			if k, out := refusedAt[i]; out {
+				bad = append(bad, RowError{row.line, fmt.Sprintf("number was refused by the vendor in attempt %d (%s)", k.attempt, k.reason)})
+				continue
+			}
 			res := row.res
 			res.Index = i
-			perPart[part] = append(perPart[part], res)
+			at := [2]int{part, max(latest[i], 1)}
+			perPart[at] = append(perPart[at], res)
 			sizes[part] = len(recs)
 		}
 	}
@@ -139,9 +156,11 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		sort.Slice(bad, func(i, j int) bool { return bad[i].Line < bad[j].Line })
 		return nil, &ImportError{Rows: bad}
 	}
-	out := &Imported{Rows: len(rows)}
-	for part, res := range perPart {
-		sl := Slice{Part: part, Attempt: 1, Range: chunking.Range{Lo: 0, Hi: sizes[part]}}
+	out := &Imported{Rows: len(rows), touched: map[[2]int]Counts{}}
+	for at, res := range perPart {
+		part := at[0]
+		out.touched[at] = CountsOf(res)
+		sl := Slice{Part: part, Attempt: at[1], Range: chunking.Range{Lo: 0, Hi: sizes[part]}}
 		// A later import adds to an earlier one: its rows win for their numbers.
 		prev, err := st.Get(ctx, m, sl)
 		if err != nil && !errors.Is(err, ErrCorrupt) {

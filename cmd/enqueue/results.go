@@ -123,7 +123,8 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 		return err
 	}
 	defer c.Close()
-	got, err := results.Import(ctx, c.store, results.NewStore(c.rdb, nil), id, bufio.NewReaderSize(in, 256<<10), cols)
+	rst := results.NewStore(c.rdb, nil)
+	got, err := results.Import(ctx, c.store, rst, id, bufio.NewReaderSize(in, 256<<10), cols)
 	var ie *results.ImportError
 	switch {
 	case errors.As(err, &ie):
@@ -140,7 +141,7 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 	}
 	fmt.Fprintf(e.stderr, "imported %d results: %d answered, %d not answered, %d not called\n",
 		got.Rows, got.Answered, got.NotAnswered, got.NotCalled)
-	return nil
+	return importRedials(ctx, c, rst, id, got, e)
 }
 
 // resultsOf is the status's call results, for -json (nil when they cannot be read).

@@ -52,18 +52,19 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	if (base == "") != (secret == "") {
 		return nil, nil, fmt.Errorf("%s and %s must be set together", envCallbackBaseURL, envCallbackSecret)
 	}
-	if deps.FlashAI == nil {
-		return nil, nil, nil
-	}
 	st := results.NewStore(rdb, nil)
+	if deps.FlashAI == nil {
+		// Redials of the vendors whose results are imported (results_redial.go).
+		return &results.Poller{Redials: importRedialer(deps, st, client, log)}, nil, nil
+	}
 	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: durations[envResultsPoll]}
 	deps.Results = sched
 	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
 		Interval: durations[envResultsPoll], Window: durations[envResultsWindow]}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
-	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
-		Limiter: deps.Limiter, PollIn: durations[envResultsPoll], Log: p.Log}
+	p.Redials = importRedialer(deps, st, client, log)
+	p.Redials.Client, p.Redials.PollIn = deps.FlashAI, durations[envResultsPoll]
 	if base == "" {
 		return p, nil, nil
 	}

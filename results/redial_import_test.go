@@ -1,0 +1,300 @@
+package results_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/results"
+)
+
+// Redials of the vendors whose results come by import (NXCloud, Yccall, speech).
+
+// campaignWith is examples/<vendor>.json with extra top-level fields.
+func campaignWith(t *testing.T, vendor, extra string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.TrimSpace(string(b))
+	return []byte(s[:len(s)-1] + ", " + extra + "}")
+}
+
+// enqueueSized sends n numbers to vendor in parts of part numbers, calls of call.
+func (w *world) enqueueSized(vendor string, data []byte, n, part, call int) (*intake.Summary, []string) {
+	w.t.Helper()
+	c, err := intake.CampaignJSON(vendor, data)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p, err := intake.Profile(vendor, part, call)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("139%08d", i)
+	}
+	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
+		intake.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return sum, phones
+}
+
+// sends counts how often each number (its last 11 digits) reached vendor.
+func (w *world) sends(vendor string) map[string]int {
+	out := map[string]int{}
+	for n, c := range w.fake.Ledger(vendor).Numbers {
+		out[n[max(len(n)-11, 0):]] += c
+	}
+	return out
+}
+
+// importRows imports one row per number with its disposition and schedules the
+// redials, as `enqueue results import` does.
+func (w *world) importRows(id string, disp map[string]string) *results.Imported {
+	w.t.Helper()
+	var b strings.Builder
+	b.WriteString("phone,disposition,duration_s\n")
+	for ph, d := range disp {
+		dur := ""
+		if d == "answered" {
+			dur = "12"
+		}
+		fmt.Fprintf(&b, "%s,%s,%s\n", ph, d, dur)
+	}
+	ctx := context.Background()
+	got, err := results.Import(ctx, w.batches, w.results, id, strings.NewReader(b.String()), results.DefaultImportColumns)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	q := w.poller.Redials.Queue
+	if err := results.ScheduleRedials(ctx, w.batches, w.results, q, id, got); err != nil {
+		w.t.Fatal(err)
+	}
+	return got
+}
+
+// waitRedialsDone waits until no redial of id is due and returns its status.
+func (w *world) waitRedialsDone(id string, timeout time.Duration) *results.Status {
+	w.t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
+	for {
+		sum, err := w.results.Summary(ctx, id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if sum.Due == 0 {
+			st, _ := w.batches.Status(ctx, id)
+			rs, err := results.StatusOf(ctx, w.results, st)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			return rs
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("redials of %s still due after %s", id, timeout)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+func (w *world) withGate() {
+	g := compliance.NewGate(compliance.NewStore(w.db.Client))
+	w.deps.Gate, w.poller.Redials.Gate = g, g
+}
+
+// TestRedialAfterImport: for each vendor whose results are imported, numbers
+// imported not_answered or not_called are sent once more after the rule's delay,
+// in a follow-up task, through the gate (a number suppressed since is not);
+// answered ones never; a second import at max_attempts redials nothing.
+func TestRedialAfterImport(t *testing.T) {
+	testredis.RequireReal(t) // suppression lists use BITFIELD
+	for _, tc := range []struct {
+		vendor     string
+		part, call int
+	}{{"nxcloud", 20, 0}, {"yccall", 30, 0}, {"speech", 60, 25}} {
+		t.Run(tc.vendor, func(t *testing.T) {
+			w := setup(t, fakeCallsOff(), time.Hour, time.Hour)
+			w.withGate()
+			ctx := context.Background()
+			lists := compliance.NewStore(w.db.Client)
+			if _, err := lists.Add(ctx, "dnc", []string{"+8613333333333"}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			w.start()
+			data := campaignWith(t, tc.vendor, `"recycle": {"on": ["not_answered", "not_called"], "after": "1s", "max_attempts": 2}, "compliance": {"suppress": ["dnc"]}`)
+			sum, phones := w.enqueueSized(tc.vendor, data, 60, tc.part, tc.call)
+			w.waitDelivered(sum.Batch)
+			disp := map[string]string{}
+			for i, ph := range phones {
+				disp[ph] = []string{"answered", "not_answered", "not_called"}[i%3]
+			}
+			// Opted out after the first send: the redial's gate keeps it out.
+			if _, err := lists.Add(ctx, "dnc", []string{"+86" + phones[1]}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			imported := time.Now()
+			got := w.importRows(sum.Batch, disp)
+			if parts := 60 / tc.part; got.Redials != parts {
+				t.Errorf("redials scheduled %d; want one per part (%d)", got.Redials, parts)
+			}
+			time.Sleep(500 * time.Millisecond)
+			for ph, c := range w.sends(tc.vendor) {
+				if c != 1 {
+					t.Fatalf("%s sent %d times before the rule's delay", ph, c)
+				}
+			}
+			rs := w.waitRedialsDone(sum.Batch, 20*time.Second)
+			if took := time.Since(imported); took < time.Second {
+				t.Errorf("redialled %s after the import; the rule says 1s", took)
+			}
+			sends := w.sends(tc.vendor)
+			want := 0
+			for i, ph := range phones {
+				exp := 2
+				if disp[ph] == "answered" || i == 1 {
+					exp = 1
+				} else {
+					want++
+				}
+				if sends[ph] != exp {
+					t.Errorf("%s (%s) reached the vendor %d times; want %d", ph, disp[ph], sends[ph], exp)
+				}
+			}
+			if rs.Redialled != int64(want) || rs.Pending != int64(want) {
+				t.Errorf("status %+v; want %d redialled and pending", rs, want)
+			}
+			// The export names each redial's follow-up task.
+			tasks := map[string]bool{}
+			err := results.Export(ctx, w.batches, w.results, sum.Batch, func(r results.Row) error {
+				if r.Attempt == 2 {
+					tasks[r.VendorTask] = true
+					if r.Disposition != "pending" {
+						t.Errorf("attempt 2 of %s is %s before any import", r.Phone, r.Disposition)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantTasks := w.fake.Ledger(tc.vendor).Tasks - 60/tc.part; len(tasks) != wantTasks || tasks[""] {
+				t.Errorf("attempt 2 rows name tasks %v; the vendor made %d", tasks, wantTasks)
+			}
+			if tc.vendor == "nxcloud" {
+				for name := range tasks {
+					if !strings.HasSuffix(name, "-r2") || len(name) > 50 {
+						t.Errorf("NXCloud redial task %q: want the attempt in the name, at most 50 characters", name)
+					}
+				}
+			}
+			// The redial's results: max_attempts 2 is reached, nothing more is sent.
+			second := map[string]string{}
+			for i, ph := range phones {
+				if disp[ph] != "answered" && i != 1 {
+					second[ph] = "not_answered"
+				}
+			}
+			got = w.importRows(sum.Batch, second)
+			if got.Redials != 0 {
+				t.Errorf("redials scheduled past max_attempts: %d", got.Redials)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			for ph, c := range w.sends(tc.vendor) {
+				if c > 2 {
+					t.Errorf("%s sent %d times", ph, c)
+				}
+			}
+			st, _ := w.batches.Status(ctx, sum.Batch)
+			rs, err = results.StatusOf(ctx, w.results, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rs.Complete || rs.Pending != 0 || rs.NotAnswered != int64(want)+1 || rs.Answered != 20 {
+				t.Errorf("after the redial's import: %+v", rs)
+			}
+		})
+	}
+}
+
+// TestRedialImportedCrash: the redial's call reaches the vendor and its answer is
+// lost (as when the worker dies mid-call). Speech recognises the repeated task
+// name, so the retry counts it sent; NXCloud and Yccall cannot tell a repeat, so
+// the redial is uncertain and never resent. No number reaches a vendor a third time.
+func TestRedialImportedCrash(t *testing.T) {
+	for _, tc := range []struct {
+		vendor    string
+		mark      string
+		uncertain bool
+	}{{"nxcloud", `-r2"`, true}, {"yccall", "-r2&", true}, {"speech", `-r2"`, false}} {
+		t.Run(tc.vendor, func(t *testing.T) {
+			w := setup(t, fakeCallsOff(), time.Hour, time.Hour)
+			var once sync.Once
+			dropped := false
+			fake := w.fake
+			w.setHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				if bytes.Contains(body, []byte(tc.mark)) {
+					hit := false
+					once.Do(func() { hit = true })
+					if hit {
+						fake.ServeHTTP(httptestRecorder{}, r) // the vendor takes it...
+						dropped = true
+						panic(http.ErrAbortHandler) // ...and the answer is lost
+					}
+				}
+				fake.ServeHTTP(rw, r)
+			}))
+			w.start()
+			data := campaignWith(t, tc.vendor, `"recycle": {"on": ["not_answered"], "after": "1s", "max_attempts": 3}`)
+			sum, phones := w.enqueueSized(tc.vendor, data, 20, 20, 0)
+			w.waitDelivered(sum.Batch)
+			disp := map[string]string{}
+			for i, ph := range phones {
+				disp[ph] = []string{"answered", "not_answered"}[i%2]
+			}
+			w.importRows(sum.Batch, disp)
+			rs := w.waitRedialsDone(sum.Batch, 20*time.Second)
+			time.Sleep(time.Second) // a wrongly retried redial would show by now
+			if !dropped {
+				t.Fatal("the redial's answer was never dropped")
+			}
+			for ph, c := range w.sends(tc.vendor) {
+				want := 2
+				if disp[ph] == "answered" {
+					want = 1
+				}
+				if c != want {
+					t.Errorf("%s (%s) reached the vendor %d times", ph, disp[ph], c)
+				}
+			}
+			if tc.uncertain {
+				if rs.RedialsUncertain != 1 || rs.Redialled != 0 {
+					t.Errorf("status %+v; want the redial uncertain and nothing counted redialled", rs)
+				}
+				return
+			}
+			if rs.RedialsUncertain != 0 || rs.Redialled != 10 {
+				t.Errorf("status %+v; want 10 redialled", rs)
+			}
+		})
+	}
+}
