@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/compliance"
+	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/testredis"
@@ -296,5 +297,55 @@ func TestRedialImportedCrash(t *testing.T) {
 				t.Errorf("status %+v; want 10 redialled", rs)
 			}
 		})
+	}
+}
+
+// TestRedialRefused: a number FlashAI refuses inside a redial's plan
+// (failMobileInfo) is recorded refused for that attempt with the vendor's reason:
+// never redialled again, counted in the status, named in the export.
+func TestRedialRefused(t *testing.T) {
+	w := setup(t, fakevendor.FlashAICallsConfig{Enabled: true, Answer: 0, Delay: 100 * time.Millisecond},
+		100*time.Millisecond, time.Hour)
+	w.start()
+	sum, phones := w.enqueueWith("flashai", recycleCampaign(t, `{"on": ["not_answered", "not_called"], "after": "2s", "max_attempts": 3}`), 20, 20)
+	w.waitComplete(sum.Batch, 20*time.Second)
+	// Refused from now on: the first send took it, the redial's plan will not.
+	w.fake.Refuse("blacklisted by carrier", phones[3])
+	ctx := context.Background()
+	deadline := time.Now().Add(40 * time.Second)
+	var rs *results.Status
+	for {
+		st, _ := w.batches.Status(ctx, sum.Batch)
+		var err error
+		if rs, err = results.StatusOf(ctx, w.results, st); err != nil {
+			t.Fatal(err)
+		}
+		if rs.Complete && rs.Redialled >= 39 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempts 2 and 3 not complete: %+v", rs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// 20 redialled at attempt 2 (one refused), 19 at attempt 3.
+	if rs.Redialled != 39 || rs.Refused != 1 || rs.Pending != 0 || rs.NotAnswered+rs.NotCalled != 19 {
+		t.Errorf("status %+v; want 39 redialled, 1 refused, 19 final", rs)
+	}
+	if n := w.sends("flashai")[phones[3]]; n != 1 {
+		t.Errorf("the refused number was taken %d times; want the first send only", n)
+	}
+	var rows []results.Row
+	err := results.Export(ctx, w.batches, w.results, sum.Batch, func(r results.Row) error {
+		if r.Phone == phones[3] {
+			rows = append(rows, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[1].Attempt != 2 || rows[1].Disposition != "refused" || rows[1].Reason != "blacklisted by carrier" {
+		t.Errorf("export of the refused number: %+v; want attempt 2 refused with the vendor's reason, no attempt 3", rows)
 	}
 }
