@@ -135,7 +135,8 @@ type count struct {
 // batch.Status has a field of that JSON name, so a state the batch lifecycle adds
 // (suppressed, lost) appears without a change here when its name is listed, and
 // without a template change in any case once it is.
-var accountOrder = []string{"delivered", "refused", "failed", "uncertain", "pending", "suppressed", "lost", "rejected"}
+var accountOrder = []string{batch.OutcomeDelivered, batch.OutcomeRefused, batch.OutcomeFailed, batch.OutcomeUncertain, "pending",
+	batch.OutcomeSuppressed, "lost", "rejected"}
 
 // account lists where a batch's numbers are: the one place that turns a Status into
 // (state, count) terms for the progress bars, the funnel and the API.
@@ -441,28 +442,7 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 
 // taskNames lists the vendor-side names recorded for a part's calls ("task:lo-hi"
 // fields), in call order.
-func taskNames(extra map[string]string) []string {
-	type named struct {
-		lo   int
-		name string
-	}
-	var ns []named
-	for k, v := range extra {
-		rest, ok := strings.CutPrefix(k, "task:")
-		if !ok || v == "" {
-			continue
-		}
-		lo, _, _ := strings.Cut(rest, "-")
-		n, _ := strconv.Atoi(lo)
-		ns = append(ns, named{n, v})
-	}
-	sort.Slice(ns, func(i, j int) bool { return ns[i].lo < ns[j].lo })
-	out := make([]string, len(ns))
-	for i, n := range ns {
-		out[i] = n.name
-	}
-	return out
-}
+func taskNames(extra map[string]string) []string { return batch.TaskRefs(extra) }
 
 // taskURL is the dashboard's page of a part's task.
 func taskURL(queue, id string, part int) string {
