@@ -21,6 +21,10 @@ import "strconv"
 //	dialq:{<b>}:p:<n>:o           LIST  part n's numbers not delivered (JSON)
 //	dialq:{<b>}:ctl:<req>         LIST  numbers an operator's control acts on (never in a task payload)
 //	dialq:{<b>}:claim             STRING the staging id committing the batch (expires)
+//	dialq:{<b>}:audit             LIST  the batch's compliance decisions (package compliance
+//	                                    writes it, AuditKey); it expires compliance.DefaultAuditTTL
+//	                                    (180 days) after its last entry, outliving the batch's
+//	                                    retention on purpose: consent records are kept longer
 const keyPrefix = "dialq"
 
 type keys struct{}
@@ -36,6 +40,9 @@ func (k keys) state(id string, n int) string   { return k.part(id, n) + ":s" }
 func (k keys) outcome(id string, n int) string { return k.part(id, n) + ":o" }
 func (keys) control(id, req string) string     { return tag(id) + ":ctl:" + req }
 func (keys) claim(id string) string            { return tag(id) + ":claim" }
+
+// AuditKey is batch id's compliance audit list (see the layout above for its expiry).
+func AuditKey(id string) string { return tag(id) + ":audit" }
 
 // LegacyManifestKey is where dialq before the hash-tagged layout kept a batch's
 // manifest. Batches written that way are not read: drain them with the version that

@@ -222,3 +222,14 @@ func TestPendingLuaMatchesGo(t *testing.T) {
 		})
 	}
 }
+
+// The audit key is stored data: its name must not change, and it carries the
+// batch's hash tag like every other key of the batch.
+func TestAuditKey(t *testing.T) {
+	if got, want := AuditKey("b1"), "dialq:{b1}:audit"; got != want {
+		t.Errorf("AuditKey(b1) = %q; want %q", got, want)
+	}
+	if !strings.HasPrefix(AuditKey("b1"), tag("b1")+":") {
+		t.Errorf("AuditKey(b1) = %q does not carry the batch's hash tag %q", AuditKey("b1"), tag("b1"))
+	}
+}
