@@ -16,6 +16,8 @@ type Reject struct {
 	Line   int64
 	Raw    string
 	Reason string
+	// Duplicate: the row repeats an earlier number (Reason names its line).
+	Duplicate bool
 }
 
 // Sink receives the outcome of every row, in input order.
@@ -78,6 +80,7 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	// 140 KB, and allocating them afresh for every 512 rows made the garbage
 	// collector a visible share of enqueue's CPU.
 	free := make(chan *block, workers*4+2)
+	src.stopOn(ctx)
 	var readErr error
 	go func() {
 		defer close(todo)
@@ -110,7 +113,18 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	dedup := NewDedup()
 	pending := map[int]*block{}
 	next := 0
-	for b := range done {
+	for {
+		// A reader blocked in a read (a terminal, a silent pipe) is left behind
+		// when ctx is done: the caller is stopping.
+		var b *block
+		select {
+		case b = <-done:
+		case <-ctx.Done():
+			return c, ctx.Err()
+		}
+		if b == nil {
+			break
+		}
 		pending[b.seq] = b
 		for {
 			b, ok := pending[next]
@@ -158,7 +172,7 @@ func (c *Counts) consume(b *block, dedup *Dedup, sink Sink) error {
 		}
 		if reason != "" {
 			c.Rejected++
-			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason}); err != nil {
+			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason, Duplicate: v.reason == ""}); err != nil {
 				return err
 			}
 			continue

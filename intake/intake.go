@@ -155,7 +155,7 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, &ConfigError{err}
 	}
 	sink.splitter = splitter
-	gate, gateState, err := newGateFilter(rdb, req, started)
+	gate, gateState, err := newGateFilter(ctx, rdb, req, started)
 	if err != nil {
 		return nil, err
 	}

@@ -469,7 +469,7 @@ func TestRejectsFile(t *testing.T) {
 		{"8", "13800138000", "duplicate of line 2"},
 		{"9", "1380013800", "not a valid number for its region"},
 		{"10", "1380013800a", "contains letters (extensions and vanity numbers are not dialable)"},
-		{"11", "+852 5123 4567", "a HK number: yccall dials CN numbers only"},
+		{"11", "'+852 5123 4567", "a HK number: yccall dials CN numbers only"},
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("rejects file (-want +got):\n%s", diff)
