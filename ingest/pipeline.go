@@ -43,6 +43,9 @@ type Options struct {
 	Workers int
 	// Progress, if set, is called after each block with the rows read so far.
 	Progress func(read int64)
+	// RowCheck, if set, refuses a valid row with a reason ("" keeps it): what the
+	// vendor's tenant cannot take (preflight). It runs on the validating goroutines.
+	RowCheck func(chunking.Record) string
 }
 
 const blockRows = 512
@@ -98,6 +101,9 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 				b.out = b.out[:len(b.rows)]
 				for i := range b.rows {
 					b.out[i] = validate(norm, opt.Vendor, &b.rows[i])
+					if opt.RowCheck != nil && b.out[i].reason == "" {
+						b.out[i].reason = opt.RowCheck(b.out[i].rec)
+					}
 				}
 				select {
 				case done <- b:

@@ -24,6 +24,7 @@ import (
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/csvcell"
+	"github.com/dialq/dialq/preflight"
 )
 
 type enqueueFlags struct {
@@ -32,6 +33,7 @@ type enqueueFlags struct {
 	partSize, callSize, workers                                       int
 	retention                                                         time.Duration
 	jsonOut, dryRun, strict, progress                                 bool
+	noVendorCheck                                                     bool
 }
 
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -90,6 +92,7 @@ func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate, count and print the plan; write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any row is rejected (exit 3)")
 	fs.BoolVar(&f.progress, "progress", true, "show a progress bar when stderr is a terminal")
+	fs.BoolVar(&f.noVendorCheck, "no-vendor-check", false, "FlashAI: do not check the campaign against the tenant (offline enqueue)")
 	return fs, f
 }
 
@@ -141,6 +144,12 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 	if _, err := ingest.NewNormaliser(f.vendor, f.region); err != nil {
 		return usageErr("-region: %v", err)
 	}
+	var checked *preflight.Result
+	if f.vendor == "flashai" {
+		if checked, err = flashaiPreflight(ctx, e, campaignJSON, f.noVendorCheck); err != nil {
+			return err
+		}
+	}
 	var rdb redis.UniversalClient
 	var aopt asynq.RedisConnOpt
 	if !f.dryRun {
@@ -165,6 +174,9 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		Vendor: f.vendor, Region: f.region, Format: format, Campaign: campaignJSON, Profile: profile,
 		BatchID: f.batchID, Queue: f.queue, Source: sourceName(input), Retention: f.retention,
 		Workers: f.workers, Strict: f.strict, DryRun: f.dryRun,
+	}
+	if checked != nil {
+		req.RowCheck, req.VendorCheck = checked.RowCheck, checked.Note
 	}
 	var rejects *rejectWriter
 	if f.rejectsFile != "" {
@@ -256,6 +268,9 @@ func printSummary(e env, asJSON bool, s *intake.Summary) {
 		fmt.Fprintf(e.stderr, "ignored columns: %s\n", strings.Join(s.IgnoredColumns, ", "))
 	}
 	printGate(e, s)
+	if s.VendorCheck != "" {
+		fmt.Fprintf(e.stderr, "campaign %s\n", s.VendorCheck)
+	}
 }
 
 // rejectWriter writes rejected rows as CSV (line, phone, reason); its phone column

@@ -87,17 +87,20 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 	defer c.Close()
 	var prev *batch.Status
 	var prevAt time.Time
+	lines := &statusLines{e: e}
 	for {
 		st, err := c.store.Status(ctx, args[0])
 		if err != nil {
 			return batchErr(err)
 		}
+		lines.read(ctx, c.store, st)
 		if asJSON {
-			if err := json.NewEncoder(e.stdout).Encode(st); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(statusJSON{st, lines.lines}); err != nil {
 				return err
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
+			lines.print(e.stdout)
 		}
 		if !watch || st.Finished {
 			return nil

@@ -1,6 +1,7 @@
 // Command fakevendor serves all four vendor APIs strictly, for demos, compose and
 // benchmarks: NXCloud under /nxcloud, Yccall under /yccall/, speech under /speech,
-// FlashAI under /flashai, and /_admin/ledger, /_admin/stats, /_admin/faults.
+// FlashAI under /flashai, and /_admin/ledger, /_admin/stats, /_admin/faults,
+// /_admin/flashai/tenant (the FlashAI tenant's scripts, variables, lines and agents).
 // It reads the vendors' credentials from the worker's environment variables.
 package main
 
