@@ -23,6 +23,7 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -102,6 +103,10 @@ func BenchmarkDeliverYccall(b *testing.B) {
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
 	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
+	client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	defer client.Close()
+	defer insp.Close()
+	d.Lifecycle = lifecycle.New(d.Store, client, insp, d.Log)
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, d)
 

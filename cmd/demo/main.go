@@ -250,7 +250,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	dashboard := "http://" + ln.Addr().String() + monitor.RootPath + "/"
 
-	if err := w.Start(); err != nil {
+	if err := w.Start(ctx); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Shutdown()

@@ -6,6 +6,7 @@
 package wiring
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 
@@ -54,7 +55,12 @@ type Worker struct {
 	Served    []string
 	Queues    map[string]int
 	Inspector *asynq.Inspector
-	client    *asynq.Client
+	// Runnable holds the autoscaling gauges (dialq_parts_runnable, …), refreshed
+	// from Start until its context ends.
+	Runnable *monitor.Runnable
+	client   *asynq.Client
+	// endGauges stops the gauges' refresh (Close).
+	endGauges context.CancelFunc
 	mux       *asynq.ServeMux
 	srv       *asynq.Server
 	stopping  atomic.Bool
@@ -80,8 +86,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{Deps: deps, Served: served}
 	w.Inspector = asynq.NewInspector(cfg.Asynq)
+	w.Runnable = monitor.NewRunnable(w.Inspector, cfg.Redis)
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		monitor.NewBuildInfo(), monitor.NewQueueCollector(w.Inspector))
+		monitor.NewBuildInfo(), monitor.NewQueueCollector(w.Inspector), w.Runnable)
 	metrics := monitor.NewMetrics(cfg.Registry)
 
 	var opts []batch.Option
@@ -127,25 +134,37 @@ func (w *Worker) MonitorConfig(c monitor.HTTPConfig) monitor.HTTPConfig {
 }
 
 // Start starts the asynq server (Start, not Run: Run traps signals itself, and
-// the caller owns its context).
-func (w *Worker) Start() error {
+// the caller owns its context) and keeps the runnable gauges fresh until ctx ends
+// or Close.
+func (w *Worker) Start(ctx context.Context) error {
 	if err := w.srv.Start(w.mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
+	ctx, w.endGauges = context.WithCancel(ctx)
+	go w.Runnable.Run(ctx, monitor.RunnableInterval)
 	return nil
 }
 
-// Shutdown stops the worker: no new part and no new vendor call from here;
-// calls in flight finish within the shutdown timeout and are recorded, and
-// their parts go back to the queue.
-func (w *Worker) Shutdown() {
+// Quiet stops the worker taking work: no new part and no new vendor call from
+// here; calls in flight finish and are recorded, and their parts go back to the
+// queue. Shutdown still ends the process's server.
+func (w *Worker) Quiet() {
 	w.stopping.Store(true)
 	w.srv.Stop()
+}
+
+// Shutdown quiets the worker and waits, within the shutdown timeout, for the
+// calls in flight.
+func (w *Worker) Shutdown() {
+	w.Quiet()
 	w.srv.Shutdown()
 }
 
 // Close releases the worker's asynq client and inspector.
 func (w *Worker) Close() {
+	if w.endGauges != nil {
+		w.endGauges()
+	}
 	w.client.Close()
 	w.Inspector.Close()
 }

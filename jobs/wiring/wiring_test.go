@@ -54,6 +54,8 @@ func TestNewWorkerWiresEverything(t *testing.T) {
 		t.Error("Stopping not wired, or stopping before Shutdown")
 	case len(w.Queues) == 0:
 		t.Error("no queues")
+	case w.Runnable == nil:
+		t.Error("no runnable gauges for the autoscaler")
 	}
 	if mc := w.MonitorConfig(monitor.HTTPConfig{}); mc.Batches == nil || mc.FlashAI == nil {
 		t.Errorf("MonitorConfig = %+v; want the batch pages and FlashAI's summaries", mc)
