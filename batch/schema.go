@@ -73,8 +73,11 @@ const (
 	PrefixRepeat    = "repeat"
 	SuffixRepeatErr = ":err"
 	PrefixExtra     = "x"
-	// PrefixTask names the extra that holds the vendor task a call created.
-	PrefixTask = "task"
+	// PrefixTask names the extra that holds the vendor task a call created;
+	// PrefixUncertainTask the one an uncertain call was making (what an operator
+	// asks the vendor about).
+	PrefixTask          = "task"
+	PrefixUncertainTask = "uncertain"
 )
 
 // PartFields lists the plain fields and field prefixes a part hash may hold.
@@ -97,25 +100,49 @@ func ParseRangeField(prefix, field string) (chunking.Range, bool) {
 // plan name a call over r created is checkpointed.
 func TaskField(r chunking.Range) string { return rangeField(PrefixTask, r) }
 
-// TaskRefs returns the vendor task names a part's extras record, in call order
-// (the one place that reads TaskField's format).
-func TaskRefs(extra map[string]string) []string {
-	type ref struct {
-		lo   int
-		name string
-	}
-	var refs []ref
+// UncertainTaskField is the extra ("uncertain:<lo>-<hi>") naming the vendor task
+// an uncertain call over r was making.
+func UncertainTaskField(r chunking.Range) string { return rangeField(PrefixUncertainTask, r) }
+
+// CallTask is a vendor task a part's extras name.
+type CallTask struct {
+	Range chunking.Range
+	Name  string
+	// Uncertain is true for the task of an uncertain call (UncertainTaskField).
+	Uncertain bool
+}
+
+// CallTasks returns the vendor tasks a part's extras name, in call order: the
+// one place that reads TaskField's and UncertainTaskField's format.
+func CallTasks(extra map[string]string) []CallTask {
+	var out []CallTask
 	for key, v := range extra {
-		r, ok := ParseRangeField(PrefixTask, key)
-		if !ok || v == "" {
+		if v == "" {
 			continue
 		}
-		refs = append(refs, ref{r.Lo, v})
+		if r, ok := ParseRangeField(PrefixTask, key); ok {
+			out = append(out, CallTask{Range: r, Name: v})
+		} else if r, ok := ParseRangeField(PrefixUncertainTask, key); ok {
+			out = append(out, CallTask{Range: r, Name: v, Uncertain: true})
+		}
 	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].lo < refs[j].lo })
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = r.name
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Range.Lo != out[j].Range.Lo {
+			return out[i].Range.Lo < out[j].Range.Lo
+		}
+		return !out[i].Uncertain && out[j].Uncertain
+	})
+	return out
+}
+
+// TaskRefs returns the vendor task names the part's calls created (TaskField),
+// in call order.
+func TaskRefs(extra map[string]string) []string {
+	var out []string
+	for _, t := range CallTasks(extra) {
+		if !t.Uncertain {
+			out = append(out, t.Name)
+		}
 	}
 	return out
 }

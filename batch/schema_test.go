@@ -180,6 +180,19 @@ func TestTaskFieldRoundTrip(t *testing.T) {
 	if diff := cmp.Diff([]string{"first", "second"}, TaskRefs(extra)); diff != "" {
 		t.Errorf("TaskRefs (-want +got):\n%s", diff)
 	}
+	extra[UncertainTaskField(chunking.Range{Lo: 500, Hi: 1000})] = "second-uncertain"
+	extra["uncertain:x"] = "skipped"
+	want := []CallTask{
+		{Range: chunking.Range{Lo: 0, Hi: 500}, Name: "first"},
+		{Range: chunking.Range{Lo: 500, Hi: 1000}, Name: "second"},
+		{Range: chunking.Range{Lo: 500, Hi: 1000}, Name: "second-uncertain", Uncertain: true},
+	}
+	if diff := cmp.Diff(want, CallTasks(extra)); diff != "" {
+		t.Errorf("CallTasks (-want +got):\n%s", diff)
+	}
+	if got := UncertainTaskField(chunking.Range{Lo: 3, Hi: 9}); got != "uncertain:3-9" {
+		t.Errorf("UncertainTaskField(3-9) = %q; want uncertain:3-9 (a stored format: never change it)", got)
+	}
 	if got := TaskField(chunking.Range{Lo: 3, Hi: 9}); got != "task:3-9" {
 		t.Errorf("TaskField(3-9) = %q; want task:3-9 (a stored format: never change it)", got)
 	}

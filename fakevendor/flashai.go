@@ -161,7 +161,10 @@ func (s *Server) mountFlashAI() {
 // fields in their signed string form.
 func (s *Server) flashaiEndpoint(h func(map[string]string) flashaiReply) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeFlashAI(w, s.flashaiCheck(r, h))
+		writeFlashAI(w, s.flashaiCheck(r, func(p map[string]string) flashaiReply {
+			nameCall(r, p["batchName"])
+			return h(p)
+		}))
 	}
 }
 

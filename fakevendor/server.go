@@ -77,6 +77,7 @@ type Server struct {
 	refused  map[string]string // number as sent -> reason given inside an accepted call
 	poisoned map[string]bool   // number as sent -> makes its whole call a parameter error
 	calls    map[string]map[int64]int
+	log      []Call
 
 	// What each vendor remembers between calls (tokens, tasks, names, nonces); each
 	// type lives in its vendor's file and guards itself.
@@ -135,6 +136,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) handle(vendor, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc("POST /"+vendor+path, func(w http.ResponseWriter, r *http.Request) {
 		s.countCall(vendor)
+		r, done := s.logCall(vendor, r)
+		defer done()
 		if s.injectFault(w) {
 			return
 		}
@@ -351,6 +354,7 @@ func (s *Server) Reset() {
 	s.refused = map[string]string{}
 	s.poisoned = map[string]bool{}
 	s.calls = map[string]map[int64]int{}
+	s.log = nil
 	s.mu.Unlock()
 	s.resetVendors()
 }

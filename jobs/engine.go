@@ -294,10 +294,12 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
-			if _, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
-				"batch cancelled by an operator before this call"); err != nil {
+			n, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
+				"batch cancelled by an operator before this call")
+			if err != nil {
 				return err
 			}
+			d.Metrics.AddNumbers(e.caller.vendor(), "cancelled", n)
 			break
 		}
 		if err != nil {
@@ -591,6 +593,9 @@ func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, st
 		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
 			State: state, Code: code, Reason: reason})
 	}
+	if state == batch.OutcomeUncertain {
+		out.Extra = e.uncertainName(p, r)
+	}
 	return e.record(ctx, p, out)
 }
 
@@ -642,7 +647,7 @@ func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err e
 	if n >= e.deps.Retry.MaxFailures {
 		return e.giveUp(ctx, t, p, fmt.Errorf("%d failed attempts, the last: %w", n, err))
 	}
-	return err
+	return e.retrying(ctx, t, p, n, err)
 }
 
 // giveUp settles a part whose failure budget ran out: every number not yet recorded

@@ -40,6 +40,13 @@ type Deps struct {
 	Metrics   Metrics
 	Log       *logrus.Entry
 	Retry     Retry
+	// Controls bounds operator controls over vendor tasks; zero fields take
+	// DefaultControls.
+	Controls Controls
+	// retryDelay is the server's retry delay (NewServer sets it).
+	retryDelay asynq.RetryDelayFunc
+	// failLog rate-limits the log lines of failed attempts.
+	failLog *failLog
 	// Webhook posts batch webhooks; nil leaves them off.
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.
@@ -70,6 +77,12 @@ func (d *Deps) defaults() {
 	}
 	if d.Retry == (Retry{}) {
 		d.Retry = DefaultRetry
+	}
+	if d.retryDelay == nil {
+		d.retryDelay = RetryDelay
+	}
+	if d.failLog == nil {
+		d.failLog = newFailLog(10*time.Second, 5)
 	}
 	if d.Retry.MaxFailures == 0 {
 		d.Retry.MaxFailures = tasks.PartMaxFailures
@@ -133,6 +146,7 @@ func Register(mux *asynq.ServeMux, d *Deps) {
 		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI}})
 		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
 		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
+		mux.HandleFunc(tasks.TypeFlashAIReconcile, d.flashaiReconcile)
 	}
 	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
 }

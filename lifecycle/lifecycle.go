@@ -170,10 +170,12 @@ func (m *Manager) move(ctx context.Context, id string, part int, state batch.Par
 }
 
 // Wait notes that a part went back to the queue until at: throttled (a vendor's
-// Retry-After or the fleet rate limit), paused, or waiting for its calling window.
+// Retry-After or the fleet rate limit), paused, waiting for its calling window, or
+// retrying after a failed call that may pass (why names the vendor's code and
+// message).
 func (m *Manager) Wait(ctx context.Context, id string, part int, state batch.PartState, at time.Time, why string) error {
 	switch state {
-	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting:
+	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting, batch.PartRetrying:
 	default:
 		return fmt.Errorf("part %d: %s is not a waiting state", part, state)
 	}

@@ -18,12 +18,14 @@ const (
 	// MoveSettle ends a part's run once its calls are recorded (Manager.Settle):
 	// done, failed, cancelled or uncertain, from what was recorded.
 	MoveSettle Move = "settle"
-	// MoveThrottle, MovePausePart and MoveWait send a part back to the queue until
-	// a time (Manager.Wait): a vendor's Retry-After or the fleet rate limit, the
-	// batch's pause, the campaign's calling window.
-	MoveThrottle  Move = "throttle"
-	MovePausePart Move = "pause-part"
-	MoveWait      Move = "wait"
+	// MoveThrottle, MovePausePart, MoveWait and MoveRetryLater send a part back to
+	// the queue until a time (Manager.Wait): a vendor's Retry-After or the fleet
+	// rate limit, the batch's pause, the campaign's calling window, a failed call
+	// that may pass (asynq runs the part again).
+	MoveThrottle   Move = "throttle"
+	MovePausePart  Move = "pause-part"
+	MoveWait       Move = "wait"
+	MoveRetryLater Move = "retry-later"
 	// MoveExhaust settles a part whose retries ran out (Manager.Exhaust).
 	MoveExhaust Move = "exhaust"
 	// MoveRetry queues a failed part again (Manager.Retry).
@@ -51,8 +53,15 @@ type Transition[S comparable] struct {
 }
 
 var (
-	notFinal = []batch.PartState{batch.PartQueued, batch.PartRunning, batch.PartThrottled, batch.PartPaused,
-		batch.PartWaiting, batch.PartUncertain}
+	notFinal = func() []batch.PartState {
+		var out []batch.PartState
+		for _, s := range batch.PartStates {
+			if !s.Final() {
+				out = append(out, s)
+			}
+		}
+		return out
+	}()
 	settled = []batch.PartState{batch.PartDone, batch.PartFailed, batch.PartCancelled, batch.PartUncertain}
 )
 
@@ -71,6 +80,7 @@ var PartTransitions = []Transition[batch.PartState]{
 	{Move: MoveThrottle, From: notFinal, To: []batch.PartState{batch.PartThrottled}},
 	{Move: MovePausePart, From: notFinal, To: []batch.PartState{batch.PartPaused}},
 	{Move: MoveWait, From: notFinal, To: []batch.PartState{batch.PartWaiting}},
+	{Move: MoveRetryLater, From: notFinal, To: []batch.PartState{batch.PartRetrying}},
 	{Move: MoveExhaust, From: notFinal, To: []batch.PartState{batch.PartFailed, batch.PartUncertain}},
 	{Move: MoveRetry, From: []batch.PartState{batch.PartFailed}, To: []batch.PartState{batch.PartQueued}},
 	{Move: MoveResolveDelivered, From: []batch.PartState{batch.PartUncertain},

@@ -20,9 +20,10 @@ var partMoves = map[Move]func(ctx context.Context, f *fixture, man *batch.Manife
 		_, err := f.m.Settle(ctx, man, 0, false)
 		return err
 	},
-	MoveThrottle:  waitMove(batch.PartThrottled),
-	MovePausePart: waitMove(batch.PartPaused),
-	MoveWait:      waitMove(batch.PartWaiting),
+	MoveThrottle:   waitMove(batch.PartThrottled),
+	MovePausePart:  waitMove(batch.PartPaused),
+	MoveWait:       waitMove(batch.PartWaiting),
+	MoveRetryLater: waitMove(batch.PartRetrying),
 	MoveExhaust: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
 		_, err := f.m.Exhaust(ctx, man, 0, nil, "test", "retries ran out")
 		return err

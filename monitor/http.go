@@ -34,6 +34,10 @@ type HTTPConfig struct {
 	// User and Password, when set, guard the dashboard with basic auth. Set both or
 	// neither.
 	User, Password string
+	// Public serves the dashboard and batch pages without auth to any address;
+	// without it and without User, they answer loopback only (403 elsewhere).
+	// /metrics, /healthz and /readyz are open either way.
+	Public bool
 	// Writable lets dashboard users delete, run, archive and cancel tasks and pause
 	// queues. It requires User and Password.
 	Writable bool
@@ -88,6 +92,9 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		ReadOnly:         !cfg.Writable,
 	})
 	auth := func(h http.Handler) http.Handler { return h }
+	if !cfg.Public {
+		auth = loopbackOnly
+	}
 	if cfg.User != "" {
 		auth = func(h http.Handler) http.Handler { return basicAuth(cfg.User, cfg.Password, h) }
 	}

@@ -437,8 +437,8 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 		switch ps.State {
 		case batch.PartUncertain:
 			row.Commands = []string{
-				fmt.Sprintf("enqueue resolve %s %d delivered", st.Batch, part),
-				fmt.Sprintf("enqueue resolve %s %d resend", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -delivered %d", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -not-delivered %d", st.Batch, part),
 			}
 		case batch.PartFailed:
 			row.Commands = []string{fmt.Sprintf("enqueue retry %s", st.Batch)}
@@ -449,8 +449,18 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 }
 
 // taskNames lists the vendor-side names recorded for a part's calls ("task:lo-hi"
-// fields), in call order.
-func taskNames(extra map[string]string) []string { return batch.TaskRefs(extra) }
+// fields, and "uncertain:lo-hi" for an uncertain call's), in call order.
+func taskNames(extra map[string]string) []string {
+	var out []string
+	for _, t := range batch.CallTasks(extra) {
+		if t.Uncertain {
+			// The task an uncertain call was making: what to ask the vendor about.
+			t.Name += " (uncertain)"
+		}
+		out = append(out, t.Name)
+	}
+	return out
+}
 
 // taskURL is the dashboard's page of a part's task.
 func taskURL(queue, id string, part int) string {
@@ -536,7 +546,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 			if err := take(); err != nil {
 				return err
 			}
-			rj[reason{State: "rejected", Reason: maskDigits(r.Reason)}]++
+			rj[reason{State: "rejected", Reason: reasonKey(maskDigits(r.Reason))}]++
 			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
@@ -550,7 +560,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 				if err := take(); err != nil {
 					return err
 				}
-				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: maskDigits(o.Reason)}]++
+				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: reasonKey(maskDigits(o.Reason))}]++
 				return nil
 			})
 			if err != nil && !errors.Is(err, errEnough) {

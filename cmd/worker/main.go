@@ -65,6 +65,7 @@ type config struct {
 	monUser         string
 	monPassword     string
 	monWritable     bool
+	pagesPublic     bool
 	vendors         string
 	allowVolatile   bool
 	gaugesOnly      bool
@@ -118,6 +119,11 @@ func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config,
 	if *queues != "" {
 		if c.queues, err = parseQueues(*queues); err != nil {
 			return nil, err
+		}
+	}
+	if v := getenv(monitor.EnvPagesPublic); v != "" {
+		if c.pagesPublic, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%s %q: want true or false", monitor.EnvPagesPublic, v)
 		}
 	}
 	if c.gaugesOnly, err = strconv.ParseBool(*gaugesOnly); err != nil {
@@ -234,7 +240,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.httpAddr != "" {
 		mcfg := w.MonitorConfig(monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.RedisReady(rdb),
+			Public: cfg.pagesPublic,
+			Ready:  monitor.RedisReady(rdb),
 		})
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
