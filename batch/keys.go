@@ -25,6 +25,7 @@ import "strconv"
 //	                                    writes it, AuditKey); it expires compliance.DefaultAuditTTL
 //	                                    (180 days) after its last entry, outliving the batch's
 //	                                    retention on purpose: consent records are kept longer
+//	dialq:{<b>}:res…              call results, built by package results (results/keys.go)
 const keyPrefix = "dialq"
 
 type keys struct{}
@@ -43,6 +44,14 @@ func (keys) claim(id string) string            { return tag(id) + ":claim" }
 
 // AuditKey is batch id's compliance audit list (see the layout above for its expiry).
 func AuditKey(id string) string { return tag(id) + ":audit" }
+
+// Tag is batch id's key prefix with its hash tag: keys other packages keep for a
+// batch (call results) start with it, so they live in the batch's slot.
+func Tag(id string) string { return tag(id) }
+
+// ManifestKey is batch id's manifest, for scripts of other packages that read its
+// expiry.
+func ManifestKey(id string) string { return k.manifest(id) }
 
 // LegacyManifestKey is where dialq before the hash-tagged layout kept a batch's
 // manifest. Batches written that way are not read: drain them with the version that

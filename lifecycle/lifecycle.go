@@ -303,9 +303,11 @@ func (m *Manager) Cancel(ctx context.Context, id string) error {
 }
 
 // Pause holds batch id in dialq: no new call starts; parts that come up go back to
-// the queue as paused until Resume.
+// the queue as paused until Resume. Parts waiting (a quota, a daily cap, a window)
+// come up now, so that they show paused at once instead of at their resume time.
 func (m *Manager) Pause(ctx context.Context, id string) error {
-	if _, err := m.store.Manifest(ctx, id); err != nil {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
 		return err
 	}
 	changed, err := m.store.SetControl(ctx, id, batch.ControlPaused)
@@ -315,7 +317,7 @@ func (m *Manager) Pause(ctx context.Context, id string) error {
 	if !changed {
 		return fmt.Errorf("batch %s is paused already: %w", id, ErrNothingToDo)
 	}
-	return nil
+	return m.runWaiting(ctx, man)
 }
 
 // Resume releases a paused batch and runs its held parts now.

@@ -52,6 +52,8 @@ type HTTPConfig struct {
 	// FlashAI, when set, adds FlashAI's own call summary to FlashAI batch pages.
 	// Leave it nil (not a nil *flashai.Client) when the worker has no FlashAI client.
 	FlashAI CallSummarizer
+	// Results, when set, adds the calls' results to batch pages.
+	Results ResultsReader
 }
 
 // Handler serves the operators' endpoints:
@@ -119,6 +121,7 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		return h, nil
 	}
 	p := newPages(cfg.Batches, cfg.FlashAI)
+	p.results = cfg.Results
 	p.register(mux, auth)
 	mux.Handle("GET "+BatchesPath, http.RedirectHandler(BatchesPath+"/", http.StatusMovedPermanently))
 	ctx, stop := context.WithCancel(context.Background())

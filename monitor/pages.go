@@ -71,6 +71,7 @@ var templateFS embed.FS
 type pages struct {
 	br      BatchReader
 	fa      CallSummarizer
+	results ResultsReader
 	rates   *rateBook
 	vendor  *summaryCache
 	lines   linesCache
@@ -327,9 +328,11 @@ type detail struct {
 	Samples []rateSample `json:"rate_samples"`
 	// VendorSide is what the vendor itself says (FlashAI only).
 	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
-	Chart      *chart         `json:"-"`
-	Now        time.Time      `json:"-"`
-	RefreshMS  int64          `json:"-"`
+	// Results are the calls' results (results.go); nil without any.
+	Results   *resultsView `json:"results,omitempty"`
+	Chart     *chart       `json:"-"`
+	Now       time.Time    `json:"-"`
+	RefreshMS int64        `json:"-"`
 
 	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
 	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
@@ -363,6 +366,7 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 			d.VendorLines = d.LinesSide.Lines
 		}
 	}
+	d.Results = p.callResults(ctx, st)
 	return d, nil
 }
 

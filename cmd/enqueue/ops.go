@@ -95,12 +95,13 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 		}
 		lines.read(ctx, c.store, st)
 		if asJSON {
-			if err := json.NewEncoder(e.stdout).Encode(statusJSON{st, lines.lines}); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(statusJSON{Status: st, VendorLines: lines.lines, Results: resultsOf(ctx, c, st)}); err != nil {
 				return err
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
 			lines.print(e.stdout)
+			printResults(ctx, e, c, st)
 			if m, err := c.store.Manifest(ctx, st.Batch); err == nil && !st.Finished && m.Queue != "" {
 				if msg := c.life.Unserved(m.Queue); msg != "" {
 					fmt.Fprintln(e.stdout, "warning:", msg)
@@ -282,6 +283,9 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 		action = tasks.ActionRestart
 	}
 	if err != nil {
+		if held, herr := holdRedials(ctx, c, verb, id, err, e); held || herr != nil {
+			return herr
+		}
 		return batchErr(err)
 	}
 	switch verb {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/dialq/dialq/internal/buildinfo"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,7 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
+	"github.com/dialq/dialq/results"
 )
 
 func main() {
@@ -186,6 +188,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		// heap grows to twice the live data between collections.
 		debug.SetMemoryLimit(int64(64<<20 + cfg.concurrency*5<<20))
 	}
+	qcfg, err := quotaConfig(getenv)
+	if err != nil {
+		return err
+	}
+	now, err := clockFromEnv(getenv)
+	if err != nil {
+		return err
+	}
 	level, err := logrus.ParseLevel(cfg.logLevel)
 	if err != nil {
 		return fmt.Errorf("log level: %w", err)
@@ -224,12 +234,23 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return serveGauges(ctx, conn, cfg, entry)
 	}
 	reg := prometheus.NewRegistry()
+	var callbacks http.Handler // the vendor's results callbacks, when on
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
 	w, err := wiring.NewWorker(wiring.Config{
 		Getenv: getenv, Redis: rdb, Asynq: conn.Asynq, Vendors: cfg.vendors, Rates: cfg.rates,
-		Confirm: confirm.For(rdb), Registry: reg, Log: entry,
+		Confirm: confirm.For(rdb), Clock: now, Quota: quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry),
+		Registry: reg, Log: entry,
 		Server: jobs.ServerOptions{Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout},
+		// Results collection (FlashAI): polls, redials and the vendor's callbacks.
+		Extend: func(w *wiring.Worker) (func(*asynq.ServeMux), error) {
+			poller, cb, err := resultsSetup(getenv, rdb, w.Deps, w.Client, w.Inspector, reg, entry)
+			if err != nil || poller == nil {
+				return nil, err
+			}
+			callbacks = cb
+			return func(mux *asynq.ServeMux) { results.Register(mux, poller) }, nil
+		},
 	})
 	if err != nil {
 		return err
@@ -243,6 +264,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 			Public: cfg.pagesPublic,
 			Ready:  monitor.RedisReady(rdb),
 		})
+		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
@@ -252,9 +274,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
-		var handler http.Handler = h
+		handler := withCallbacks(h, callbacks)
 		if volatile != nil {
-			handler = readyNote(h, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
+			handler = readyNote(handler, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
 		}
 		httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = httpSrv.Serve(ln) }()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/webhook"
 )
@@ -41,6 +43,14 @@ type Config struct {
 	Rates map[string]float64
 	// Confirm, when set, confirms each in-flight mark durable before its call.
 	Confirm batch.Confirmer
+	// Clock is the ledger's clock; nil means time.Now.
+	Clock func() time.Time
+	// Quota holds the vendors' quotas; nil means none.
+	Quota *quota.Limiter
+	// Extend, when set, runs once the dependencies are built and before the
+	// handlers are registered: it may set more of w.Deps (results collection)
+	// and returns a function that registers more handlers, or nil.
+	Extend func(w *Worker) (register func(*asynq.ServeMux), err error)
 	// Registry receives the worker's metrics (calls, queues, Go runtime, build).
 	Registry *prometheus.Registry
 	Log      *logrus.Entry
@@ -58,7 +68,8 @@ type Worker struct {
 	// Runnable holds the autoscaling gauges (dialq_parts_runnable, …), refreshed
 	// from Start until its context ends.
 	Runnable *monitor.Runnable
-	client   *asynq.Client
+	// Client queues tasks (the lifecycle's, and Extend's).
+	Client *asynq.Client
 	// endGauges stops the gauges' refresh (Close).
 	endGauges context.CancelFunc
 	mux       *asynq.ServeMux
@@ -95,12 +106,23 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if cfg.Confirm != nil {
 		opts = append(opts, batch.WithConfirmer(cfg.Confirm))
 	}
+	if cfg.Clock != nil {
+		opts = append(opts, batch.WithClock(cfg.Clock))
+	}
 	deps.Store = batch.NewStore(cfg.Redis, opts...)
+	deps.Quota = cfg.Quota
 	deps.Metrics = metrics
 	deps.Log = cfg.Log
-	w.client = asynq.NewClient(cfg.Asynq)
-	deps.Lifecycle = lifecycle.New(deps.Store, w.client, w.Inspector, cfg.Log)
+	w.Client = asynq.NewClient(cfg.Asynq)
+	deps.Lifecycle = lifecycle.New(deps.Store, w.Client, w.Inspector, cfg.Log)
 	deps.Gate = compliance.NewGate(compliance.NewStore(cfg.Redis))
+	var register func(*asynq.ServeMux)
+	if cfg.Extend != nil {
+		if register, err = cfg.Extend(w); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
 	whCfg.Log, whCfg.Metrics = cfg.Log.WithField("component", "webhook"), metrics
 	sender, err := webhook.New(whCfg)
 	if err != nil {
@@ -119,6 +141,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 	deps.Stopping = w.stopping.Load
 	w.mux = asynq.NewServeMux()
 	jobs.Register(w.mux, deps)
+	if register != nil {
+		register(w.mux)
+	}
 	w.srv = jobs.NewServer(cfg.Asynq, deps, cfg.Server)
 	return w, nil
 }
@@ -165,6 +190,6 @@ func (w *Worker) Close() {
 	if w.endGauges != nil {
 		w.endGauges()
 	}
-	w.client.Close()
+	w.Client.Close()
 	w.Inspector.Close()
 }
