@@ -27,8 +27,9 @@ const (
 	envCallbackSecret  = "DIALQ_CALLBACK_SECRET" // or DIALQ_CALLBACK_SECRET_FILE
 )
 
-// resultsSetup wires results collection into deps when the worker serves FlashAI.
-// It returns the poll handler to register (nil when FlashAI is not served) and
+// resultsSetup wires results collection into deps: FlashAI's polls when the
+// worker serves FlashAI, every served vendor's redials. It returns the handlers
+// to register (a Poller without a FlashAI client registers the redials only) and
 // the callbacks' handler (nil when callbacks are off).
 func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.Deps, client *asynq.Client,
 	insp *asynq.Inspector, reg prometheus.Registerer, log *logrus.Entry) (*results.Poller, http.Handler, error) {
