@@ -34,8 +34,9 @@ func campaignWith(t *testing.T, vendor, extra string) []byte {
 	return []byte(s[:len(s)-1] + ", " + extra + "}")
 }
 
-// enqueueSized sends n numbers to vendor in parts of part numbers, calls of call.
-func (w *world) enqueueSized(vendor string, data []byte, n, part, call int) (*intake.Summary, []string) {
+// enqueueSized sends n numbers (from the first) to vendor in parts of part
+// numbers, calls of call.
+func (w *world) enqueueSized(vendor string, data []byte, first, n, part, call int) (*intake.Summary, []string) {
 	w.t.Helper()
 	c, err := intake.CampaignJSON(vendor, data)
 	if err != nil {
@@ -47,7 +48,7 @@ func (w *world) enqueueSized(vendor string, data []byte, n, part, call int) (*in
 	}
 	phones := make([]string, n)
 	for i := range phones {
-		phones[i] = fmt.Sprintf("139%08d", i)
+		phones[i] = fmt.Sprintf("139%08d", first+i)
 	}
 	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
 		intake.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
@@ -141,7 +142,7 @@ func TestRedialAfterImport(t *testing.T) {
 			}
 			w.start()
 			data := campaignWith(t, tc.vendor, `"recycle": {"on": ["not_answered", "not_called"], "after": "1s", "max_attempts": 2}, "compliance": {"suppress": ["dnc"]}`)
-			sum, phones := w.enqueueSized(tc.vendor, data, 60, tc.part, tc.call)
+			sum, phones := w.enqueueSized(tc.vendor, data, 0, 60, tc.part, tc.call)
 			w.waitDelivered(sum.Batch)
 			disp := map[string]string{}
 			for i, ph := range phones {
@@ -266,7 +267,7 @@ func TestRedialImportedCrash(t *testing.T) {
 			}))
 			w.start()
 			data := campaignWith(t, tc.vendor, `"recycle": {"on": ["not_answered"], "after": "1s", "max_attempts": 3}`)
-			sum, phones := w.enqueueSized(tc.vendor, data, 20, 20, 0)
+			sum, phones := w.enqueueSized(tc.vendor, data, 0, 20, 20, 0)
 			w.waitDelivered(sum.Batch)
 			disp := map[string]string{}
 			for i, ph := range phones {
@@ -347,5 +348,48 @@ func TestRedialRefused(t *testing.T) {
 	}
 	if len(rows) != 2 || rows[1].Attempt != 2 || rows[1].Disposition != "refused" || rows[1].Reason != "blacklisted by carrier" {
 		t.Errorf("export of the refused number: %+v; want attempt 2 refused with the vendor's reason, no attempt 3", rows)
+	}
+}
+
+// TestRedialImportedHeld: an imported batch's redials obey pause and cancel (the
+// batch has finished, so the hold is the redials' own, as `enqueue pause|cancel`
+// set it): paused, nothing goes out until resumed; cancelled, nothing at all.
+func TestRedialImportedHeld(t *testing.T) {
+	w := setup(t, fakeCallsOff(), time.Hour, time.Hour)
+	w.start()
+	data := campaignWith(t, "yccall", `"recycle": {"on": ["not_answered"], "after": "1s", "max_attempts": 2}`)
+	ctx := context.Background()
+	var ids []string
+	for i := range 2 {
+		sum, phones := w.enqueueSized("yccall", data, 100*i, 10, 10, 0)
+		w.waitDelivered(sum.Batch)
+		disp := map[string]string{}
+		for _, ph := range phones {
+			disp[ph] = "not_answered"
+		}
+		w.importRows(sum.Batch, disp)
+		ids = append(ids, sum.Batch)
+	}
+	for i, verb := range []string{"pause", "cancel"} {
+		if ok, err := w.results.Hold(ctx, ids[i], verb); !ok || err != nil {
+			t.Fatalf("%s: %v %v", verb, ok, err)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if n := w.fake.Ledger("yccall").Tasks; n != 2 {
+		t.Fatalf("vendor tasks %d while one batch's redials are paused and the other's cancelled; want the 2 first sends", n)
+	}
+	st, _ := w.batches.Status(ctx, ids[1])
+	if rs, _ := results.StatusOf(ctx, w.results, st); !rs.Complete || rs.Redialled != 0 {
+		t.Errorf("cancelled: %+v", rs)
+	}
+	if ok, err := w.results.Hold(ctx, ids[0], "resume"); !ok || err != nil {
+		t.Fatalf("resume: %v %v", ok, err)
+	}
+	if rs := w.waitRedialsDone(ids[0], 20*time.Second); rs.Redialled != 10 {
+		t.Errorf("resumed: %+v", rs)
+	}
+	if n := w.fake.Ledger("yccall").Tasks; n != 3 {
+		t.Errorf("vendor tasks %d after the resume; want 3", n)
 	}
 }
