@@ -22,11 +22,14 @@ import (
 // ImportColumns name the columns of a vendor's export, as its header spells them.
 type ImportColumns struct {
 	Phone, Disposition, Duration, AnsweredAt, IntentTag string
+	// Attempt, optional, names the attempt a row is for (1 the first send, k a
+	// redial's); without it, or empty, a row is for the number's latest attempt.
+	Attempt string
 }
 
 // DefaultImportColumns are the names used when none are given.
 var DefaultImportColumns = ImportColumns{Phone: "phone", Disposition: "disposition", Duration: "duration_s",
-	AnsweredAt: "answered_at", IntentTag: "intent_tag"}
+	AnsweredAt: "answered_at", IntentTag: "intent_tag", Attempt: "attempt"}
 
 // RowError is a row of an import refused, with its line (the header is line 1).
 type RowError struct {
@@ -64,8 +67,9 @@ type Imported struct {
 }
 
 type importRow struct {
-	line int64
-	res  Result
+	line    int64
+	res     Result
+	attempt int
 }
 
 // Import reads a vendor's export of call results (CSV with a header) for batch id
@@ -115,7 +119,7 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		for r := range ps.Done {
 			done = append(done, r)
 		}
-		latest, refusedAt, err := st.latestAttempts(ctx, id, part)
+		sentIn, refusedAt, err := st.latestAttempts(ctx, id, part)
 		if err != nil {
 			return nil, err
 		}
@@ -136,13 +140,21 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 				bad = append(bad, RowError{row.line, "number was not delivered to the vendor (" + why + ")"})
 				continue
 			}
-			if k, out := refusedAt[i]; out {
-				bad = append(bad, RowError{row.line, fmt.Sprintf("number was refused by the vendor in attempt %d (%s)", k.attempt, k.reason)})
+			latest := 1
+			if n := len(sentIn[i]); n > 0 {
+				latest = sentIn[i][n-1]
+			}
+			k := row.attempt
+			if why := attemptProblem(k, latest, sentIn[i], refusedAt[i]); why != "" {
+				bad = append(bad, RowError{row.line, why})
 				continue
+			}
+			if k == 0 {
+				k = latest
 			}
 			res := row.res
 			res.Index = i
-			at := [2]int{part, max(latest[i], 1)}
+			at := [2]int{part, k}
 			perPart[at] = append(perPart[at], res)
 			sizes[part] = len(recs)
 		}
@@ -205,7 +217,7 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 		idx[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
 	}
 	col := func(name string, required bool) (int, error) {
-		if i, ok := idx[name]; ok {
+		if i, ok := idx[name]; ok && name != "" {
 			return i, nil
 		}
 		if required {
@@ -213,11 +225,12 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 		}
 		return -1, nil
 	}
-	var c [5]int
+	var c [6]int
 	for i, x := range []struct {
 		name     string
 		required bool
-	}{{cols.Phone, true}, {cols.Disposition, true}, {cols.Duration, false}, {cols.AnsweredAt, false}, {cols.IntentTag, false}} {
+	}{{cols.Phone, true}, {cols.Disposition, true}, {cols.Duration, false}, {cols.AnsweredAt, false}, {cols.IntentTag, false},
+		{cols.Attempt, false}} {
 		if c[i], err = col(x.name, x.required); err != nil {
 			return nil, nil, err
 		}
@@ -253,7 +266,14 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 			bad = append(bad, RowError{int64(line), fmt.Sprintf("number repeated (first on line %d)", prev.line)})
 			continue
 		}
-		rows[key] = importRow{line: int64(line), res: res}
+		k := 0
+		if a := get(c[5]); a != "" {
+			if k, err = strconv.Atoi(a); err != nil || k < 1 {
+				bad = append(bad, RowError{int64(line), fmt.Sprintf("attempt %q: want 1 or more", a)})
+				continue
+			}
+		}
+		rows[key] = importRow{line: int64(line), res: res, attempt: k}
 	}
 	return rows, bad, nil
 }

@@ -3,6 +3,8 @@ package results
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -23,10 +25,11 @@ type refusal struct {
 	reason  string
 }
 
-// latestAttempts maps each record of part that a redial sent to its latest
-// attempt, and the records a redial's call had refused to that attempt.
-func (s *Store) latestAttempts(ctx context.Context, id string, part int) (map[int]int, map[int]refusal, error) {
-	latest, refused := map[int]int{}, map[int]refusal{}
+// latestAttempts maps each record of part that a redial sent to the redials'
+// attempts that took it (ascending), and the records a redial's call refused to
+// that attempt.
+func (s *Store) latestAttempts(ctx context.Context, id string, part int) (map[int][]int, map[int]refusal, error) {
+	latest, refused := map[int][]int{}, map[int]refusal{}
 	for k := 2; ; k++ {
 		idx, _, ok, err := s.redialSent(ctx, id, part, k)
 		if err != nil || !ok {
@@ -41,8 +44,7 @@ func (s *Store) latestAttempts(ctx context.Context, id string, part int) (map[in
 				refused[x] = refusal{attempt: k, reason: why}
 				continue
 			}
-			latest[x] = k
-			delete(refused, x)
+			latest[x] = append(latest[x], k)
 		}
 	}
 }
@@ -94,4 +96,23 @@ func ScheduleRedials(ctx context.Context, batches *batch.Store, st *Store, q *as
 		}
 	}
 	return nil
+}
+
+// attemptProblem says why a row for attempt k (0: the latest) of a number whose
+// latest attempt is latest cannot be stored, or "". A superseded attempt's result
+// cannot change (the number was redialled on it), and a refused one has none.
+func attemptProblem(k, latest int, sentIn []int, refused refusal) string {
+	if refused.attempt > 0 {
+		if k == 0 || k == refused.attempt {
+			return fmt.Sprintf("number was refused by the vendor in attempt %d (%s)", refused.attempt, refused.reason)
+		}
+		latest = refused.attempt // the attempts before it were superseded
+	}
+	if k == 0 || k == latest {
+		return ""
+	}
+	if k > latest || (k != 1 && !slices.Contains(sentIn, k)) {
+		return fmt.Sprintf("number was not sent in attempt %d", k)
+	}
+	return fmt.Sprintf("attempt %d of this number was superseded by attempt %d (it was redialled on that result): import the latest attempt's result", k, latest)
 }

@@ -3,6 +3,7 @@ package results_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -391,5 +392,68 @@ func TestRedialImportedHeld(t *testing.T) {
 	}
 	if n := w.fake.Ledger("yccall").Tasks; n != 3 {
 		t.Errorf("vendor tasks %d after the resume; want 3", n)
+	}
+}
+
+// TestImportAttempts: after a redial, a row is for the number's latest attempt;
+// an attempt column may name it, and a row for a superseded attempt, an attempt
+// never sent, or an attempt the vendor refused (Yccall invaliddata in the
+// redial) is refused with its line.
+func TestImportAttempts(t *testing.T) {
+	w := setup(t, fakeCallsOff(), time.Hour, time.Hour)
+	w.start()
+	data := campaignWith(t, "yccall", `"recycle": {"on": ["not_answered"], "after": "1s", "max_attempts": 3}`)
+	sum, phones := w.enqueueSized("yccall", data, 0, 10, 10, 0)
+	w.waitDelivered(sum.Batch)
+	disp := map[string]string{}
+	for _, ph := range phones {
+		disp[ph] = "not_answered"
+	}
+	w.fake.Refuse("number in blacklist", phones[5]) // the first send is over: only the redial meets it
+	w.importRows(sum.Batch, disp)
+	rs := w.waitRedialsDone(sum.Batch, 20*time.Second)
+	if rs.Redialled != 10 || rs.Refused != 1 || rs.Pending != 9 {
+		t.Fatalf("after the redial: %+v; want 10 redialled, 1 refused, 9 pending", rs)
+	}
+	ctx := context.Background()
+	bad := "phone,disposition,attempt\n" +
+		phones[0] + ",answered,1\n" + // line 2: attempt 1 was superseded by the redial
+		phones[1] + ",not_answered,3\n" + // 3: attempt 3 never sent
+		phones[2] + ",not_answered,x\n" + // 4: not an attempt
+		phones[5] + ",not_answered,\n" // 5: refused by the vendor in attempt 2
+	_, err := results.Import(ctx, w.batches, w.results, sum.Batch, strings.NewReader(bad), results.DefaultImportColumns)
+	var ie *results.ImportError
+	if !errors.As(err, &ie) || len(ie.Rows) != 4 {
+		t.Fatalf("Import = %v; want 4 rows refused", err)
+	}
+	for i, want := range []string{"superseded by attempt 2", "not sent in attempt 3", `attempt "x"`, "refused by the vendor in attempt 2 (number in blacklist)"} {
+		if ie.Rows[i].Line != int64(i+2) || !strings.Contains(ie.Rows[i].Reason, want) {
+			t.Errorf("row %d: %+v; want line %d: %s", i, ie.Rows[i], i+2, want)
+		}
+	}
+	var good strings.Builder
+	good.WriteString("phone,disposition,attempt,duration_s\n")
+	for i, ph := range phones {
+		switch {
+		case i == 5:
+		case i%2 == 0:
+			fmt.Fprintf(&good, "%s,answered,2,30\n", ph)
+		default:
+			fmt.Fprintf(&good, "%s,not_answered,,\n", ph) // the latest: attempt 2
+		}
+	}
+	got, err := results.Import(ctx, w.batches, w.results, sum.Batch, strings.NewReader(good.String()), results.DefaultImportColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := results.ScheduleRedials(ctx, w.batches, w.results, w.poller.Redials.Queue, sum.Batch, got); err != nil || got.Redials != 1 {
+		t.Fatalf("attempt 3 scheduled for %d parts (%v); want 1", got.Redials, err)
+	}
+	rs = w.waitRedialsDone(sum.Batch, 20*time.Second)
+	if rs.Answered != 5 || rs.Redialled != 14 || rs.Refused != 1 || rs.Pending != 4 {
+		t.Errorf("after attempt 2's results: %+v; want 5 answered, 4 more redialled (14), 4 pending", rs)
+	}
+	if n := w.sends("yccall")[phones[5]]; n != 1 {
+		t.Errorf("the refused number reached the vendor %d times", n)
 	}
 }

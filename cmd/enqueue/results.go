@@ -20,7 +20,7 @@ import (
 // enqueue results: export a batch's call results, or import a vendor's export
 // (package results holds the logic; this is the command's glue).
 
-const resultsUsage = "usage: enqueue results [-format csv|jsonl] [-o FILE] BATCH\n       enqueue results import [-phone-col phone] [-disposition-col disposition] [-duration-col duration_s] [-answered-at-col answered_at] [-intent-tag-col intent_tag] BATCH FILE|-"
+const resultsUsage = "usage: enqueue results [-format csv|jsonl] [-o FILE] BATCH\n       enqueue results import [-phone-col phone] [-disposition-col disposition] [-duration-col duration_s] [-answered-at-col answered_at] [-intent-tag-col intent_tag] [-attempt-col attempt] BATCH FILE|-"
 
 func init() { register(resultsCmd) }
 
@@ -47,6 +47,7 @@ func resultsImportCmd(e env) *ffcli.Command {
 	fs.StringVar(&cols.Duration, "duration-col", cols.Duration, "header of the optional duration column (seconds)")
 	fs.StringVar(&cols.AnsweredAt, "answered-at-col", cols.AnsweredAt, "header of the optional answer time column (RFC 3339, or yyyy-MM-dd HH:mm:ss UTC)")
 	fs.StringVar(&cols.IntentTag, "intent-tag-col", cols.IntentTag, "header of the optional intent tag column")
+	fs.StringVar(&cols.Attempt, "attempt-col", cols.Attempt, "header of the optional attempt column (1 the first send, k a redial; empty: the number's latest)")
 	return &ffcli.Command{
 		Name: "import", ShortUsage: "enqueue results import [-phone-col phone] [-disposition-col disposition] ... BATCH FILE|-",
 		ShortHelp: "store a vendor's export of call results (CSV) for a batch (NXCloud, Yccall, speech)",
