@@ -164,8 +164,15 @@ func printResults(ctx context.Context, e env, c *conn, st *batch.Status) {
 	if rs.Complete {
 		done = " (complete)"
 	}
-	fmt.Fprintf(e.stdout, "results%s: %d answered, %d not answered, %d not called, %d pending\n\n",
-		done, rs.Answered, rs.NotAnswered, rs.NotCalled, rs.Pending)
+	more := ""
+	if rs.Refused > 0 {
+		more += fmt.Sprintf(", %d refused in a redial", rs.Refused)
+	}
+	if rs.RedialsUncertain > 0 {
+		more += fmt.Sprintf(", %d redials uncertain (see the worker's log)", rs.RedialsUncertain)
+	}
+	fmt.Fprintf(e.stdout, "results%s: %d answered, %d not answered, %d not called, %d pending%s\n\n",
+		done, rs.Answered, rs.NotAnswered, rs.NotCalled, rs.Pending, more)
 }
 
 // holdRedials applies pause, resume or cancel to the redials of a batch whose own
