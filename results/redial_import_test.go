@@ -457,3 +457,14 @@ func TestImportAttempts(t *testing.T) {
 		t.Errorf("the refused number reached the vendor %d times", n)
 	}
 }
+
+// The example campaign with a recycle rule is valid as shipped.
+func TestRecycleExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "examples", "yccall-recycle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := intake.CampaignJSON("yccall", b); err != nil {
+		t.Errorf("examples/yccall-recycle.json: %v", err)
+	}
+}
