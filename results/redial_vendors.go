@@ -108,7 +108,7 @@ func (rd *Redialer) wait(ctx context.Context, vendor string) error {
 }
 
 // once makes a call the vendor cannot recognise when repeated (NXCloud, Yccall):
-// an in-flight mark first; a run that finds the mark (an earlier one died after
+// a durable in-flight mark first; a run that finds the mark (an earlier one died after
 // it, or its answer was lost) does not call again. A failure that proves the
 // vendor took nothing clears the mark so that the call is tried again.
 func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, pl RedialPayload, name string, fn func() (redialOut, error)) (redialOut, error) {
@@ -116,11 +116,13 @@ func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, pl RedialPayloa
 	if err := rd.wait(ctx, m.Vendor); err != nil {
 		return redialOut{}, err
 	}
-	ok, err := rd.Results.rdb.HSetNX(ctx, key, f, "inflight").Result()
-	if err != nil {
+	// Made durable like the first send's in-flight marks (WAITAOF / WAIT where the
+	// worker was configured with them) before the call.
+	var set *redis.BoolCmd
+	if err := rd.Batches.Confirm(ctx, key, func(p redis.Pipeliner) { set = p.HSetNX(ctx, key, f, "inflight") }); err != nil {
 		return redialOut{}, err
 	}
-	if !ok {
+	if !set.Val() {
 		return redialOut{ref: name}, fmt.Errorf("%w: the call of %s began before and its answer was never recorded", errUncertain, name)
 	}
 	out, err := fn()
