@@ -487,6 +487,13 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		h, err := e.holdAndMark(callCtx, p, r, &call, &decision, fixed)
 		if err != nil {
 			releaseCaps() // nothing goes out
+			if fixed && !errors.Is(err, batch.ErrCancelled) {
+				// The dead attempt's call may have gone through: its mark
+				// comes back, so the next attempt resends it whole.
+				if kerr := d.Store.KeepInflight(callCtx, p.m.ID, p.part, r); kerr != nil {
+					return backoff.Permanent(kerr)
+				}
+			}
 		} else {
 			cur = h.r
 		}
@@ -522,10 +529,15 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		if err != nil {
 			outcome = class.String()
 			if class != vendors.Ambiguous {
-				// The vendor answered with a refusal: nothing was processed.
+				// The vendor answered with a refusal: nothing was processed. A
+				// resend refused before acting keeps the dead attempt's mark
+				// (that call may have gone through) while it is tried again.
 				release()
-				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
-					return backoff.Permanent(cerr)
+				keep := fixed && cur == r && (class == vendors.Transient || class == vendors.Throttled || class == vendors.AuthRefused)
+				if !keep {
+					if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
+						return backoff.Permanent(cerr)
+					}
 				}
 			}
 			p.log.WithError(err).WithField("class", outcome).Debug("vendor call failed")
