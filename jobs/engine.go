@@ -379,6 +379,11 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 	if errors.Is(err, errStopped) || errors.Is(err, &deferred{}) {
 		return err
 	}
+	var nw *neverWhole
+	if errors.As(err, &nw) {
+		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than a quota allows: parked as uncertain")
+		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "quota", nw.Error())
+	}
 	switch vendors.ClassOf(err) {
 	case vendors.InvalidPart:
 		if r.Len() == 1 {

@@ -87,3 +87,41 @@ func (h *harness) waitPartState(id string, state batch.PartState, timeout time.D
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A dead worker's FlashAI call (0-200) went through, and the vendor's quota now
+// allows 100 numbers a window: the resend can never go out whole, and cut it
+// would go out under other plan names, dialling its numbers twice. It waits as
+// uncertain for an operator; the rest of the part is delivered.
+func TestResendLargerThanQuotaParkedUncertain(t *testing.T) {
+	h := setup(t)
+	phones := numbers(300, 62000)
+	sum := h.enqueue("flashai", lines(phones), 0, 0)
+	ctx := context.Background()
+	m, err := h.store.Manifest(ctx, sum.Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := h.store.LoadPart(ctx, m, 0)
+	r := chunking.Range{Lo: 0, Hi: 200}
+	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
+		t.Fatal(err)
+	}
+	d := h.deps()
+	list, _ := chunking.EncodeMobileList(recs[r.Lo:r.Hi])
+	if _, err := d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0_0_200",
+		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"FLASHAI_QUOTA": "100/1s"}
+	cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Quota = quota.New(h.db.Client, cfg)
+	h.startWorker(d)
+	st := h.waitSettled(sum.Batch, 60*time.Second)
+	h.ledgerOnce("flashai", phones)
+	if st.Delivered != 100 || st.Uncertain != 200 {
+		t.Errorf("status %+v; want 100 delivered, 200 uncertain", st)
+	}
+}
