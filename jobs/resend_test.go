@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,21 +26,8 @@ func TestResendThatWaitsKeepsItsRange(t *testing.T) {
 			phones := numbers(300, 61000)
 			sum := h.enqueue("flashai", lines(phones), 0, 0)
 			ctx := context.Background()
-			m, err := h.store.Manifest(ctx, sum.Batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, _ := h.store.LoadPart(ctx, m, 0)
-			r := chunking.Range{Lo: 0, Hi: 100}
-			if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
-				t.Fatal(err)
-			}
 			d := h.deps()
-			list, _ := chunking.EncodeMobileList(recs[r.Lo:r.Hi])
-			if _, err := d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0_0_100",
-				BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list}); err != nil {
-				t.Fatal(err)
-			}
+			m := h.deadFlashAICall(d, sum.Batch, chunking.Range{Lo: 0, Hi: 100})
 			switch cause {
 			case "quota":
 				// The window is used up for longer than the worker waits inline.
@@ -96,22 +84,8 @@ func TestResendLargerThanQuotaParkedUncertain(t *testing.T) {
 	h := setup(t)
 	phones := numbers(300, 62000)
 	sum := h.enqueue("flashai", lines(phones), 0, 0)
-	ctx := context.Background()
-	m, err := h.store.Manifest(ctx, sum.Batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, _ := h.store.LoadPart(ctx, m, 0)
-	r := chunking.Range{Lo: 0, Hi: 200}
-	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
-		t.Fatal(err)
-	}
 	d := h.deps()
-	list, _ := chunking.EncodeMobileList(recs[r.Lo:r.Hi])
-	if _, err := d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0_0_200",
-		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list}); err != nil {
-		t.Fatal(err)
-	}
+	h.deadFlashAICall(d, sum.Batch, chunking.Range{Lo: 0, Hi: 200})
 	env := map[string]string{"FLASHAI_QUOTA": "100/1s"}
 	cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
 	if err != nil {
@@ -124,4 +98,33 @@ func TestResendLargerThanQuotaParkedUncertain(t *testing.T) {
 	if st.Delivered != 100 || st.Uncertain != 200 {
 		t.Errorf("status %+v; want 100 delivered, 200 uncertain", st)
 	}
+}
+
+// deadFlashAICall plays a worker that died during part 0's FlashAI call over r
+// after the vendor made its plan: the call is marked in flight, and the plan,
+// named as the engine names it, holds r's numbers.
+func (h *harness) deadFlashAICall(d *jobs.Deps, id string, r chunking.Range) *batch.Manifest {
+	h.t.Helper()
+	ctx := context.Background()
+	m, err := h.store.Manifest(ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	recs, err := h.store.LoadPart(ctx, m, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
+		h.t.Fatal(err)
+	}
+	name := "spring_" + jobs.NameID(m.ID) + "_0"
+	if r.Lo != 0 || r.Hi != len(recs) {
+		name += fmt.Sprintf("_%d_%d", r.Lo, r.Hi)
+	}
+	list, _ := chunking.EncodeMobileList(recs[r.Lo:r.Hi])
+	if _, err := d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: name,
+		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list}); err != nil {
+		h.t.Fatal(err)
+	}
+	return m
 }
