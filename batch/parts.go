@@ -687,7 +687,7 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 	// at the worker, right before their call (accepted, then suppressed).
 	late := atoi(h["suppressed_late"])
 	st.Suppressed += late
-	st.Pending = st.Accepted - st.Delivered - st.Refused - st.Failed - st.Uncertain - late
+	st.Pending = Pending(st.Accepted, st.Delivered, st.Refused, st.Failed, st.Uncertain, late)
 	st.Finished = st.State == StateFinished
 	st.Cancelled = st.Control == ControlCancelled
 	st.Paused = st.Control == ControlPaused
@@ -740,7 +740,7 @@ func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) 
 			return nil, err
 		}
 		for key, v := range ps.Extra {
-			if strings.HasPrefix(key, "task:") && v != "" && !seen[v] {
+			if _, ok := ParseRangeField(PrefixTask, key); ok && v != "" && !seen[v] {
 				seen[v] = true
 				out = append(out, v)
 			}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dialq/dialq/compliance"
@@ -608,7 +607,7 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		if out.Extra == nil {
 			out.Extra = map[string]string{}
 		}
-		out.Extra[fmt.Sprintf("task:%d-%d", r.Lo, r.Hi)] = res.taskRef
+		out.Extra[batch.TaskField(r)] = res.taskRef
 	}
 	seen := map[int]bool{}
 	for _, rf := range res.refused {
@@ -667,7 +666,7 @@ func (e *engine) record(ctx context.Context, p *partRun, out batch.RangeResult) 
 	if err != nil || !added {
 		return err
 	}
-	counts := map[string]int{"delivered": out.Delivered}
+	counts := map[string]int{batch.OutcomeDelivered: out.Delivered}
 	for _, o := range out.Outcomes {
 		counts[o.State]++
 	}
@@ -761,11 +760,7 @@ func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started 
 		return err
 	}
 	res := PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(state), DurationMS: time.Since(started).Milliseconds()}
-	for k, v := range ps.Extra {
-		if strings.HasPrefix(k, "task:") {
-			res.Tasks = append(res.Tasks, v)
-		}
-	}
+	res.Tasks = batch.TaskRefs(ps.Extra)
 	for r := range ps.Done {
 		sm := ps.Done[r]
 		res.Delivered += sm.Delivered
