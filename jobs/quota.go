@@ -46,13 +46,19 @@ type hold struct {
 
 // dailyCap is the part's daily cap at now, nil without one.
 func (e *engine) dailyCap(p *partRun, now time.Time) (*batch.Daily, *time.Location) {
-	n := campaign.DailyCapOf(p.campaign)
+	return DailyCap(p.campaign, e.deps.Quota, now)
+}
+
+// DailyCap is campaign c's daily cap at now and its zone (the campaign's, else the
+// quotas', else quota.DefaultTZ); nil without a cap. Redials take it as first sends do.
+func DailyCap(c campaign.Campaign, q *quota.Limiter, now time.Time) (*batch.Daily, *time.Location) {
+	n := campaign.DailyCapOf(c)
 	if n == 0 {
 		return nil, nil
 	}
-	loc := campaign.Zone(p.campaign)
-	if loc == nil && e.deps.Quota != nil {
-		loc = e.deps.Quota.Config().Zone
+	loc := campaign.Zone(c)
+	if loc == nil && q != nil {
+		loc = q.Config().Zone
 	}
 	if loc == nil {
 		loc, _ = window.Location(quota.DefaultTZ)

@@ -19,6 +19,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -38,8 +39,10 @@ import (
 // in-flight mark and is never resent: a redial found marked and unrecorded is
 // uncertain. The counters move once (a Lua guard). The compliance gate is asked
 // before the numbers are fixed (suppression, contact caps counting this attempt,
-// calling windows deferring). Pause defers a redial; cancel drops it. Numbers the
-// vendor refuses in the redial's call are recorded refused with its reason.
+// calling windows deferring). Pause defers a redial; cancel drops it, also one
+// already waiting for its call (redial_guard.go: the control is checked with each
+// call's mark). Numbers the vendor refuses in the redial's call are recorded
+// refused with its reason.
 
 // TypeRedialFlashAI sends one FlashAI part's attempt again; TypeRedial any other
 // vendor's. Stored: never rename.
@@ -73,6 +76,9 @@ type Redialer struct {
 	// Limiter is the fleet's rate limit, waited for before each vendor request;
 	// nil: none.
 	Limiter RateLimiter
+	// Quota is the vendors' quotas (<VENDOR>_QUOTA, <VENDOR>_INFLIGHT), taken by
+	// every redial call as by first sends; nil: none.
+	Quota *quota.Limiter
 	// Gate is asked before a redial of a campaign with a compliance block; nil
 	// defers such redials (as the engine defers such parts).
 	Gate *compliance.Gate
@@ -201,6 +207,13 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		sel[i] = recs[x]
 	}
 	out, err := rd.call(ctx, m, c, pl, sel)
+	if errors.Is(err, errStopped) {
+		log.Info("batch cancelled before the redial's call: no redial")
+		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "stopped").Err()
+	}
+	if ag := (*again)(nil); errors.As(err, &ag) {
+		return err // paused, or a quota or the daily cap is full: not a failure
+	}
 	if errors.Is(err, errUncertain) {
 		// Never resent: the vendor may hold it. The numbers keep their last result.
 		log.WithError(err).WithField("vendor_task", out.ref).Error("redial's outcome is unknown; not resent: ask the vendor")

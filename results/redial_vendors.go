@@ -2,8 +2,10 @@ package results
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -63,24 +65,22 @@ func (rd *Redialer) call(ctx context.Context, m *batch.Manifest, c campaign.Camp
 	case *campaign.FlashAI:
 		// As the first send: <prefix>_<hash>_<part>, the attempt after it.
 		name := fmt.Sprintf("%s_%s_%d_r%d", c.BatchNamePrefix, jobs.NameID(m.ID), pl.Part, pl.Attempt)
-		refused, err := rd.send(ctx, m, c, pl.Part, name, recs)
+		refused, err := rd.send(ctx, m, c, pl, name, recs)
 		return redialOut{ref: name, refused: refused}, err
 	case *campaign.NXCloud:
 		if rd.NXCloud == nil {
 			return redialOut{}, errors.New("this worker has no NXCloud client")
 		}
-		name := redialName(c.TaskName, "-", m, pl, 50)
-		return rd.once(ctx, m, pl, name, func() (redialOut, error) {
-			_, err := rd.NXCloud.CreateAndCall(ctx, jobs.NXCloudRequest(c, name, m.ID, pl.Attempt, recs))
+		return rd.once(ctx, m, c, pl, c.TaskName, recs, func(name string, part []chunking.Record) (redialOut, error) {
+			_, err := rd.NXCloud.CreateAndCall(ctx, jobs.NXCloudRequest(c, name, m.ID, pl.Attempt, part))
 			return redialOut{ref: name}, err
 		})
 	case *campaign.Yccall:
 		if rd.Yccall == nil {
 			return redialOut{}, errors.New("this worker has no Yccall client")
 		}
-		name := redialName(c.TaskName, "-", m, pl, 50)
-		return rd.once(ctx, m, pl, name, func() (redialOut, error) {
-			resp, err := rd.Yccall.TaskCreate(ctx, jobs.YccallRequest(c, name, m.ID, pl.Attempt, recs, rd.Results.now()))
+		return rd.once(ctx, m, c, pl, c.TaskName, recs, func(name string, part []chunking.Record) (redialOut, error) {
+			resp, err := rd.Yccall.TaskCreate(ctx, jobs.YccallRequest(c, name, m.ID, pl.Attempt, part, rd.Results.now()))
 			if err != nil {
 				return redialOut{ref: name}, err
 			}
@@ -107,35 +107,70 @@ func (rd *Redialer) wait(ctx context.Context, vendor string) error {
 	return err
 }
 
-// once makes a call the vendor cannot recognise when repeated (NXCloud, Yccall):
-// a durable in-flight mark first; a run that finds the mark (an earlier one died after
-// it, or its answer was lost) does not call again. A failure that proves the
-// vendor took nothing clears the mark so that the call is tried again.
-func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, pl RedialPayload, name string, fn func() (redialOut, error)) (redialOut, error) {
-	key, f := hashKey(m.ID), redialField(pl.Part, pl.Attempt)+":call"
-	if err := rd.wait(ctx, m.Vendor); err != nil {
-		return redialOut{}, err
+// chunkName is the name of call i of a redial: the first as before, the others
+// numbered (as speech's chunks).
+func chunkName(base string, m *batch.Manifest, pl RedialPayload, i, limit int) string {
+	if i == 0 {
+		return redialName(base, "-", m, pl, limit)
 	}
-	// Made durable like the first send's in-flight marks (WAITAOF / WAIT where the
-	// worker was configured with them) before the call.
-	var set *redis.BoolCmd
-	if err := rd.Batches.Confirm(ctx, key, func(p redis.Pipeliner) { set = p.HSetNX(ctx, key, f, "inflight") }); err != nil {
-		return redialOut{}, err
+	return campaign.PartName(base, fmt.Sprintf("-%s-%d-r%d-%d", jobs.NameID(m.ID), pl.Part, pl.Attempt, i+1), limit)
+}
+
+// once makes calls the vendor cannot recognise when repeated (NXCloud, Yccall),
+// one per chunk that fits the quotas: each with a durable in-flight mark written
+// by the guard (which checks the batch's control and takes the quotas); a run that
+// finds a chunk's mark unfinished (an earlier one died after it, or its answer was
+// lost) does not call again. A failure that proves the vendor took nothing gives
+// everything back and clears the mark, so that the call is tried again. A chunk
+// sent is noted done with its reference and refusals, so a retried redial sends
+// only the chunks not yet sent.
+func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, c campaign.Campaign, pl RedialPayload, base string, recs []chunking.Record,
+	fn func(name string, part []chunking.Record) (redialOut, error)) (redialOut, error) {
+	size := rd.redialChunk(m, c, 0)
+	all := redialOut{refused: map[string]string{}}
+	var refs []string
+	for i, lo := 0, 0; lo < len(recs); i, lo = i+1, lo+size {
+		hi := min(lo+size, len(recs))
+		f, name := chunkField(pl, i), chunkName(base, m, pl, i, 50)
+		v, err := rd.Results.rdb.HGet(ctx, hashKey(m.ID), f).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return redialOut{}, err
+		}
+		if done, ok := strings.CutPrefix(v, "done:"); ok {
+			ref, js, _ := strings.Cut(done, "\n")
+			var refused map[string]string
+			_ = json.Unmarshal([]byte(js), &refused)
+			maps.Copy(all.refused, refused)
+			refs = append(refs, ref)
+			continue
+		}
+		if err := rd.wait(ctx, m.Vendor); err != nil {
+			return redialOut{}, err
+		}
+		h, err := rd.guard(ctx, m, c, f, "inflight", hi-lo, true)
+		if errors.Is(err, errUncertain) {
+			return redialOut{ref: name}, fmt.Errorf("%w (%s)", err, name)
+		}
+		if err != nil {
+			return redialOut{}, err
+		}
+		out, err := fn(name, recs[lo:hi])
+		if err != nil && vendors.ClassOf(err) != vendors.Ambiguous {
+			return out, errors.Join(err, h.refused(ctx, rd, m.ID))
+		}
+		h.finish(ctx, rd)
+		if err != nil {
+			return redialOut{ref: name}, fmt.Errorf("%w: %v", errUncertain, err)
+		}
+		js, _ := json.Marshal(out.refused)
+		if err := rd.Results.rdb.HSet(ctx, hashKey(m.ID), f, "done:"+out.ref+"\n"+string(js)).Err(); err != nil {
+			return redialOut{}, err
+		}
+		maps.Copy(all.refused, out.refused)
+		refs = append(refs, out.ref)
 	}
-	if !set.Val() {
-		return redialOut{ref: name}, fmt.Errorf("%w: the call of %s began before and its answer was never recorded", errUncertain, name)
-	}
-	out, err := fn()
-	if err == nil {
-		return out, nil
-	}
-	if vendors.ClassOf(err) == vendors.Ambiguous {
-		return redialOut{ref: name}, fmt.Errorf("%w: %v", errUncertain, err)
-	}
-	if derr := rd.Results.rdb.HDel(context.WithoutCancel(ctx), key, f).Err(); derr != nil {
-		return out, errors.Join(err, derr)
-	}
-	return out, err
+	all.ref = strings.Join(refs, "\n")
+	return all, nil
 }
 
 // speechChunk is how many customers a speech redial puts in one task.
@@ -150,7 +185,7 @@ func speechChunk(m *batch.Manifest) int {
 // is recognised by its name when repeated, an append is not), each checkpointed
 // once taken, so a retried redial resends only what was not recorded.
 func (rd *Redialer) sendSpeech(ctx context.Context, m *batch.Manifest, c *campaign.Speech, pl RedialPayload, recs []chunking.Record) (redialOut, error) {
-	size := speechChunk(m)
+	size := rd.redialChunk(m, c, speechChunk(m))
 	var refs []string
 	for i, lo := 0, 0; lo < len(recs); i, lo = i+1, lo+size {
 		hi := min(lo+size, len(recs))
@@ -170,14 +205,24 @@ func (rd *Redialer) sendSpeech(ctx context.Context, m *batch.Manifest, c *campai
 		if err := rd.wait(ctx, m.Vendor); err != nil {
 			return redialOut{}, err
 		}
+		// A create is recognised when repeated: a mark found does not stop it.
+		h, err := rd.guard(ctx, m, c, f+":sending", "1", hi-lo, false)
+		if err != nil {
+			return redialOut{}, err
+		}
 		resp, err := rd.Speech.CreateTask(ctx, jobs.SpeechCreateRequest(c, name, jobs.SpeechCustomers(c, m.ID, pl.Attempt, recs[lo:hi])))
 		ref := name
 		switch {
 		case speech.IsDuplicateName(err):
 			// Our own earlier create: the name is unique to batch, part, attempt and chunk.
+			h.finish(ctx, rd)
+		case err != nil && vendors.ClassOf(err) != vendors.Ambiguous:
+			return redialOut{}, errors.Join(err, h.refused(ctx, rd, m.ID))
 		case err != nil:
+			h.finish(ctx, rd)
 			return redialOut{}, err
 		default:
+			h.finish(ctx, rd)
 			ref = strconv.FormatInt(resp.TaskID, 10)
 		}
 		if err := rd.Results.rdb.HSet(ctx, hashKey(m.ID), f, "done:"+ref).Err(); err != nil {
@@ -232,7 +277,8 @@ func (s *Store) redialRefused(ctx context.Context, id string, part, k int) (map[
 // send makes the redial's FlashAI plan and returns the numbers it refused
 // (failMobileInfo); a 101007 is our earlier attempt only if the plan holds every
 // number.
-func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.FlashAI, part int, name string, recs []chunking.Record) (map[string]string, error) {
+func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.FlashAI, pl RedialPayload, name string, recs []chunking.Record) (map[string]string, error) {
+	part := pl.Part
 	list, err := chunking.EncodeMobileList(recs)
 	if err != nil {
 		return nil, err
@@ -242,10 +288,16 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 			return nil, err
 		}
 	}
+	// The plan is recognised by its name when repeated: a mark found does not stop
+	// it. It is one plan (the polls read it by name), so it is not split to fit.
+	h, err := rd.guard(ctx, m, fc, chunkField(pl, 0), "sending", len(recs), false)
+	if err != nil {
+		return nil, err
+	}
 	notify := fc.NotifyURL
 	if rd.Notify != nil {
 		if notify, err = rd.Notify(ctx, m, part, name); err != nil {
-			return nil, err
+			return nil, errors.Join(err, h.refused(ctx, rd, m.ID))
 		}
 	}
 	var resp *flashai.AddPlanResponse
@@ -262,6 +314,10 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 			NotifyURL: notify, NotifyBatchURL: fc.NotifyBatchURL, MobileList: list,
 		})
 	}
+	if err != nil && !flashai.IsDuplicateName(err) && vendors.ClassOf(err) != vendors.Ambiguous {
+		return nil, errors.Join(err, h.refused(ctx, rd, m.ID))
+	}
+	h.finish(ctx, rd)
 	switch {
 	case err == nil:
 		refused := map[string]string{}
