@@ -290,6 +290,10 @@ func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.Fl
 	}
 	// The plan is recognised by its name when repeated: a mark found does not stop
 	// it. It is one plan (the polls read it by name), so it is not split to fit.
+	if most := rd.redialChunk(m, fc, 0); len(recs) > most {
+		rd.log().WithFields(logrus.Fields{"batch": m.ID, "part": part, "attempt": pl.Attempt}).Warnf(
+			"FlashAI redial of %d numbers is larger than the quota's smallest window or the daily cap (%d): it waits until they are raised", len(recs), most)
+	}
 	h, err := rd.guard(ctx, m, fc, chunkField(pl, 0), "sending", len(recs), false)
 	if err != nil {
 		return nil, err
