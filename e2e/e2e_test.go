@@ -150,7 +150,7 @@ func (w *world) startWorker(extra ...string) *worker {
 	logs := &bytes.Buffer{}
 	lw := &lockedWriter{w: logs}
 	cmd.Stdout, cmd.Stderr = lw, lw
-	if err := cmd.Start(); err != nil {
+	if err := testredis.Spawn(cmd); err != nil { // dies with the test process
 		w.t.Fatal(err)
 	}
 	wk := &worker{cmd: cmd, logs: logs, done: make(chan struct{})}

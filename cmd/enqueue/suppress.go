@@ -151,6 +151,11 @@ func runSuppress(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.Close()
+	if name == "import" || name == "add" {
+		if err := refuseEvicting(ctx, c.rdb, e.stderr); err != nil {
+			return err
+		}
+	}
 	s := compliance.NewStore(c.rdb)
 	switch name {
 	case "import":

@@ -194,6 +194,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err == nil {
 		confirm, volatile, err = checkDurability(pingCtx, conn, cfg.allowVolatile, entry)
 	}
+	if err == nil {
+		err = checkEviction(pingCtx, conn, cfg.allowVolatile, entry)
+	}
 	cancelPing()
 	if err != nil {
 		return err
@@ -223,6 +226,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	defer client.Close()
 	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
 	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
+	guard := startGuard(ctx, conn, cfg.allowVolatile, entry)
+	deps.RedisUnsafe = guard.Err
 	whCfg, err := webhook.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
@@ -253,7 +258,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.httpAddr != "" {
 		mcfg := monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.RedisReady(rdb), Batches: deps.Store,
+			Ready: monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)), Batches: deps.Store,
 		}
 		if deps.FlashAI != nil {
 			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
