@@ -95,9 +95,7 @@ func CheckEviction(ctx context.Context, client redis.UniversalClient) (Eviction,
 
 func nodePolicy(ctx context.Context, c redis.Cmdable) (Policy, error) {
 	var p Policy
-	if cl, ok := c.(*redis.Client); ok {
-		p.Addr = cl.Options().Addr
-	}
+	p.Addr = nodeAddr(c)
 	cfg, cfgErr := c.ConfigGet(ctx, "maxmemory-policy").Result()
 	if cfgErr == nil && cfg["maxmemory-policy"] != "" {
 		p.Policy = cfg["maxmemory-policy"]
@@ -137,4 +135,14 @@ func isNetErr(err error) bool {
 	}
 	var reply redis.Error
 	return !errors.As(err, &reply)
+}
+
+// nodeAddr is a node client's address, or "" for a failover client (its Options
+// name no address: INFO's tcp_port then stands for the master).
+func nodeAddr(c any) string {
+	cl, ok := c.(*redis.Client)
+	if !ok || cl.Options().Addr == "FailoverClient" {
+		return ""
+	}
+	return cl.Options().Addr
 }

@@ -2,6 +2,7 @@ package redisconf_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -123,5 +124,33 @@ func TestGuard(t *testing.T) {
 	}
 	if err := g.Err(); err != nil {
 		t.Errorf("Err after a failed check = %v; want the last verdict (safe)", err)
+	}
+}
+
+// Behind Sentinel the current master is asked, and a replica's policy does not count.
+func TestCheckEvictionSentinel(t *testing.T) {
+	set := testredis.StartSentinel(t, "--maxmemory-policy", "noeviction")
+	conn := connTo(t, map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(set.Addrs, ","), "REDIS_SENTINEL_MASTER": set.MasterName})
+	ctx := t.Context()
+	if err := set.Replica.Client().ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := redisconf.CheckEviction(ctx, conn.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("port %d", set.Master.Port)
+	if len(e.Nodes) != 1 || e.Nodes[0].Addr != want || e.Err() != nil {
+		t.Fatalf("CheckEviction = %+v (%v); want the master (%s), noeviction", e, e.Err(), want)
+	}
+	if err := set.Master.Client().ConfigSet(ctx, "maxmemory-policy", "volatile-lfu").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e, err = redisconf.CheckEviction(ctx, conn.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Err(); err == nil || !strings.Contains(err.Error(), want+" has maxmemory-policy volatile-lfu") {
+		t.Errorf("Err = %v; want it to name the master's volatile-lfu", err)
 	}
 }
