@@ -1,5 +1,5 @@
 // Package e2e runs the real binaries: enqueue and worker processes against a real
-// Redis (or miniredis when REDIS_URL is unset) and the fake vendor over loopback.
+// Redis (internal/testredis: its own redis-server, else miniredis) and the fake vendor over loopback.
 package e2e
 
 import (

@@ -26,6 +26,19 @@ func startFullRedis(t *testing.T, maxmemory string) *fullRedis {
 	return &fullRedis{srv: srv, admin: srv.Client(), vars: map[string]string{"REDIS_URL": srv.URL()}}
 }
 
+// full sets maxmemory below what Redis holds: every write that needs memory is
+// refused from then on.
+func (f *fullRedis) full(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.admin.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.admin.HSet(ctx, "dialq:probe", "a", "b").Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("HSET on the full Redis = %v; want OOM", err)
+	}
+}
+
 // fill writes junk until Redis answers OOM; the junk expires in an hour.
 func (f *fullRedis) fill(t *testing.T) {
 	t.Helper()
@@ -77,7 +90,7 @@ func TestReadOnlyCommandsWhileRedisFull(t *testing.T) {
 	if err := f.admin.ZAdd(context.Background(), "dialq:batches", redis.Z{Score: 1, Member: "yccall-lost"}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	f.fill(t)
+	f.full(t)
 	for _, cmd := range [][]string{
 		{"status", sum.Batch}, {"status", "-json", sum.Batch}, {"list"}, {"list", "-json"},
 		{"failures", sum.Batch}, {"audit", sum.Batch},
