@@ -24,6 +24,7 @@ import (
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -105,6 +106,11 @@ func BenchmarkDeliverYccall(b *testing.B) {
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
 	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
+	// The handler settles parts through the lifecycle (a nil one panicked).
+	aclient, ainsp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	defer aclient.Close()
+	defer ainsp.Close()
+	d.Lifecycle = lifecycle.New(d.Store, aclient, ainsp, d.Log)
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, d)
 
