@@ -19,6 +19,8 @@ require (
 	golang.org/x/term v0.47.0
 )
 
+require github.com/peterbourgon/ff/v3 v3.4.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

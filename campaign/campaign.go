@@ -100,6 +100,8 @@ type FlashAI struct {
 	NotifyURL       string   `json:"notify_url,omitempty"`
 	NotifyBatchURL  string   `json:"notify_batch_url,omitempty"`
 	BatchNamePrefix string   `json:"batch_name_prefix"`
+	// Agent, when set, hands the numbers to human agents with addAgentPlan (agent.go).
+	Agent *FlashAIAgent `json:"agent,omitempty"`
 }
 
 // Campaign is any vendor's settings.
@@ -309,6 +311,9 @@ var batchPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // Validate implements Campaign.
 func (c *FlashAI) Validate() error {
+	if c.Agent != nil {
+		return c.validateAgent()
+	}
 	switch {
 	case c.UserID < 0:
 		return fieldErr("user_id", "must be positive (or left out: the worker's FLASHAI_USER_ID)")

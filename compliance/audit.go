@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dialq/dialq/internal/csvcell"
 )
 
 // Audit decisions, as ExportAudit writes them.
@@ -72,7 +74,8 @@ func (s *Store) WriteAudit(ctx context.Context, batchID string, ttl time.Duratio
 }
 
 // ExportAudit writes batchID's audit as CSV: batch,phone,decision,detail,time
-// (phone E.164, time RFC 3339 UTC), oldest first. The numbers are as sensitive as
+// (phone E.164, time RFC 3339 UTC), oldest first; cells follow csvcell.Safe, so
+// the phone reads '+8613800138000. The numbers are as sensitive as
 // the lists: this goes to a file an operator asked for, never to a log.
 func (s *Store) ExportAudit(ctx context.Context, batchID string, w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -96,7 +99,7 @@ func (s *Store) ExportAudit(ctx context.Context, batchID string, w io.Writer) er
 				return fmt.Errorf("audit entry %q: malformed", f[0])
 			}
 			sec, _ := strconv.ParseInt(f[0], 10, 64)
-			if err := cw.Write([]string{batchID, "+" + f[3], names[f[1]], f[2], time.Unix(sec, 0).UTC().Format(time.RFC3339)}); err != nil {
+			if err := cw.Write([]string{csvcell.Safe(batchID), csvcell.Safe("+" + f[3]), names[f[1]], csvcell.Safe(f[2]), time.Unix(sec, 0).UTC().Format(time.RFC3339)}); err != nil {
 				return err
 			}
 		}

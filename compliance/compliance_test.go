@@ -360,11 +360,12 @@ func TestGate(t *testing.T) {
 	for _, r := range rows[1:] {
 		got = append(got, r[1]+" "+r[2]+" "+r[3])
 	}
+	// The phone cells carry csvcell's ' against spreadsheet formulas.
 	want := []string{
-		"+8613800138000 suppressed dnc",
-		"+8613800138001 cap_taken 1/30d",
-		"+8613800138002 cap_taken 1/30d",
-		"+8613800138002 cap_released ",
+		"'+8613800138000 suppressed dnc",
+		"'+8613800138001 cap_taken 1/30d",
+		"'+8613800138002 cap_taken 1/30d",
+		"'+8613800138002 cap_released ",
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") || rows[1][4] != "2026-12-03T03:00:00Z" {
 		t.Fatalf("audit =\n%v\nwant\n%v", rows, want)

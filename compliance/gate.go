@@ -89,6 +89,10 @@ func (g *Gate) BeforeCall(ctx context.Context, batchID string, cfg campaign.Comp
 	}
 	var audit []AuditEntry
 	if len(cfg.Suppress) > 0 {
+		// A list that does not exist (misspelt, or lost) would let every number through.
+		if err := g.s.RequireLists(ctx, cfg.Suppress); err != nil {
+			return Decision{}, err
+		}
 		lists, err := g.s.CheckKeys(ctx, cfg.Suppress, keys, now)
 		if err != nil {
 			return Decision{}, err

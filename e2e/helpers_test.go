@@ -56,6 +56,7 @@ func newWorld(t *testing.T, db *testredis.DB, override map[string]string, wrap f
 	env["WORKER_HTTP_ADDR"] = "127.0.0.1:0"
 	env["LOG_LEVEL"] = "warn"
 	env["WORKER_CONCURRENCY"] = "8"
+	env["XDG_CACHE_HOME"] = t.TempDir() // enqueue's FlashAI tenant cache stays with the test
 	return &world{t: t, db: db, fake: fake, env: env}
 }
 

@@ -94,6 +94,9 @@ type flashaiNonce struct {
 type flashaiPlan struct {
 	status  string // running, paused, stopped
 	records []flashaiRecord
+	// lines is addPlan's lineIds; agent marks an addAgentPlan plan (flashai_seed.go).
+	lines string
+	agent bool
 }
 
 type flashaiRecord struct {
@@ -151,6 +154,7 @@ func (s *Server) mountFlashAI() {
 	} {
 		s.handle(FlashAI, path, s.flashaiEndpoint(h))
 	}
+	s.mountFlashAISeed()
 }
 
 // flashaiEndpoint checks what every endpoint shares, then runs h on the body's
@@ -284,7 +288,7 @@ func (s *Server) flashaiAddPlan(p map[string]string) flashaiReply {
 		st.mu.Unlock()
 		return flashaiFail(flashai.CodeDuplicateBatchName, "batch name already exists")
 	}
-	st.plans[p["batchName"]] = &flashaiPlan{status: "running", records: accepted}
+	st.plans[p["batchName"]] = &flashaiPlan{status: "running", records: accepted, lines: p["lineIds"]}
 	st.mu.Unlock()
 	s.addTask(FlashAI)
 	s.accept(FlashAI, acceptedNums)

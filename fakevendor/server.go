@@ -84,6 +84,8 @@ type Server struct {
 	yccall  yccallState
 	speech  speechState
 	flashai flashaiState
+	// faTenant is the fake flashai's tenant (flashai_seed.go): configuration, kept across Reset.
+	faTenant flashaiTenantState
 }
 
 type vendorLedger struct {

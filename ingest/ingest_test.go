@@ -165,13 +165,13 @@ func TestRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Reject{
-		{3, "+86 138-0013-8000", "duplicate of line 2"},
-		{4, "1380013800", "not a valid number for its region"},
-		{5, "13900139000", "attach contains '^' or '|', which separate mobileList fields and records"},
-		{6, "13700137000", "param1 contains '-' or '~', which separate call parameters"},
-		{7, "13600136000", "has 3 fields, the header has 6"},
-		{8, "13500135000", "name is 51 characters; flashai takes at most 50"},
-		{9, "13400134000", "invalid UTF-8"},
+		{3, "+86 138-0013-8000", "duplicate of line 2", true},
+		{4, "1380013800", "not a valid number for its region", false},
+		{5, "13900139000", "attach contains '^' or '|', which separate mobileList fields and records", false},
+		{6, "13700137000", "param1 contains '-' or '~', which separate call parameters", false},
+		{7, "13600136000", "has 3 fields, the header has 6", false},
+		{8, "13500135000", "name is 51 characters; flashai takes at most 50", false},
+		{9, "13400134000", "invalid UTF-8", false},
 	}
 	if diff := cmp.Diff(want, sink.rejected); diff != "" {
 		t.Errorf("rejects (-want +got):\n%s", diff)

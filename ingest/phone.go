@@ -11,6 +11,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/phonenum"
 )
 
@@ -61,7 +62,9 @@ func NewNormaliser(vendor, region string) (*Normaliser, error) {
 // Normalise returns the number's key (its E.164 digits, for dedup) and its vendor
 // form, or the reason it is rejected.
 func (n *Normaliser) Normalise(raw string) (key uint64, phone string, reason string) {
-	raw = strings.TrimSpace(raw)
+	// A number from a CSV dialq wrote (failures, -rejects) carries the ' that
+	// keeps spreadsheets from evaluating it.
+	raw = csvcell.Unquote(strings.TrimSpace(raw))
 	if raw == "" {
 		return 0, "", "empty phone"
 	}

@@ -16,6 +16,8 @@ type Reject struct {
 	Line   int64
 	Raw    string
 	Reason string
+	// Duplicate: the row repeats an earlier number (Reason names its line).
+	Duplicate bool
 }
 
 // Sink receives the outcome of every row, in input order.
@@ -41,6 +43,9 @@ type Options struct {
 	Workers int
 	// Progress, if set, is called after each block with the rows read so far.
 	Progress func(read int64)
+	// RowCheck, if set, refuses a valid row with a reason ("" keeps it): what the
+	// vendor's tenant cannot take (preflight). It runs on the validating goroutines.
+	RowCheck func(chunking.Record) string
 }
 
 const blockRows = 512
@@ -78,6 +83,7 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	// 140 KB, and allocating them afresh for every 512 rows made the garbage
 	// collector a visible share of enqueue's CPU.
 	free := make(chan *block, workers*4+2)
+	src.stopOn(ctx)
 	var readErr error
 	go func() {
 		defer close(todo)
@@ -95,6 +101,9 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 				b.out = b.out[:len(b.rows)]
 				for i := range b.rows {
 					b.out[i] = validate(norm, opt.Vendor, &b.rows[i])
+					if opt.RowCheck != nil && b.out[i].reason == "" {
+						b.out[i].reason = opt.RowCheck(b.out[i].rec)
+					}
 				}
 				select {
 				case done <- b:
@@ -110,7 +119,18 @@ func Run(ctx context.Context, src *Source, opt Options, sink Sink) (Counts, erro
 	dedup := NewDedup()
 	pending := map[int]*block{}
 	next := 0
-	for b := range done {
+	for {
+		// A reader blocked in a read (a terminal, a silent pipe) is left behind
+		// when ctx is done: the caller is stopping.
+		var b *block
+		select {
+		case b = <-done:
+		case <-ctx.Done():
+			return c, ctx.Err()
+		}
+		if b == nil {
+			break
+		}
 		pending[b.seq] = b
 		for {
 			b, ok := pending[next]
@@ -158,7 +178,7 @@ func (c *Counts) consume(b *block, dedup *Dedup, sink Sink) error {
 		}
 		if reason != "" {
 			c.Rejected++
-			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason}); err != nil {
+			if err := sink.Reject(Reject{Line: row.Line, Raw: row.Phone, Reason: reason, Duplicate: v.reason == ""}); err != nil {
 				return err
 			}
 			continue

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -83,10 +84,38 @@ type Source struct {
 	Columns []string
 	// Ignored lists CSV headers that map to no field.
 	Ignored []string
+	stop    *stopper
 }
 
 // Next returns the next row, or io.EOF at the end. Any other error is an *InputError.
 func (s *Source) Next() (Row, error) { return s.next() }
+
+// stopOn makes every later read of the input fail with ctx's error once ctx is done.
+// Call it before the rows are read from another goroutine.
+func (s *Source) stopOn(ctx context.Context) {
+	if s.stop != nil {
+		s.stop.ctx = ctx
+	}
+}
+
+// ctxReader checks its context before each read of the input. An endless line
+// (enqueue … /dev/zero) is read and dropped a buffer at a time, so a signal is seen
+// within one buffer fill: 256 KiB of input or of gzip output.
+type ctxReader struct {
+	r    io.Reader
+	stop *stopper
+}
+
+type stopper struct{ ctx context.Context }
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.stop.ctx != nil {
+		if err := c.stop.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return c.r.Read(p)
+}
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
@@ -96,7 +125,12 @@ func Open(r io.Reader, f Format) (*Source, error) { return OpenTee(r, f, nil) }
 // OpenTee is Open that also copies the content, decompressed, to content (when not
 // nil): the same list gives the same bytes there whether or not it was gzipped.
 func OpenTee(r io.Reader, f Format, content io.Writer) (*Source, error) {
-	br := bufio.NewReaderSize(&stickyErr{r: r}, 256<<10)
+	src, err := openTee(r, f, content, &stopper{})
+	return src, err
+}
+
+func openTee(r io.Reader, f Format, content io.Writer, stop *stopper) (*Source, error) {
+	br := bufio.NewReaderSize(&stickyErr{r: &ctxReader{r: r, stop: stop}}, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -106,7 +140,7 @@ func OpenTee(r io.Reader, f Format, content io.Writer) (*Source, error) {
 		if content != nil {
 			plain = io.TeeReader(zr, content)
 		}
-		br = bufio.NewReaderSize(&stickyErr{r: plain}, 256<<10)
+		br = bufio.NewReaderSize(&stickyErr{r: &ctxReader{r: plain, stop: stop}}, 256<<10)
 	} else if content != nil {
 		br = bufio.NewReaderSize(&stickyErr{r: io.TeeReader(br, content)}, 256<<10)
 	}
@@ -124,12 +158,16 @@ func OpenTee(r io.Reader, f Format, content io.Writer) (*Source, error) {
 	switch f {
 	case Lines:
 		lr := &lineReader{br: br}
-		return &Source{Format: Lines, next: lr.nextPlain}, nil
+		return &Source{Format: Lines, next: lr.nextPlain, stop: stop}, nil
 	case JSONL:
 		lr := &lineReader{br: br}
-		return &Source{Format: JSONL, next: lr.nextJSON}, nil
+		return &Source{Format: JSONL, next: lr.nextJSON, stop: stop}, nil
 	case CSV:
-		return openCSV(br)
+		src, err := openCSV(br)
+		if src != nil {
+			src.stop = stop
+		}
+		return src, err
 	}
 	return nil, fmt.Errorf("format %q: want auto, lines, csv or jsonl", f)
 }

@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -45,7 +46,7 @@ type gateEvent struct {
 
 // newGateFilter returns the filter of req's campaign, or nil and what Summary.Gate
 // should say when there is nothing to check at enqueue.
-func newGateFilter(rdb redis.UniversalClient, req Request, now time.Time) (*gateFilter, string, error) {
+func newGateFilter(ctx context.Context, rdb redis.UniversalClient, req Request, now time.Time) (*gateFilter, string, error) {
 	// Only the compliance block is read here: the campaign as a whole was checked
 	// by CampaignJSON, and a request without one behaves as before.
 	var block struct {
@@ -68,7 +69,15 @@ func newGateFilter(rdb redis.UniversalClient, req Request, now time.Time) (*gate
 	case noRedis(rdb):
 		return nil, GateUnchecked, nil
 	}
-	f, err := compliance.NewFilter(compliance.NewStore(rdb), *cfg, req.Vendor, req.Region, now)
+	store := compliance.NewStore(rdb)
+	// Refused before a row is read, as the worker's gate refuses at call time.
+	var unknown *compliance.UnknownListError
+	if err := store.RequireLists(ctx, cfg.Suppress); errors.As(err, &unknown) {
+		return nil, "", &ConfigError{fmt.Errorf("campaign compliance.suppress: %w", err)}
+	} else if err != nil {
+		return nil, "", err
+	}
+	f, err := compliance.NewFilter(store, *cfg, req.Vendor, req.Region, now)
 	if err != nil {
 		return nil, "", &ConfigError{err}
 	}

@@ -45,6 +45,10 @@ type Request struct {
 	OnReject func(ingest.Reject) error
 	// Progress is called as rows are read; may be nil.
 	Progress func(read int64)
+	// RowCheck refuses rows the vendor's tenant cannot take (package preflight);
+	// VendorCheck says what was checked, for the summary. Both may be empty.
+	RowCheck    func(chunking.Record) string
+	VendorCheck string
 }
 
 // Summary is what one run did.
@@ -71,6 +75,8 @@ type Summary struct {
 	// rejected + suppressed); Gate says whether it was applied (GateNone, ...).
 	Suppressed int64  `json:"suppressed"`
 	Gate       string `json:"gate,omitempty"`
+	// VendorCheck says whether the campaign was checked against the vendor's tenant.
+	VendorCheck string `json:"vendor_check,omitempty"`
 }
 
 // ConfigError is a request that cannot run: nothing was read or written.
@@ -155,12 +161,12 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, &ConfigError{err}
 	}
 	sink.splitter = splitter
-	gate, gateState, err := newGateFilter(rdb, req, started)
+	gate, gateState, err := newGateFilter(ctx, rdb, req, started)
 	if err != nil {
 		return nil, err
 	}
 	sink.gate = gate
-	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: req.Vendor, Region: req.Region, Workers: req.Workers, Progress: req.Progress}, sink)
+	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: req.Vendor, Region: req.Region, Workers: req.Workers, Progress: req.Progress, RowCheck: req.RowCheck}, sink)
 	if err == nil && gate != nil {
 		// ingest counted the suppressed rows as accepted: they are neither.
 		err = gate.flush(sink)
@@ -181,7 +187,7 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	sum := &Summary{
 		Batch: id, Vendor: req.Vendor, Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected,
 		Duplicates: counts.Duplicates, Parts: splitter.Parts(), DryRun: req.DryRun, Format: string(src.Format),
-		IgnoredColumns: src.Ignored, Gate: gateState,
+		IgnoredColumns: src.Ignored, Gate: gateState, VendorCheck: req.VendorCheck,
 	}
 	if gate != nil {
 		sum.Suppressed = gate.suppressed

@@ -233,11 +233,7 @@ func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 		return nil, invalidRecords{err}
 	}
 	name := flashaiBatchName(p, r)
-	resp, err := f.c.AddPlan(ctx, &flashai.AddPlanRequest{
-		UserID: c.UserID, BatchName: name, BotenceID: c.BotenceID, CallDate: c.CallDate, CallHours: c.CallHours,
-		Clear: c.Clear == 1, LineIDs: c.LineIDs, Recall: c.Recall == 1, RecallParams: c.RecallParams,
-		NotifyURL: c.NotifyURL, NotifyBatchURL: c.NotifyBatchURL, MobileList: list,
-	})
+	resp, err := f.add(ctx, c, name, list)
 	if flashai.IsDuplicateName(err) {
 		return f.verify(ctx, p, name, recs)
 	}

@@ -23,6 +23,11 @@ func TestOptOutAfterEnqueueNotSent(t *testing.T) {
 	testredis.RequireReal(t) // suppression lists use BITFIELD, which miniredis lacks
 	h := setup(t)
 	phones := numbers(50, 370000)
+	// The list must exist at enqueue (a campaign naming no list is refused): it
+	// holds another number then.
+	if _, err := compliance.NewStore(h.db.Client).Add(context.Background(), "dnc", []string{"+8613333333333"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	sum := h.enqueueCampaign("nxcloud", nxcloudWith(`{"suppress":["dnc"]}`), lines(phones))
 	if _, err := compliance.NewStore(h.db.Client).Add(context.Background(), "dnc", []string{"+86" + phones[7]}, time.Time{}); err != nil {
 		t.Fatal(err)

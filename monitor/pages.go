@@ -73,6 +73,7 @@ type pages struct {
 	fa      CallSummarizer
 	rates   *rateBook
 	vendor  *summaryCache
+	lines   linesCache
 	counts  *reasonCache
 	tmpl    *template.Template
 	now     func() time.Time
@@ -328,6 +329,10 @@ type detail struct {
 	Chart      *chart         `json:"-"`
 	Now        time.Time      `json:"-"`
 	RefreshMS  int64          `json:"-"`
+
+	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
+	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
+	LinesSide   *vendorLines       `json:"-"`
 }
 
 func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
@@ -353,6 +358,9 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	d.Chart = newChart(d.Samples)
 	if p.fa != nil && st.Vendor == "flashai" {
 		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
+		if d.LinesSide = p.batchLines(ctx, id, d.PartRows); d.LinesSide != nil {
+			d.VendorLines = d.LinesSide.Lines
+		}
 	}
 	return d, nil
 }

@@ -17,52 +17,73 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
-	"github.com/dialq/dialq/internal/envconf"
-	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/internal/csvcell"
+	"github.com/dialq/dialq/preflight"
 )
 
 type enqueueFlags struct {
-	vendor, campaignFile, region, format, batchID, rejectsFile, queue, redisURL string
-	partSize, callSize, workers                                                 int
-	retention                                                                   time.Duration
-	jsonOut, dryRun, strict, progress                                           bool
+	vendor, campaignFile, region, format, batchID, rejectsFile, queue string
+	redis                                                             *redisFlag
+	partSize, callSize, workers                                       int
+	retention                                                         time.Duration
+	jsonOut, dryRun, strict, progress                                 bool
+	noVendorCheck                                                     bool
 }
 
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-func parseEnqueueFlags(args []string, e env) (*enqueueFlags, string, error) {
+// rootCmd is enqueue itself: enqueue -vendor V -campaign C.json FILE|-.
+func rootCmd(e env) *ffcli.Command {
 	fs, f := enqueueFlagSet(e)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, "", &exitError{code: exitOK, err: err}
-		}
-		return nil, "", usageErr("%v", err)
+	version := fs.Bool("version", false, "print the version and exit")
+	return &ffcli.Command{
+		ShortUsage: "enqueue -vendor nxcloud|yccall|speech|flashai -campaign FILE.json [flags] FILE|-",
+		ShortHelp:  "Reads a phone-number list (lines, CSV or JSON Lines, gzip or not; - for stdin) and queues it as vendor-sized parts.",
+		LongHelp: `Every command takes -h (or: enqueue help COMMAND). Shell completion: enqueue completion bash|zsh|fish.
+Exit codes: 0 done; 1 usage or configuration error (nothing written); 2 input unreadable or
+Redis unreachable (nothing half-written); 3 -strict and rows rejected; 130/143 stopped by
+SIGINT/SIGTERM (nothing written before the commit). GOMEMLIMIT, when set, overrides the
+memory bound enqueue keeps.`,
+		FlagSet: fs,
+		Exec: func(ctx context.Context, args []string) error {
+			if *version {
+				return printVersion(e)
+			}
+			if len(args) > 0 && fs.NFlag() == 0 && commandWord.MatchString(args[0]) && !isFile(args[0]) {
+				// A word with no flags is a mistyped command, not a file name.
+				return usageErr("unknown command %q (enqueue -h lists the commands)", args[0])
+			}
+			ff, input, err := checkEnqueueFlags(fs, f, args)
+			if err != nil {
+				return err
+			}
+			return runEnqueue(ctx, ff, input, e)
+		},
 	}
-	// An empty -redis is resolved by redisconf.Load: REDIS_URL, Cluster or Sentinel.
-	return checkEnqueueFlags(fs, f)
 }
+
+// commandWord is what a mistyped command looks like: a file name has a dot or a slash.
+var commandWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
 // enqueueFlagSet defines enqueue's flags. Defaults read from the environment are
 // shown in -h, except REDIS_URL's: it may hold a password.
 func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	f := &enqueueFlags{}
-	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.StringVar(&f.vendor, "vendor", e.getenv("DIALQ_VENDOR"), "vendor: nxcloud, yccall, speech or flashai (required)")
-	fs.StringVar(&f.campaignFile, "campaign", e.getenv("DIALQ_CAMPAIGN"), "campaign settings JSON file (required; see examples/)")
-	fs.StringVar(&f.region, "region", envconf.Or(e.getenv, "DIALQ_REGION", "CN"), "region for numbers without a country code")
+	fs, rf := newFlagSet("", true)
+	f.redis = rf
+	envString(fs, e, &f.vendor, "vendor", "DIALQ_VENDOR", "", "vendor: nxcloud, yccall, speech or flashai (required)")
+	envString(fs, e, &f.campaignFile, "campaign", "DIALQ_CAMPAIGN", "", "campaign settings JSON `file` (required; see examples/)")
+	envString(fs, e, &f.region, "region", "DIALQ_REGION", "CN", "region for numbers without a country code")
 	fs.StringVar(&f.format, "format", "auto", "input format: auto, lines, csv or jsonl")
-	fs.StringVar(&f.batchID, "batch", "", "batch id (default: derived from vendor, campaign and input)")
-	fs.StringVar(&f.rejectsFile, "rejects", "", "write rejected rows to this CSV file")
-	fs.StringVar(&f.queue, "queue", e.getenv("DIALQ_QUEUE"), "asynq queue for the parts (default: the vendor's own, dialq-<vendor>)")
-	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
-	fs.StringVar(&f.redisURL, "redis", "", redisconf.FlagHelp)
+	fs.StringVar(&f.batchID, "batch", "", "batch `id` (default: derived from vendor, campaign and input)")
+	fs.StringVar(&f.rejectsFile, "rejects", "", "write rejected rows to this CSV `file`")
+	envString(fs, e, &f.queue, "queue", "DIALQ_QUEUE", "", "asynq queue for the parts (default: the vendor's own, dialq-<vendor>)")
 	fs.IntVar(&f.partSize, "part-size", 0, "records per part (default: the vendor's limit)")
 	fs.IntVar(&f.callSize, "call-size", 0, "records per vendor call (default: the vendor's limit)")
 	fs.IntVar(&f.workers, "workers", 0, "validation goroutines (default: one per CPU)")
@@ -71,12 +92,13 @@ func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate, count and print the plan; write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any row is rejected (exit 3)")
 	fs.BoolVar(&f.progress, "progress", true, "show a progress bar when stderr is a terminal")
+	fs.BoolVar(&f.noVendorCheck, "no-vendor-check", false, "FlashAI: do not check the campaign against the tenant (offline enqueue)")
 	return fs, f
 }
 
-func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags) (*enqueueFlags, string, error) {
-	if fs.NArg() != 1 {
-		return nil, "", usageErr("want exactly one input, a file or - for standard input\n%s", usage)
+func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags, args []string) (*enqueueFlags, string, error) {
+	if len(args) != 1 {
+		return nil, "", usageErr("want exactly one input, a file or - for standard input (enqueue -h)")
 	}
 	if f.vendor == "" {
 		return nil, "", usageErr("-vendor is required: nxcloud, yccall, speech or flashai")
@@ -99,18 +121,10 @@ func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags) (*enqueueFlags, string
 	if f.retention < time.Second {
 		return nil, "", usageErr("-retention %s: want at least 1s", f.retention)
 	}
-	return f, fs.Arg(0), nil
+	return f, args[0], nil
 }
 
-func runEnqueue(ctx context.Context, args []string, e env) error {
-	f, input, err := parseEnqueueFlags(args, e)
-	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) && ee.code == exitOK {
-			return nil
-		}
-		return err
-	}
+func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error {
 	profile, err := intake.Profile(f.vendor, f.partSize, f.callSize)
 	if err != nil {
 		return usageErr("%v", err)
@@ -130,12 +144,18 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	if _, err := ingest.NewNormaliser(f.vendor, f.region); err != nil {
 		return usageErr("-region: %v", err)
 	}
+	var checked *preflight.Result
+	if f.vendor == "flashai" {
+		if checked, err = flashaiPreflight(ctx, e, campaignJSON, f.noVendorCheck); err != nil {
+			return err
+		}
+	}
 	var rdb redis.UniversalClient
 	var aopt asynq.RedisConnOpt
 	if !f.dryRun {
-		rcfg, err := redisconf.Load(e.getenv, f.redisURL)
+		rcfg, err := f.redis.config(e)
 		if err != nil {
-			return usageErr("%v", err)
+			return err
 		}
 		rc := rcfg.Open()
 		defer rc.Close()
@@ -152,11 +172,14 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 		return inputErr(err)
 	}
 	defer closeInput()
-	counted := &countingReader{r: in}
+	counted := &countingReader{r: newStoppable(ctx, in)}
 	req := intake.Request{
 		Vendor: f.vendor, Region: f.region, Format: format, Campaign: campaignJSON, Profile: profile,
 		BatchID: f.batchID, Queue: f.queue, Source: sourceName(input), Retention: f.retention,
 		Workers: f.workers, Strict: f.strict, DryRun: f.dryRun,
+	}
+	if checked != nil {
+		req.RowCheck, req.VendorCheck = checked.RowCheck, checked.Note
 	}
 	var rejects *rejectWriter
 	if f.rejectsFile != "" {
@@ -166,15 +189,15 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 		defer rejects.Close()
 		req.OnReject = rejects.Write
 	}
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	if f.progress && e.isTerminal {
-		bar = newProgressBar(size, e.stderr)
-		req.Progress = func(int64) { _ = bar.Set64(counted.n.Load()) }
+		bar = newProgress(size, e.stderr)
+		req.Progress = func(int64) { bar.set(counted.n.Load()) }
 	}
 	req.Progress = boundMemory(e.getenv, req.Progress)
 	sum, err := intake.Enqueue(ctx, rdb, aopt, counted, req)
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	if rejects != nil {
 		if cerr := rejects.Close(); cerr != nil && err == nil {
@@ -188,6 +211,9 @@ func runEnqueue(ctx context.Context, args []string, e env) error {
 	switch {
 	case err == nil:
 		return nil
+	case ctx.Err() != nil && (sum == nil || !sum.Committed):
+		// Stopped before the commit: the staged parts were deleted.
+		return inputErr(fmt.Errorf("nothing was enqueued: %w", ctx.Err()))
 	case errors.Is(err, intake.ErrStrict):
 		return &exitError{code: exitStrict, err: fmt.Errorf("-strict: %d rows rejected, nothing enqueued", sum.Rejected)}
 	case errors.As(err, &ce):
@@ -245,6 +271,9 @@ func printSummary(e env, asJSON bool, s *intake.Summary) {
 		fmt.Fprintf(e.stderr, "ignored columns: %s\n", strings.Join(s.IgnoredColumns, ", "))
 	}
 	printGate(e, s)
+	if s.VendorCheck != "" {
+		fmt.Fprintf(e.stderr, "campaign %s\n", s.VendorCheck)
+	}
 }
 
 // rejectWriter writes rejected rows as CSV (line, phone, reason); its phone column
@@ -268,7 +297,7 @@ func newRejectWriter(name string) (*rejectWriter, error) {
 }
 
 func (rw *rejectWriter) Write(r ingest.Reject) error {
-	return rw.w.Write([]string{strconv.FormatInt(r.Line, 10), safeCell(r.Raw), safeCell(r.Reason)})
+	return rw.w.Write([]string{strconv.FormatInt(r.Line, 10), csvcell.Safe(r.Raw), csvcell.Safe(r.Reason)})
 }
 
 func (rw *rejectWriter) Close() error {
@@ -282,18 +311,6 @@ func (rw *rejectWriter) Close() error {
 	}
 	rw.f = nil
 	return err
-}
-
-var plainNumber = regexp.MustCompile(`^[0-9 +().-]*$`)
-
-// safeCell defuses spreadsheet formulas: a cell that starts with = + - @ (or a tab
-// or CR) is prefixed with a quote, unless it is plainly a phone number such as
-// +8613800138000, which must stay feedable as input.
-func safeCell(s string) string {
-	if s == "" || !strings.ContainsAny(s[:1], "=+-@\t\r") || plainNumber.MatchString(s) {
-		return s
-	}
-	return "'" + s
 }
 
 // boundMemory keeps the heap near what the dedup set needs, 64 MiB plus 16 bytes a

@@ -2,10 +2,34 @@
 // the worker fleet, and answers operators' questions about batches.
 //
 //	enqueue -vendor V -campaign C.json [flags] FILE|-
-//	enqueue status|list|failures|retry|resolve|cancel|control|delete ...
+//	enqueue status|list|failures|retry|resolve|cancel|control|delete|suppress|audit ...
+//
+// The command tree is github.com/peterbourgon/ff/v3's ffcli over Go's standard flag
+// package, so single-dash flags (-vendor, -json) keep their meaning.
+//
+// Adding a subcommand: one file with a constructor and an init that registers it.
+//
+//	func init() { register(fooCmd) }
+//
+//	func fooCmd(e env) *ffcli.Command {
+//		fs, rf := newFlagSet("foo", true) // true: it takes -redis
+//		asJSON := fs.Bool("json", false, "print JSON on stdout")
+//		return &ffcli.Command{
+//			Name: "foo", ShortUsage: "enqueue foo [-json] BATCH", ShortHelp: "one line for enqueue -h",
+//			FlagSet: fs,
+//			Exec: func(ctx context.Context, args []string) error { … rf.config(e) … },
+//		}
+//	}
+//
+// Help (-h, help foo), the environment section, completion and the refusal of
+// unknown commands follow from the tree: name the arguments in ShortUsage and read
+// variables through envString (or -redis), so that -h lists them. Return usageErr
+// (exit 1), inputErr (exit 2) or an *exitError.
 //
 // Exit codes: 0 done; 1 usage or configuration error (nothing written); 2 input
-// unreadable or Redis unreachable (nothing half-written); 3 -strict and rows rejected.
+// unreadable or Redis unreachable (nothing half-written); 3 -strict and rows
+// rejected; 130 and 143 stopped by SIGINT or SIGTERM (nothing written before the
+// commit).
 package main
 
 import (
@@ -15,9 +39,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-
-	"github.com/dialq/dialq/internal/buildinfo"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,6 +51,9 @@ const (
 	exitUsage  = 1
 	exitInput  = 2
 	exitStrict = 3
+	// 128 + the signal's number, as shells report it.
+	exitSIGINT  = 130
+	exitSIGTERM = 143
 )
 
 // exitError carries the exit code with the message.
@@ -63,11 +89,55 @@ func (quietRedis) Printf(context.Context, string, ...interface{}) {}
 
 func main() {
 	redis.SetLogger(quietRedis{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, stopped := signalContext()
 	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: stderrIsTerminal()}
 	err := run(ctx, os.Args[1:], e)
-	os.Exit(exitCode(err, e.stderr))
+	os.Exit(exitCode(stopped(err), e.stderr))
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM; a second one ends the
+// process at once. stopped turns run's error into the signal's exit code: the
+// command was stopped, whatever the error it unwound with.
+func signalContext() (context.Context, func(error) error) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		cancel(&signalError{s})
+		s = <-sigs
+		fmt.Fprintf(os.Stderr, "enqueue: %v again: stopping without cleaning up\n", s)
+		os.Exit(signalCode(s))
+	}()
+	return ctx, func(err error) error {
+		var se *signalError
+		if !errors.As(context.Cause(ctx), &se) {
+			return err
+		}
+		if err == nil || err.Error() == context.Canceled.Error() {
+			return &exitError{code: signalCode(se.sig), err: se}
+		}
+		msg := strings.TrimSuffix(err.Error(), ": "+context.Canceled.Error())
+		return &exitError{code: signalCode(se.sig), err: fmt.Errorf("%v: %s", se, msg)}
+	}
+}
+
+type signalError struct{ sig os.Signal }
+
+func (e *signalError) Error() string { return "stopped by " + sigName(e.sig) }
+
+func sigName(s os.Signal) string {
+	if s == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
+}
+
+func signalCode(s os.Signal) int {
+	if s == syscall.SIGTERM {
+		return exitSIGTERM
+	}
+	return exitSIGINT
 }
 
 func exitCode(err error, stderr io.Writer) int {
@@ -82,59 +152,7 @@ func exitCode(err error, stderr io.Writer) int {
 	return exitInput
 }
 
+// run parses args against the command tree and runs the command they name.
 func run(ctx context.Context, args []string, e env) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "status":
-			return runStatus(ctx, args[1:], e)
-		case "list":
-			return runList(ctx, args[1:], e)
-		case "failures":
-			return runFailures(ctx, args[1:], e)
-		case "retry":
-			return runRetry(ctx, args[1:], e)
-		case "resolve":
-			return runResolve(ctx, args[1:], e)
-		case "cancel", "pause", "resume":
-			return runHold(ctx, args[0], args[1:], e)
-		case "version":
-			v, rev := buildinfo.Version()
-			fmt.Fprintf(e.stdout, "enqueue %s (revision %s)\n", v, rev)
-			return nil
-		case "control":
-			return runControl(ctx, args[1:], e)
-		case "delete":
-			return runDelete(ctx, args[1:], e)
-		case "suppress":
-			return runSuppress(ctx, args[1:], e)
-		case "audit":
-			return runAudit(ctx, args[1:], e)
-		case "help", "-h", "-help", "--help":
-			fmt.Fprint(e.stdout, usage)
-			fmt.Fprintln(e.stdout, "\nflags of enqueue -vendor … FILE:")
-			fs, _ := enqueueFlagSet(e)
-			fs.SetOutput(e.stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-	}
-	return runEnqueue(ctx, args, e)
+	return newCLI(e).run(ctx, args, e)
 }
-
-const usage = `usage:
-  enqueue -vendor nxcloud|yccall|speech|flashai -campaign FILE.json [flags] FILE|-
-  enqueue status [-json] [-watch] BATCH
-  enqueue list [-json] [-n 20]
-  enqueue failures BATCH            (CSV on stdout, accepted back as input)
-  enqueue retry BATCH               (re-run failed parts)
-  enqueue resolve BATCH PART delivered|resend
-  enqueue pause BATCH | resume BATCH  (hold or release the batch in dialq and at the vendor)
-  enqueue cancel BATCH              (no further call; numbers not sent fail as cancelled)
-  enqueue control pause|restart|stop BATCH   (vendor tasks only: FlashAI, Yccall)
-  enqueue delete BATCH NUMBER...    (FlashAI)
-  enqueue version
-  enqueue suppress import|add|remove|check|count|export [-list dnc] ...   (suppress -h)
-  enqueue audit BATCH               (compliance decisions, CSV)
-Every command takes -h for its flags, and reads REDIS_URL (or REDIS_CLUSTER_ADDRS, or
-REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER).
-`

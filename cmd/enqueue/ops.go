@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
@@ -37,30 +37,6 @@ func (c *conn) Close() {
 	c.client.Close()
 	c.insp.Close()
 	c.redis.Close()
-}
-
-// opFlags parses a subcommand's flags; every subcommand takes -redis. It returns
-// the Redis connection contract (-redis, else REDIS_URL, REDIS_CLUSTER_ADDRS or
-// REDIS_SENTINEL_ADDRS: see internal/redisconf) for connect.
-func opFlags(name string, e env, args []string, define func(fs *flag.FlagSet)) (*flag.FlagSet, *redisconf.Config, error) {
-	fs := flag.NewFlagSet("enqueue "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
-	redisURL := fs.String("redis", "", redisconf.FlagHelp)
-	if define != nil {
-		define(fs)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, &exitError{code: exitOK, err: err}
-		}
-		return nil, nil, usageErr("%v", err)
-	}
-	rcfg, err := redisconf.Load(e.getenv, *redisURL)
-	if err != nil {
-		return nil, nil, usageErr("%v", err)
-	}
-	return fs, rcfg, nil
 }
 
 func connect(ctx context.Context, rcfg redisconf.Config) (*conn, error) {
@@ -100,18 +76,8 @@ func batchErr(err error) error {
 	return inputErr(err)
 }
 
-func runStatus(ctx context.Context, args []string, e env) error {
-	var asJSON, watch bool
-	var every time.Duration
-	fs, url, err := opFlags("status", e, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&asJSON, "json", false, "print one JSON object")
-		fs.BoolVar(&watch, "watch", false, "refresh until the batch finishes")
-		fs.DurationVar(&every, "every", 2*time.Second, "refresh interval with -watch")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON, watch bool, every time.Duration, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue status [-json] [-watch] BATCH")
 	}
 	c, err := connect(ctx, *url)
@@ -121,17 +87,20 @@ func runStatus(ctx context.Context, args []string, e env) error {
 	defer c.Close()
 	var prev *batch.Status
 	var prevAt time.Time
+	lines := &statusLines{e: e}
 	for {
-		st, err := c.store.Status(ctx, fs.Arg(0))
+		st, err := c.store.Status(ctx, args[0])
 		if err != nil {
 			return batchErr(err)
 		}
+		lines.read(ctx, c.store, st)
 		if asJSON {
-			if err := json.NewEncoder(e.stdout).Encode(st); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(statusJSON{st, lines.lines}); err != nil {
 				return err
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
+			lines.print(e.stdout)
 		}
 		if !watch || st.Finished {
 			return nil
@@ -192,15 +161,9 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 	fmt.Fprintln(e.stdout)
 }
 
-func runList(ctx context.Context, args []string, e env) error {
-	var asJSON bool
-	var n int
-	_, url, err := opFlags("list", e, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&asJSON, "json", false, "JSON Lines, one batch a line")
-		fs.IntVar(&n, "n", 20, "how many batches")
-	})
-	if err != nil {
-		return err
+func runList(ctx context.Context, url *redisconf.Config, args []string, asJSON bool, n int, e env) error {
+	if len(args) != 0 {
+		return usageErr("usage: enqueue list [-json] [-n 20] (no arguments)")
 	}
 	c, err := connect(ctx, *url)
 	if err != nil {
@@ -239,15 +202,11 @@ func runList(ctx context.Context, args []string, e env) error {
 
 // runFailures prints every number not delivered as CSV whose phone column makes it
 // valid enqueue input: fix or filter the rows and feed them back.
-func runFailures(ctx context.Context, args []string, e env) error {
-	fs, url, err := opFlags("failures", e, args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runFailures(ctx context.Context, url *redisconf.Config, args []string, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue failures BATCH")
 	}
-	id := fs.Arg(0)
+	id := args[0]
 	c, m, err := openBatch(ctx, *url, id)
 	if err != nil {
 		return err
@@ -260,14 +219,14 @@ func runFailures(ctx context.Context, args []string, e env) error {
 		if strings.HasPrefix(r.Reason, "suppressed:") || r.Reason == "contact_cap" {
 			state = batch.OutcomeSuppressed // left out by the compliance gate at enqueue
 		}
-		return w.Write([]string{safeCell(r.Raw), strconv.FormatInt(r.Line, 10), state, safeCell(r.Reason), "", ""})
+		return w.Write([]string{csvcell.Safe(r.Raw), strconv.FormatInt(r.Line, 10), csvcell.Safe(state), csvcell.Safe(r.Reason), "", ""})
 	})
 	if err != nil {
 		return inputErr(err)
 	}
 	for n := range m.Parts {
 		err := c.store.Outcomes(ctx, id, n, func(o batch.Outcome) error {
-			return w.Write([]string{safeCell(o.Phone), strconv.FormatInt(o.Line, 10), o.State, safeCell(o.Reason), safeCell(o.Code), strconv.Itoa(n)})
+			return w.Write([]string{csvcell.Safe(o.Phone), strconv.FormatInt(o.Line, 10), csvcell.Safe(o.State), csvcell.Safe(o.Reason), csvcell.Safe(o.Code), strconv.Itoa(n)})
 		})
 		if err != nil {
 			return inputErr(err)
@@ -277,12 +236,8 @@ func runFailures(ctx context.Context, args []string, e env) error {
 	return w.Error()
 }
 
-func runRetry(ctx context.Context, args []string, e env) error {
-	fs, url, err := opFlags("retry", e, args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runRetry(ctx context.Context, url *redisconf.Config, args []string, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue retry BATCH")
 	}
 	c, err := connect(ctx, *url)
@@ -290,59 +245,48 @@ func runRetry(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.Close()
-	parts, numbers, err := c.life.Retry(ctx, fs.Arg(0))
+	parts, numbers, err := c.life.Retry(ctx, args[0])
 	if err != nil {
 		return batchErr(err)
 	}
-	fmt.Fprintf(e.stdout, "batch %s: %d failed parts re-queued (%d numbers back to pending)\n", fs.Arg(0), parts, numbers)
+	fmt.Fprintf(e.stdout, "batch %s: %d failed parts re-queued (%d numbers back to pending)\n", args[0], parts, numbers)
 	return nil
 }
 
-func runResolve(ctx context.Context, args []string, e env) error {
-	fs, url, err := opFlags("resolve", e, args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 3 || (fs.Arg(2) != "delivered" && fs.Arg(2) != "resend") {
+func runResolve(ctx context.Context, url *redisconf.Config, args []string, e env) error {
+	if len(args) != 3 || (args[2] != "delivered" && args[2] != "resend") {
 		return usageErr("usage: enqueue resolve BATCH PART delivered|resend")
 	}
-	part, err := strconv.Atoi(fs.Arg(1))
+	part, err := strconv.Atoi(args[1])
 	if err != nil || part < 0 {
-		return usageErr("PART must be a part number, got %q", fs.Arg(1))
+		return usageErr("PART must be a part number, got %q", args[1])
 	}
 	c, err := connect(ctx, *url)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	delivered := fs.Arg(2) == "delivered"
-	moved, err := c.life.Resolve(ctx, fs.Arg(0), part, delivered)
+	delivered := args[2] == "delivered"
+	moved, err := c.life.Resolve(ctx, args[0], part, delivered)
 	if err != nil {
 		return batchErr(err)
 	}
 	if delivered {
-		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", fs.Arg(0), part, moved)
+		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", args[0], part, moved)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", fs.Arg(0), part, moved)
+	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", args[0], part, moved)
 	return nil
 }
 
 // runHold runs cancel, pause and resume: they hold or release a batch in dialq (no
 // call starts after it returns) and, for pause and resume, its vendor tasks where
 // the vendor has such a control.
-func runHold(ctx context.Context, verb string, args []string, e env) error {
-	var wait time.Duration
-	fs, url, err := opFlags(verb, e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer to its own pause/restart")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runHold(ctx context.Context, verb string, url *redisconf.Config, args []string, wait time.Duration, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue %s BATCH", verb)
 	}
-	id := fs.Arg(0)
+	id := args[0]
 	c, m, err := openBatch(ctx, *url, id)
 	if err != nil {
 		return err
@@ -397,24 +341,17 @@ func vendorControl(vendor string) string {
 	return ""
 }
 
-func runControl(ctx context.Context, args []string, e env) error {
-	var wait time.Duration
-	fs, url, err := opFlags("control", e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 2 {
+func runControl(ctx context.Context, url *redisconf.Config, args []string, wait time.Duration, e env) error {
+	if len(args) != 2 {
 		return usageErr("usage: enqueue control pause|restart|stop BATCH")
 	}
-	action := fs.Arg(0)
+	action := args[0]
 	switch action {
 	case tasks.ActionPause, tasks.ActionRestart, tasks.ActionStop:
 	default:
 		return usageErr("control action %q: want pause, restart or stop", action)
 	}
-	c, m, err := openBatch(ctx, *url, fs.Arg(1))
+	c, m, err := openBatch(ctx, *url, args[1])
 	if err != nil {
 		return err
 	}
@@ -433,18 +370,11 @@ func runControl(ctx context.Context, args []string, e env) error {
 	return submitControl(ctx, c, e, typ, tasks.ControlPayload{Batch: m.ID, Action: action}, wait)
 }
 
-func runDelete(ctx context.Context, args []string, e env) error {
-	var wait time.Duration
-	fs, url, err := opFlags("delete", e, args, func(fs *flag.FlagSet) {
-		fs.DurationVar(&wait, "wait", time.Minute, "how long to wait for the vendor's answer")
-	})
-	if err != nil {
-		return err
-	}
-	if fs.NArg() < 2 {
+func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait time.Duration, e env) error {
+	if len(args) < 2 {
 		return usageErr("usage: enqueue delete BATCH NUMBER...")
 	}
-	c, m, err := openBatch(ctx, *url, fs.Arg(0))
+	c, m, err := openBatch(ctx, *url, args[0])
 	if err != nil {
 		return err
 	}
@@ -461,7 +391,7 @@ func runDelete(ctx context.Context, args []string, e env) error {
 	}
 	// The numbers stay in Redis with the batch; the task carries only their key.
 	req := fmt.Sprintf("delete-%d", time.Now().UnixNano())
-	if err := c.store.SetControlNumbers(ctx, m.ID, req, fs.Args()[1:]); err != nil {
+	if err := c.store.SetControlNumbers(ctx, m.ID, req, args[1:]); err != nil {
 		return inputErr(err)
 	}
 	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)

@@ -9,34 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestSafeCell(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"13800138000", "13800138000"},
-		// Phone numbers stay as they are, so the file is valid input again.
-		{"+8613800138000", "+8613800138000"},
-		{"+86 (138) 0013-8000", "+86 (138) 0013-8000"},
-		{"-13600136000", "-13600136000"},
-		{"=1+1", "'=1+1"},
-		{"=13900139000", "'=13900139000"},
-		{"@SUM(A1:A2)", "'@SUM(A1:A2)"},
-		{"+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"},
-		{"-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"},
-		{`=HYPERLINK("http://x.example")`, `'=HYPERLINK("http://x.example")`},
-		{"\t=1+1", "'\t=1+1"},
-		{"\r=1+1", "'\r=1+1"},
-		{"a=1", "a=1"},
-		{"duplicate of line 2", "duplicate of line 2"},
-	}
-	for _, tt := range tests {
-		if got := safeCell(tt.in); got != tt.want {
-			t.Errorf("safeCell(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-// The rejects file and the failures listing open in spreadsheets: a rejected cell
-// that starts with a formula prefix is defused there, a phone number is not touched.
+// The rejects file and the failures listing open in spreadsheets: every cell that
+// starts with = + - @ (numbers too) is prefixed with ', and the failures listing
+// is still valid enqueue input: the ' before a number is dropped on the way in.
 func TestRejectsDefuseFormulas(t *testing.T) {
 	h := setup(t)
 	path := filepath.Join(t.TempDir(), "rejects.csv")
@@ -51,7 +26,7 @@ func TestRejectsDefuseFormulas(t *testing.T) {
 	want := [][]string{
 		{"line", "phone", "reason"},
 		{"5", `'=HYPERLINK("http://x.example")`, "contains letters (extensions and vanity numbers are not dialable)"},
-		{"6", "+8613800138000", "duplicate of line 2"},
+		{"6", "'+8613800138000", "duplicate of line 2"},
 		{"8", "'@SUM(A1:A2)", "contains letters (extensions and vanity numbers are not dialable)"},
 	}
 	if diff := cmp.Diff(want, readCSV(t, string(data))); diff != "" {
@@ -66,7 +41,17 @@ func TestRejectsDefuseFormulas(t *testing.T) {
 	for _, row := range rows[1:] {
 		got = append(got, row[phone])
 	}
-	if diff := cmp.Diff([]string{`'=HYPERLINK("http://x.example")`, "+8613800138000", "'@SUM(A1:A2)"}, got); diff != "" {
+	if diff := cmp.Diff([]string{`'=HYPERLINK("http://x.example")`, "'+8613800138000", "'@SUM(A1:A2)"}, got); diff != "" {
 		t.Errorf("failures phones (-want +got):\n%s", diff)
+	}
+
+	// Round trip: the failures, fed back, give the number again; the formulas stay refused.
+	back := filepath.Join(t.TempDir(), "failures.csv")
+	if err := os.WriteFile(back, []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := h.enqueue("yccall", "-dry-run", back)
+	if again.Accepted != 1 || again.Rejected != 2 {
+		t.Errorf("failures fed back: %+v; want the one number accepted, the two formulas rejected", again)
 	}
 }

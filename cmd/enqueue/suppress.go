@@ -3,73 +3,90 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
-	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/redact"
 )
 
-const suppressUsage = `usage:
-  enqueue suppress import [-list dnc] [-expires 720h|30d] [-region CN] [-format auto] [-json] FILE|-
-  enqueue suppress add|remove|check [-list dnc] [-expires D] [-region CN] [-json] NUMBER...
-  enqueue suppress count [-list dnc] [-json]
-  enqueue suppress export [-list dnc] [-json]      (CSV phone,expires; valid import input)
-  enqueue audit BATCH                               (CSV batch,phone,decision,detail,time)
-Numbers are read as enqueue reads them (libphonenumber, -region for numbers without a
-country code) and kept as E.164. Input formats: as enqueue (lines, CSV, JSON Lines, gzip).
-`
+func init() { register(suppressCmd) }
+
+const suppressLong = `Numbers are read as enqueue reads them (libphonenumber, -region for numbers without a
+country code) and kept as E.164. Input formats: as enqueue (lines, CSV, JSON Lines, gzip).`
+
+var suppressSubs = []struct{ name, usage, help string }{
+	{"import", "[-list dnc] [-expires 720h|30d] [-region CN] [-format auto] [-rejects FILE] [-strict] [-json] FILE|-", "add every number of a list file"},
+	{"add", "[-list dnc] [-expires D] [-region CN] [-json] NUMBER...", "add numbers"},
+	{"remove", "[-list dnc] [-region CN] [-json] NUMBER...", "remove numbers"},
+	{"check", "[-list dnc] [-region CN] [-json] NUMBER...", "say whether numbers are listed"},
+	{"count", "[-list dnc] [-json]", "how many numbers a list holds"},
+	{"export", "[-list dnc] [-json]", "every number as CSV phone,expires (valid import input)"},
+}
+
+// suppressCmd is the group of suppression-list commands.
+func suppressCmd(e env) *ffcli.Command {
+	fs, _ := newFlagSet("suppress", false)
+	cmd := &ffcli.Command{
+		Name: "suppress", ShortUsage: "enqueue suppress import|add|remove|check|count|export [flags] ...",
+		ShortHelp: "manage suppression (do-not-call) lists",
+		LongHelp:  suppressLong,
+		FlagSet:   fs,
+	}
+	for _, sub := range suppressSubs {
+		cmd.Subcommands = append(cmd.Subcommands, suppressSubCmd(e, sub.name, sub.usage, sub.help))
+	}
+	return cmd
+}
 
 // suppressFlags are every suppress subcommand's flags; each uses the ones it needs.
 type suppressFlags struct {
-	list, region, format, redisURL string
-	expires                        string
-	jsonOut                        bool
+	list, region, format, rejects string
+	expires                       string
+	jsonOut, strict               bool
+	redis                         *redisFlag
 }
 
-func parseSuppressFlags(name string, e env, args []string) (*suppressFlags, []string, error) {
+func suppressSubCmd(e env, name, usage, help string) *ffcli.Command {
 	f := &suppressFlags{}
-	fs := flag.NewFlagSet("enqueue suppress "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.StringVar(&f.list, "list", compliance.DefaultList, "suppression list name")
-	// No default from $REDIS_URL: -h prints defaults, and the URL may hold a password.
-	fs.StringVar(&f.redisURL, "redis", "", redisconf.FlagHelp)
+	fs, rf := newFlagSet("suppress "+name, true)
+	f.redis = rf
+	fs.StringVar(&f.list, "list", compliance.DefaultList, "suppression list `name`")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON on stdout")
 	switch name {
 	case "import", "add", "remove", "check":
-		fs.StringVar(&f.region, "region", envconf.Or(e.getenv, "DIALQ_REGION", "CN"), "region for numbers without a country code")
+		envString(fs, e, &f.region, "region", "DIALQ_REGION", "CN", "region for numbers without a country code")
 	}
 	switch name {
 	case "import", "add":
-		fs.StringVar(&f.expires, "expires", "", "entries expire after this long (e.g. 720h or 30d; default never)")
+		fs.StringVar(&f.expires, "expires", "", "entries expire after this `duration` (e.g. 720h or 30d; default never)")
 	}
 	if name == "import" {
 		fs.StringVar(&f.format, "format", "auto", "input format: auto, lines, csv or jsonl")
+		fs.StringVar(&f.rejects, "rejects", "", "write the rows that are not valid numbers to this CSV `file` (line,phone,reason)")
+		fs.BoolVar(&f.strict, "strict", false, "import nothing if any row is not a valid number (exit 3)")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, suppressUsage)
-			fs.SetOutput(e.stdout)
-			fs.PrintDefaults()
-			return nil, nil, &exitError{code: exitOK, err: err}
-		}
-		return nil, nil, usageErr("%v", err)
+	return &ffcli.Command{
+		Name: name, ShortUsage: "enqueue suppress " + name + " " + usage, ShortHelp: help,
+		LongHelp: suppressLong,
+		FlagSet:  fs,
+		Exec: func(ctx context.Context, args []string) error {
+			return runSuppress(ctx, name, f, args, e)
+		},
 	}
-	if err := compliance.CheckList(f.list); err != nil {
-		return nil, nil, usageErr("-list: %v", err)
-	}
-	return f, fs.Args(), nil
 }
 
 // parseExpiry reads -expires: a Go duration or whole days ("30d").
@@ -96,27 +113,9 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return now.Add(d), nil
 }
 
-func runSuppress(ctx context.Context, args []string, e env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(e.stdout, suppressUsage)
-		if len(args) == 0 {
-			return usageErr("suppress: want import, add, remove, check, count or export")
-		}
-		return nil
-	}
-	name := args[0]
-	switch name {
-	case "import", "add", "remove", "check", "count", "export":
-	default:
-		return usageErr("suppress %s: want import, add, remove, check, count or export", name)
-	}
-	f, rest, err := parseSuppressFlags(name, e, args[1:])
-	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) && ee.code == exitOK {
-			return nil
-		}
-		return err
+func runSuppress(ctx context.Context, name string, f *suppressFlags, rest []string, e env) error {
+	if err := compliance.CheckList(f.list); err != nil {
+		return usageErr("-list: %v", err)
 	}
 	expires, err := parseExpiry(f.expires, time.Now())
 	if err != nil {
@@ -142,9 +141,9 @@ func runSuppress(ctx context.Context, args []string, e env) error {
 			return err
 		}
 	}
-	rcfg, err := redisconf.Load(e.getenv, f.redisURL)
+	rcfg, err := f.redis.config(e)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	c, err := connect(ctx, *rcfg)
 	if err != nil {
@@ -241,74 +240,13 @@ func normaliseArgs(args []string, region string) ([]string, error) {
 	return out, nil
 }
 
-// importSink feeds ingest's accepted rows (NXCloud form: country code and number)
-// to the importer.
-type importSink struct {
-	ctx      context.Context
-	im       *compliance.Importer
-	rejected int64
-}
-
-func (s *importSink) Accept(rec chunking.Record) error {
-	n, err := compliance.ParseE164(rec.Phone)
-	if err != nil {
-		return err
-	}
-	return s.im.Add(s.ctx, n)
-}
-
-func (s *importSink) Reject(ingest.Reject) error { s.rejected++; return nil }
-
-func suppressImport(ctx context.Context, s *compliance.Store, f *suppressFlags, input string, expires time.Time, e env) error {
-	started := time.Now()
-	format, err := ingest.ParseFormat(f.format)
-	if err != nil {
-		return usageErr("-format: %v", err)
-	}
-	in, _, closeInput, err := openInput(input, e.stdin)
-	if err != nil {
-		return inputErr(err)
-	}
-	defer closeInput()
-	src, err := ingest.Open(in, format)
-	if err != nil {
-		return inputErr(err)
-	}
-	im, err := s.NewImporter(f.list, expires)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	sink := &importSink{ctx: ctx, im: im}
-	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: chunking.NXCloud, Region: f.region}, sink)
-	if err != nil {
-		// What was imported before the input broke off stays listed: a list only
-		// gains numbers, and running the import again is harmless.
-		_, _ = im.Close(context.WithoutCancel(ctx))
-		return inputErr(fmt.Errorf("import into %s: %w (numbers before the error are listed)", f.list, err))
-	}
-	added, err := im.Close(ctx)
-	if err != nil {
-		return inputErr(err)
-	}
-	secs := time.Since(started).Seconds()
-	exp := ""
-	if !expires.IsZero() {
-		exp = expires.UTC().Format(time.RFC3339)
-	}
-	// Duplicates within the input are rejected by ingest, the rest invalid numbers.
-	return report(e, f.jsonOut, map[string]any{
-		"list": f.list, "read": counts.Read, "imported": counts.Accepted, "added": added,
-		"rejected": counts.Rejected - counts.Duplicates, "duplicates": counts.Duplicates,
-		"expires": exp, "seconds": secs,
-	}, "%s: read %d, imported %d (%d new), %d invalid, %d duplicates in %.1fs\n",
-		f.list, counts.Read, counts.Accepted, added, counts.Rejected-counts.Duplicates, counts.Duplicates, secs)
-}
-
+// suppressExport writes phone,expires as CSV (cells as csvcell.Safe: the phone
+// reads '+8613800138000, which import reads back), or JSON Lines.
 func suppressExport(ctx context.Context, s *compliance.Store, f *suppressFlags, e env) error {
-	w := e.stdout
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(e.stdout)
+	cw := csv.NewWriter(e.stdout)
 	if !f.jsonOut {
-		fmt.Fprintln(w, "phone,expires")
+		_ = cw.Write([]string{"phone", "expires"})
 	}
 	err := s.Export(ctx, f.list, func(n string, exp time.Time) error {
 		at := ""
@@ -318,21 +256,20 @@ func suppressExport(ctx context.Context, s *compliance.Store, f *suppressFlags, 
 		if f.jsonOut {
 			return enc.Encode(map[string]string{"phone": n, "expires": at})
 		}
-		_, err := fmt.Fprintf(w, "%s,%s\n", n, at)
-		return err
+		return cw.Write([]string{csvcell.Safe(n), at})
 	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
 	if err != nil {
 		return inputErr(err)
 	}
 	return nil
 }
 
-func runAudit(ctx context.Context, args []string, e env) error {
-	fs, redisURL, err := opFlags("audit", e, args, nil)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
+func runAudit(ctx context.Context, redisURL *redisconf.Config, args []string, e env) error {
+	if len(args) != 1 {
 		return usageErr("usage: enqueue audit BATCH")
 	}
 	c, err := connect(ctx, *redisURL)
@@ -340,7 +277,7 @@ func runAudit(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer c.Close()
-	id := fs.Arg(0)
+	id := args[0]
 	_, err = c.store.Manifest(ctx, id)
 	if err == nil {
 		if err := compliance.NewStore(c.rdb).ExportAudit(ctx, id, e.stdout); err != nil {

@@ -74,7 +74,7 @@ func TestSuppressCommands(t *testing.T) {
 	r = h.run("suppress", "export")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	sort.Strings(lines[1:])
-	if want := "phone,expires|+861012345678,|+8613800138000,"; strings.Join(lines, "|") != want {
+	if want := "phone,expires|'+861012345678,|'+8613800138000,"; strings.Join(lines, "|") != want {
 		t.Fatalf("export = %q; want %q", lines, want)
 	}
 	// The export is valid import input.
@@ -166,7 +166,7 @@ func TestEnqueueSuppressed(t *testing.T) {
 	if err != nil || len(audit) != 5 || audit[0][2] != "decision" {
 		t.Fatalf("audit: exit %d %q %v", r.code, r.stdout, err)
 	}
-	if audit[4][1] != "+8618800188000" || audit[4][2] != "contact_cap" || audit[4][3] != "1/30d" {
+	if audit[4][1] != "'+8618800188000" || audit[4][2] != "contact_cap" || audit[4][3] != "1/30d" {
 		t.Fatalf("audit last row %v", audit[4])
 	}
 

@@ -1,13 +1,16 @@
 // Command fakevendor serves all four vendor APIs strictly, for demos, compose and
 // benchmarks: NXCloud under /nxcloud, Yccall under /yccall/, speech under /speech,
-// FlashAI under /flashai, and /_admin/ledger, /_admin/stats, /_admin/faults.
+// FlashAI under /flashai, and /_admin/ledger, /_admin/stats, /_admin/faults,
+// /_admin/flashai/tenant (the FlashAI tenant's scripts, variables, lines and agents).
 // It reads the vendors' credentials from the worker's environment variables.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -31,6 +34,9 @@ func main() {
 	}
 }
 
+// stdout is where -h prints (tests replace it).
+var stdout io.Writer = os.Stdout
+
 func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
 	fs := flag.NewFlagSet("fakevendor", flag.ContinueOnError)
 	addr := fs.String("addr", envconf.Or(getenv, "FAKEVENDOR_ADDR", "127.0.0.1:9090"), "listen address")
@@ -45,7 +51,15 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	fs.Float64Var(&f.SystemError, "fault-system", 0, "share answered with the vendor's own system-error code")
 	fs.IntVar(&f.LatencyMillis, "latency-ms", 0, "latency added to every request")
 	seed := fs.Uint64("seed", 0, "fault seed (0: random)")
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// Asked for: on stdout, exit 0, nothing logged.
+			fmt.Fprintln(stdout, "usage: fakevendor [flags]  (vendor keys and limits from the environment: see fakevendor.ConfigFromEnv)\n\nflags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil
+		}
 		return err
 	}
 	cfg, err := fakevendor.ConfigFromEnv(getenv)

@@ -74,10 +74,16 @@ type config struct {
 	allowVolatile   bool
 }
 
-func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*config, error) {
+// stdout is where -h and -version print (tests replace it): asked-for output is
+// not an error, and goes to stdout with exit 0.
+var stdout io.Writer = os.Stdout
+
+// parseConfig reads flags and environment; -h prints the flags to help and
+// returns flag.ErrHelp. A bad flag is an error that names it, without the usage.
+func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config, error) {
 	c := &config{rates: map[string]float64{}}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	// The default is empty, not $REDIS_URL: -h prints defaults, and the URL may hold a password.
 	fs.StringVar(&c.redisURL, "redis", "", redisconf.FlagHelp)
 	concurrency := fs.String("concurrency", envconf.Or(getenv, "WORKER_CONCURRENCY", "20"), "parts processed at once (WORKER_CONCURRENCY)")
@@ -94,6 +100,11 @@ func parseConfig(args []string, getenv envconf.Getenv, stderr io.Writer) (*confi
 	}
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(help, "usage: worker [flags]\n\nflags (defaults from the variables named; values of REDIS_URL and secrets never shown):")
+			fs.SetOutput(help)
+			fs.PrintDefaults()
+		}
 		return nil, err
 	}
 	if *showVersion {
@@ -151,14 +162,14 @@ func parseQueues(s string) (map[string]int, error) {
 var errVersion = errors.New("version")
 
 func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.Logger) error {
-	cfg, err := parseConfig(args, getenv, log.Out)
+	cfg, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil // -h printed the flags
 	}
 	if errors.Is(err, errVersion) {
 		v, rev := buildinfo.Version()
-		fmt.Fprintf(log.Out, "worker %s (revision %s)\n", v, rev)
-		return nil
+		_, err := fmt.Fprintf(stdout, "worker %s (revision %s)\n", v, rev)
+		return err
 	}
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -245,21 +246,32 @@ func freeAddr(t *testing.T) string {
 // -version prints the build; an unknown WORKER_VENDORS name refuses to start.
 func TestHelpVersionAndVendors(t *testing.T) {
 	env := map[string]string{"REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"}
-	for _, args := range [][]string{{"-h"}, {"-version"}} {
-		var out bytes.Buffer
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"-version"}} {
+		var out, logs bytes.Buffer
 		log := logrus.New()
-		log.SetOutput(&out)
+		log.SetOutput(&logs)
+		stdout = &out
 		err := run(context.Background(), args, func(k string) string { return env[k] }, log)
+		stdout = os.Stdout
 		if err != nil {
 			t.Errorf("worker %v = %v; want nil (exit 0)", args, err)
 		}
-		if strings.Contains(out.String(), "hunter2") {
+		if strings.Contains(out.String()+logs.String(), "hunter2") {
 			t.Errorf("worker %v printed the Redis password:\n%s", args, out.String())
 		}
-		want := map[string]string{"-h": "-redis", "-version": "worker "}[args[0]]
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("worker %v output lacks %q:\n%s", args, want, out.String())
+		// On stdout, nothing logged.
+		want := map[string]string{"-h": "-redis", "-help": "usage: worker", "-version": "worker "}[args[0]]
+		if !strings.Contains(out.String(), want) || logs.Len() > 0 {
+			t.Errorf("worker %v: stdout %q, logs %q; want %q on stdout and no log", args, out.String(), logs.String(), want)
 		}
+	}
+	// A bad flag is an error naming it, without the usage.
+	var out bytes.Buffer
+	stdout = &out
+	err := run(context.Background(), []string{"-bogus"}, func(k string) string { return env[k] }, logrus.New())
+	stdout = os.Stdout
+	if err == nil || !strings.Contains(err.Error(), "-bogus") || out.Len() > 0 {
+		t.Errorf("worker -bogus = %v, stdout %q; want an error naming the flag", err, out.String())
 	}
 	db := testredis.New(t)
 	env = demoEnv(t)

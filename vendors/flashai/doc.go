@@ -1,6 +1,8 @@
 // Package flashai is the client for FlashAI's SaaS robot-calling API (contract sheet
 // §4): create a call plan with a caret-delimited number list (addPlan), pause,
-// restart or stop it, delete numbers from it, and read its summary and number list.
+// restart or stop it, delete numbers from it, and read its summary and number list;
+// hand numbers to human agents (addAgentPlan, agent.go); and read what the tenant
+// has and how a batch does per line (discovery.go, whose doc lists its choices).
 //
 // Every endpoint is POST {BaseURL}/<endpoint> with a JSON body. Real deployments
 // serve them under .../api/v1/thirdApi, so BaseURL is for example
