@@ -20,6 +20,7 @@ import (
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
 )
@@ -125,20 +126,14 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 	return p, nil
 }
 
-// Enqueue reads in to the end and, unless DryRun or a Strict failure, commits the
-// batch and queues its parts. An input that breaks off (an *ingest.InputError)
-// leaves nothing behind; a Redis failure after the commit is finished by running
-// the same request again.
-func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, in io.Reader, req Request) (*Summary, error) {
+// enqueue is Enqueue (trace.go) under its span.
+func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, in io.Reader, req Request) (*Summary, error) {
 	started := time.Now()
 	if req.Queue == "" {
 		req.Queue = tasks.Queue(req.Vendor)
 	}
-	if req.Profile.Vendor != req.Vendor {
-		return nil, &ConfigError{fmt.Errorf("profile is for %q, request for %q", req.Profile.Vendor, req.Vendor)}
-	}
-	if _, err := ingest.NewNormaliser(req.Vendor, req.Region); err != nil {
-		return nil, &ConfigError{err}
+	if err := validateRequest(ctx, req); err != nil {
+		return nil, err
 	}
 	// The content is hashed decompressed: the same list gives the same batch id
 	// whether or not it was gzipped.
@@ -166,6 +161,9 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, err
 	}
 	sink.gate = gate
+	// Rows are read, validated and staged part by part in one streamed pass.
+	readCtx, readSpan := tracing.Start(ctx, "enqueue.read")
+	sink.ctx = readCtx
 	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: req.Vendor, Region: req.Region, Workers: req.Workers, Progress: req.Progress, RowCheck: req.RowCheck}, sink)
 	if err == nil && gate != nil {
 		// ingest counted the suppressed rows as accepted: they are neither.
@@ -175,6 +173,7 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	if err == nil {
 		err = splitter.Close()
 	}
+	endRead(readSpan, counts, gate, err)
 	if err != nil {
 		abort()
 		return nil, fmt.Errorf("%w (nothing was enqueued)", err)
@@ -206,7 +205,9 @@ func Enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: req.Retention, Source: req.Source,
 		Fingerprint: fingerprint, Suppressed: sum.Suppressed,
 	}
-	existing, err := sink.staging.Commit(ctx, m)
+	commitCtx, commitSpan := tracing.Start(ctx, "enqueue.commit")
+	existing, err := sink.staging.Commit(commitCtx, m)
+	tracing.End(commitSpan, err)
 	var conflict *batch.ConflictError
 	if errors.As(err, &conflict) {
 		return sum, &ConfigError{err}
@@ -255,10 +256,13 @@ func Fingerprint(vendor, region string, campaignJSON []byte, p chunking.Profile,
 // QueueParts puts one task per part on the queue. A part whose task exists already
 // (the same batch was enqueued before) is counted, not an error.
 func QueueParts(ctx context.Context, aopt asynq.RedisConnOpt, m *batch.Manifest) (enqueued, already int, err error) {
+	ctx, span := tracing.Start(ctx, "enqueue.queue")
+	defer func() { endQueue(span, m, enqueued, already, err) }()
+	headers := tracing.Headers(ctx)
 	client := asynq.NewClient(aopt)
 	defer client.Close()
 	for n := range m.Parts {
-		task, err := tasks.NewPartTask(m.Vendor, m.ID, n, lifecycle.PartRecords(m, n), asynq.Queue(m.Queue))
+		task, err := tasks.NewPartTaskWithHeaders(headers, m.Vendor, m.ID, n, lifecycle.PartRecords(m, n), asynq.Queue(m.Queue))
 		if err != nil {
 			return enqueued, already, err
 		}
@@ -316,5 +320,8 @@ func (s *stagingSink) writePart(n int, recs []chunking.Record) error {
 	if s.staging == nil {
 		return nil
 	}
-	return s.staging.WritePart(s.ctx, n, recs)
+	ctx, span := tracing.Start(s.ctx, "enqueue.stage")
+	err := s.staging.WritePart(ctx, n, recs)
+	endStage(span, n, len(recs), err)
+	return err
 }

@@ -106,11 +106,10 @@ func BenchmarkDeliverYccall(b *testing.B) {
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
 	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
-	// The handler settles parts through the lifecycle (a nil one panicked).
-	aclient, ainsp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
-	defer aclient.Close()
-	defer ainsp.Close()
-	d.Lifecycle = lifecycle.New(d.Store, aclient, ainsp, d.Log)
+	client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+	defer client.Close()
+	defer insp.Close()
+	d.Lifecycle = lifecycle.New(d.Store, client, insp, d.Log)
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, d)
 

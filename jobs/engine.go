@@ -20,6 +20,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -222,7 +223,7 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("part payload: %v: %w", err, asynq.SkipRetry)
 	}
 	d := e.deps
-	log := d.Log.WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
+	log := d.Log.WithContext(ctx).WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
 	m, err := d.Store.Manifest(ctx, pl.Batch)
 	switch {
 	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy):
@@ -425,8 +426,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 	// the workers already).
 	b.RandomizationFactor = 0
 	var res *sent
-	authRefusals := 0
+	authRefusals, attempt := 0, 0
 	op := func() error {
+		attempt++
 		waited, err := d.Limiter.Wait(ctx, vendor, d.Retry.MaxInlineWait)
 		var busy *ratelimit.Busy
 		if errors.As(err, &busy) {
@@ -475,7 +477,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			// The gate kept every number out: no call.
 			res = &sent{}
 		} else {
-			res, err = e.caller.send(callCtx, p, r, call.recs)
+			sendCtx, span := tracing.Start(callCtx, "vendor.call")
+			res, err = e.caller.send(sendCtx, p, r, call.recs)
+			endCallSpan(span, vendor, p, len(call.recs), attempt, err)
 		}
 		if res != nil {
 			res.suppressed = call.suppressed

@@ -16,6 +16,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
@@ -117,9 +118,11 @@ func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
 }
 
 // Register adds a handler for every task type of every configured vendor, and the
-// batch announcement.
+// batch announcement. Every task runs under a span continuing the trace its headers
+// carry (internal/tracing).
 func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
+	mux.Use(tracing.Middleware)
 	if d.NXCloud != nil {
 		mux.Handle(tasks.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
 	}

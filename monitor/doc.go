@@ -28,6 +28,10 @@
 //     a huge batch: 200 parts read one by one (unsettled first), 200,000 rejects and
 //     outcomes counted by reason (then "sampled"; the count is reused while the
 //     batch's counters stand still), 50 FlashAI plans asked about (cached 30 s).
+//   - The autoscaling gauges (dialq_parts_runnable, dialq_oldest_runnable_seconds,
+//     Runnable) are read every RunnableInterval, not per scrape, so that many
+//     replicas scraped often cost Redis one read each per interval; they count
+//     only what a worker could run now (README "Autoscaling").
 //   - Rates come from samples kept in memory by each worker, not from Redis: the
 //     store keeps counts, not their history. A worker that just started shows the
 //     average since the batch was created until it has two samples.

@@ -74,6 +74,12 @@ const (
 // NewPartTask builds part n of batch id for vendor, on the vendor's queue. Options
 // given later override the defaults.
 func NewPartTask(vendor, id string, n, records int, opts ...asynq.Option) (*asynq.Task, error) {
+	return NewPartTaskWithHeaders(nil, vendor, id, n, records, opts...)
+}
+
+// NewPartTaskWithHeaders is NewPartTask with task headers: enqueue's trace context,
+// which the worker continues.
+func NewPartTaskWithHeaders(headers map[string]string, vendor, id string, n, records int, opts ...asynq.Option) (*asynq.Task, error) {
 	typ, ok := PartTypes[vendor]
 	if !ok {
 		return nil, fmt.Errorf("no part task for vendor %q", vendor)
@@ -86,7 +92,7 @@ func NewPartTask(vendor, id string, n, records int, opts ...asynq.Option) (*asyn
 		asynq.TaskID(PartTaskID(id, n)), asynq.MaxRetry(PartMaxRetry),
 		asynq.Timeout(PartTimeout), asynq.Retention(PartRetention), asynq.Queue(Queue(vendor)),
 	}
-	return asynq.NewTask(typ, payload, append(defaults, opts...)...), nil
+	return asynq.NewTaskWithHeaders(typ, payload, headers, append(defaults, opts...)...), nil
 }
 
 // PartTaskID is the asynq task id of part n of batch id: fixed, so that enqueueing

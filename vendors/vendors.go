@@ -14,6 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dialq/dialq/internal/tracing"
 )
 
 // Class tells the worker what to do with a failed call.
@@ -139,6 +143,9 @@ type Response struct {
 	Body       []byte
 }
 
+// Status is the HTTP status (for tracing).
+func (r *Response) Status() int { return r.StatusCode }
+
 // RetryAfterHeader parses a Retry-After header given in seconds or as an HTTP date.
 func (r *Response) RetryAfterHeader(now time.Time) time.Duration {
 	v := r.Header.Get("Retry-After")
@@ -157,6 +164,16 @@ func (r *Response) RetryAfterHeader(now time.Time) time.Duration {
 // Do sends req and reads the answer through a size limit. Failures before an answer
 // come back as *TransportError that records whether the request was fully written.
 func Do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Request) (*Response, error) {
+	ctx, span := tracing.Start(ctx, "vendor.http", trace.WithSpanKind(trace.SpanKindClient))
+	resp, err := do(ctx, hc, vendor, op, req)
+	if span.IsRecording() {
+		tracing.HTTPAttributes(span, vendor, op, req.Method, req.URL.Host, resp, err, ClassOf(err).String())
+	}
+	tracing.End(span, err)
+	return resp, err
+}
+
+func do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Request) (*Response, error) {
 	var wrote bool
 	trace := &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote = info.Err == nil },

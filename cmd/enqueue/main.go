@@ -91,7 +91,11 @@ func main() {
 	redis.SetLogger(quietRedis{})
 	ctx, stopped := signalContext()
 	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, isTerminal: stderrIsTerminal()}
-	err := run(ctx, os.Args[1:], e)
+	flush, err := startTracing(ctx, e.getenv)
+	if err == nil {
+		err = run(ctx, os.Args[1:], e)
+		flush()
+	}
 	os.Exit(exitCode(stopped(err), e.stderr))
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/redislog"
+	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
@@ -49,7 +50,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logrus.New()
-	log.SetFormatter(&logrus.JSONFormatter{})
+	// Sub-second timestamps, and trace_id/span_id on lines logged under a span.
+	log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
+	log.AddHook(tracing.LogHook{})
 	log.SetOutput(os.Stderr)
 	redis.SetLogger(redislog.New(log.WithField("component", "go-redis")))
 	if err := run(ctx, os.Args[1:], os.Getenv, log); err != nil {
@@ -72,6 +75,7 @@ type config struct {
 	monWritable     bool
 	vendors         string
 	allowVolatile   bool
+	gaugesOnly      bool
 }
 
 // stdout is where -h and -version print (tests replace it): asked-for output is
@@ -98,6 +102,7 @@ func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config,
 		name := strings.ToUpper(v) + "_RATE"
 		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
 	}
+	gaugesOnly := fs.String("gauges-only", envconf.Or(getenv, "WORKER_GAUGES_ONLY", "false"), "serve the queue gauges and pages only, delivering nothing (for autoscaling from zero; WORKER_GAUGES_ONLY)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -122,6 +127,9 @@ func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config,
 		if c.queues, err = parseQueues(*queues); err != nil {
 			return nil, err
 		}
+	}
+	if c.gaugesOnly, err = strconv.ParseBool(*gaugesOnly); err != nil {
+		return nil, fmt.Errorf("WORKER_GAUGES_ONLY %q: want true or false", *gaugesOnly)
 	}
 	if c.monWritable, err = strconv.ParseBool(*writable); err != nil {
 		return nil, fmt.Errorf("MONITORING_WRITABLE %q: want true or false", *writable)
@@ -196,6 +204,11 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	defer conn.Close()
 	rdb := conn.Client
 	entry := log.WithField("component", "worker")
+	flushSpans, err := startTracing(ctx, getenv, entry)
+	if err != nil {
+		return err
+	}
+	defer flushSpans()
 	// A wrong password or address is a configuration error: say so and stop,
 	// rather than run unready and log asynq's complaints forever.
 	pingCtx, cancelPing := context.WithTimeout(ctx, 10*time.Second)
@@ -212,6 +225,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err != nil {
 		return err
 	}
+	if cfg.gaugesOnly {
+		return serveGauges(ctx, conn, cfg, entry)
+	}
 	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
 	if err != nil {
 		return err
@@ -225,6 +241,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	insp := asynq.NewInspector(conn.Asynq)
 	defer insp.Close()
 	reg.MustRegister(monitor.NewQueueCollector(insp))
+	runnable := monitor.NewRunnable(insp, rdb)
+	reg.MustRegister(runnable)
 
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
@@ -297,6 +315,8 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		return fmt.Errorf("start asynq server: %w", err)
 	}
 	entry.WithFields(logrus.Fields{"vendors": served, "concurrency": cfg.concurrency, "queues": cfg.queues}).Info("worker started")
+	quietOnTSTP(ctx, srv, &stopping, entry)
+	runRunnable(ctx, runnable)
 	<-ctx.Done()
 	// Handlers start no new vendor call from here; calls in flight finish and are
 	// recorded, and their parts go back to the queue.
