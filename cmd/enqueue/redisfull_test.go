@@ -125,6 +125,9 @@ func TestEnqueueWhileRedisFull(t *testing.T) {
 		t.Errorf("keys without expiry after the failed enqueue: %v", keys)
 	}
 	ctx := context.Background()
+	if left, _ := f.admin.Keys(ctx, "dialq:*").Result(); len(left) != 0 {
+		t.Errorf("the failed enqueue left %d keys (staging not deleted): %v", len(left), left[:min(len(left), 5)])
+	}
 	junk, _ := f.admin.Keys(ctx, "junk:*").Result()
 	for _, key := range junk {
 		f.admin.Del(ctx, key)
