@@ -21,6 +21,7 @@ import "strconv"
 //	dialq:{<b>}:p:<n>:o           LIST  part n's numbers not delivered (JSON)
 //	dialq:{<b>}:ctl:<req>         LIST  numbers an operator's control acts on (never in a task payload)
 //	dialq:{<b>}:claim             STRING the staging id committing the batch (expires)
+//	dialq:{<b>}:res…              call results, built by package results (results/keys.go)
 const keyPrefix = "dialq"
 
 type keys struct{}
@@ -36,6 +37,14 @@ func (k keys) state(id string, n int) string   { return k.part(id, n) + ":s" }
 func (k keys) outcome(id string, n int) string { return k.part(id, n) + ":o" }
 func (keys) control(id, req string) string     { return tag(id) + ":ctl:" + req }
 func (keys) claim(id string) string            { return tag(id) + ":claim" }
+
+// Tag is batch id's key prefix with its hash tag: keys other packages keep for a
+// batch (call results) start with it, so they live in the batch's slot.
+func Tag(id string) string { return tag(id) }
+
+// ManifestKey is batch id's manifest, for scripts of other packages that read its
+// expiry.
+func ManifestKey(id string) string { return k.manifest(id) }
 
 // LegacyManifestKey is where dialq before the hash-tagged layout kept a batch's
 // manifest. Batches written that way are not read: drain them with the version that

@@ -254,6 +254,11 @@ func (s *Store) NoteError(ctx context.Context, id string, n int, msg string) err
 	return noteScript.Run(ctx, s.rdb, []string{k.manifest(id), k.state(id, n)}, "last_error", msg).Err()
 }
 
+// NoteCode keeps the vendor code of part n's last error beside it.
+func (s *Store) NoteCode(ctx context.Context, id string, n int, code string) error {
+	return s.rdb.HSet(ctx, k.state(id, n), "last_code", code).Err()
+}
+
 // Settled is what a part's move did to its batch.
 type Settled struct {
 	// Finished is true when this move finished the batch; Generation then numbers
@@ -579,6 +584,7 @@ type PartStatus struct {
 	ResumeAt   *time.Time `json:"resume_at,omitempty"`
 	WaitReason string     `json:"wait_reason,omitempty"`
 	LastError  string     `json:"last_error,omitempty"`
+	LastCode   string     `json:"last_code,omitempty"`
 }
 
 // Parts returns each part's status, by part number.
@@ -601,7 +607,7 @@ func (s *Store) Parts(ctx context.Context, id string, parts int) ([]PartStatus, 
 func queuePartReads(ctx context.Context, p redis.Pipeliner, id string, lo, hi int) []*redis.SliceCmd {
 	cmds := make([]*redis.SliceCmd, 0, hi-lo)
 	for i := lo; i < hi; i++ {
-		cmds = append(cmds, p.HMGet(ctx, k.state(id, i), "state", "resume_at", "wait_reason", "last_error"))
+		cmds = append(cmds, p.HMGet(ctx, k.state(id, i), "state", "resume_at", "wait_reason", "last_error", "last_code"))
 	}
 	return cmds
 }
@@ -611,7 +617,7 @@ func partStatuses(lo int, cmds []*redis.SliceCmd) []PartStatus {
 	for i, c := range cmds {
 		v := c.Val()
 		str := func(j int) string { s, _ := v[j].(string); return s }
-		ps := PartStatus{Part: lo + i, State: PartState(str(0)), WaitReason: str(2), LastError: str(3)}
+		ps := PartStatus{Part: lo + i, State: PartState(str(0)), WaitReason: str(2), LastError: str(3), LastCode: str(4)}
 		if ps.State == "" {
 			ps.State = PartQueued
 		}
@@ -648,10 +654,13 @@ type Status struct {
 	PartStates map[PartState]int `json:"part_states"`
 	// Waiting lists the parts that wait (throttled, paused, outside the window) and
 	// until when; Problems the parts with a last error.
-	Waiting    []PartStatus `json:"waiting,omitempty"`
-	Created    time.Time    `json:"created"`
-	FinishedAt *time.Time   `json:"finished_at,omitempty"`
-	Source     string       `json:"source,omitempty"`
+	Waiting []PartStatus `json:"waiting,omitempty"`
+	// UncertainParts lists the parts that wait for an operator (up to 1,000), with
+	// the vendor tasks to ask about.
+	UncertainParts []UncertainPart `json:"uncertain_parts,omitempty"`
+	Created        time.Time       `json:"created"`
+	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+	Source         string          `json:"source,omitempty"`
 }
 
 // Status reads batch id's account: the manifest and every part's state in one
@@ -706,10 +715,16 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 		st.FinishedAt = &t
 	}
 	st.PartStates = map[PartState]int{}
-	for _, ps := range partStatuses(0, partCmds) {
+	parts := partStatuses(0, partCmds)
+	for _, ps := range parts {
 		st.PartStates[ps.State]++
 		if ps.ResumeAt != nil && !ps.State.Final() {
 			st.Waiting = append(st.Waiting, ps)
+		}
+	}
+	if st.PartStates[PartUncertain] > 0 {
+		if st.UncertainParts, err = s.uncertainParts(ctx, id, parts); err != nil {
+			return nil, err
 		}
 	}
 	return st, nil

@@ -114,7 +114,7 @@ return 1`)
 //	KEYS[2] manifest
 //	ARGV[1] the new part state
 //	ARGV[2] now, ms
-//	ARGV[3] resume at, ms (throttled, paused, waiting), or ""
+//	ARGV[3] resume at, ms (throttled, paused, waiting, retrying), or ""
 //	ARGV[4] why it waits, or ""
 //	returns {code, generation}: code 1 the batch finished, 2 a finished batch
 //	re-opened, 0 neither, -1 no such batch, -2 a final part cannot wait (a late
@@ -123,7 +123,7 @@ var settleScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, 0} end
 local prev = redis.call('HGET', KEYS[1], 'state') or 'queued'
 local final = {done = true, failed = true, cancelled = true}
-local waits = {throttled = true, paused = true, waiting = true}
+local waits = {throttled = true, paused = true, waiting = true, retrying = true}
 if final[prev] and waits[ARGV[1]] then return {-2, 0} end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 if ARGV[3] ~= '' then

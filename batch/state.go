@@ -12,6 +12,7 @@ const (
 	PartThrottled PartState = "throttled" // waiting on a vendor's Retry-After or the fleet rate limit
 	PartPaused    PartState = "paused"    // held by an operator (enqueue pause)
 	PartWaiting   PartState = "waiting"   // outside the campaign's calling window
+	PartRetrying  PartState = "retrying"  // a call failed and may pass: asynq runs the part again at its resume time
 	PartDone      PartState = "done"
 	PartFailed    PartState = "failed"
 	PartUncertain PartState = "uncertain"
@@ -19,7 +20,7 @@ const (
 )
 
 // PartStates lists every part state, in the order operators read them.
-var PartStates = []PartState{PartQueued, PartRunning, PartThrottled, PartPaused, PartWaiting,
+var PartStates = []PartState{PartQueued, PartRunning, PartRetrying, PartThrottled, PartPaused, PartWaiting,
 	PartUncertain, PartDone, PartFailed, PartCancelled}
 
 // Final reports whether a part in s has nothing left to do.

@@ -21,6 +21,11 @@ type Common struct {
 	Webhook string `json:"webhook,omitempty"`
 	// Gate is the "compliance" block; nil means no gate (see compliance.go).
 	Gate *Compliance `json:"compliance,omitempty"`
+	// DailyCap is at most this many numbers of the batch sent per calendar day in
+	// the campaign's zone (daily.go); 0 means none.
+	DailyCap int `json:"daily_cap,omitempty"`
+	// Recycle is the "recycle" block: redial rules (recycle.go); nil: none.
+	Recycle *Recycle `json:"recycle,omitempty"`
 }
 
 // NXCloud is createandcall's task settings (sheet §1).
@@ -156,6 +161,14 @@ func Parse(vendor string, data []byte) (Campaign, error) {
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if err := checkDailyCap(c); err != nil {
+		return nil, err
+	}
+	if r, ok := c.(interface{ Recycling() *Recycle }); ok {
+		if err := r.Recycling().Validate(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -33,8 +33,9 @@ import (
 //   - Pause, restart, stop and phone delete of an unknown batch get 101001; pause,
 //     restart or delete of a stopped batch 101002. Repeating the state a batch is in
 //     succeeds.
-//   - The summary and list of an unknown batch get 1005. The fake never dials: every
-//     number stays "planning" (1), endCount is 0, and a stopped plan has planCount 0.
+//   - The summary and list of an unknown batch get 1005. The list shows every
+//     number "planning" (1); endCount is 0 unless calls are enabled
+//     (flashai_results.go), and a stopped plan has planCount 0.
 //     Deleted numbers leave the list and planCount but not acceptCount.
 //   - The list pages count from 1; pageNum over 5000 gets 1006; batchCount is sent
 //     as a string, as documented.
@@ -161,7 +162,10 @@ func (s *Server) mountFlashAI() {
 // fields in their signed string form.
 func (s *Server) flashaiEndpoint(h func(map[string]string) flashaiReply) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeFlashAI(w, s.flashaiCheck(r, h))
+		writeFlashAI(w, s.flashaiCheck(r, func(p map[string]string) flashaiReply {
+			nameCall(r, p["batchName"])
+			return h(p)
+		}))
 	}
 }
 
@@ -290,6 +294,7 @@ func (s *Server) flashaiAddPlan(p map[string]string) flashaiReply {
 	}
 	st.plans[p["batchName"]] = &flashaiPlan{status: "running", records: accepted, lines: p["lineIds"]}
 	st.mu.Unlock()
+	s.flashaiPlanAccepted(p["batchName"], p["notifyUrl"])
 	s.addTask(FlashAI)
 	s.accept(FlashAI, acceptedNums)
 	return flashaiReply{body: map[string]any{
@@ -385,6 +390,9 @@ func (s *Server) flashaiSetStatus(p map[string]string, status string) flashaiRep
 			return flashaiFail("101002", "batch is stopped")
 		}
 		pl.status = status
+		if status == "stopped" {
+			s.flashaiPlanStopped(p["batchName"])
+		}
 		return flashaiReply{}
 	})
 }
@@ -421,8 +429,12 @@ func (s *Server) flashaiSummary(p map[string]string) flashaiReply {
 				}
 			}
 		}
+		ended := s.flashaiEnded(p["batchName"], pl)
+		if pl.status != "stopped" {
+			planned = max(planned-ended, 0)
+		}
 		return flashaiReply{body: map[string]any{
-			"batchName": p["batchName"], "acceptCount": len(pl.records), "endCount": 0, "planCount": planned,
+			"batchName": p["batchName"], "acceptCount": len(pl.records), "endCount": ended, "planCount": planned,
 		}}
 	})
 }

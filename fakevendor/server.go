@@ -30,7 +30,9 @@ type Config struct {
 	Yccall  YccallConfig
 	Speech  SpeechConfig
 	FlashAI FlashAIConfig
-	Faults  Faults
+	// FlashAICalls makes the fake flashai's calls end over time (flashai_results.go).
+	FlashAICalls FlashAICallsConfig
+	Faults       Faults
 	// Seed makes fault injection repeatable; zero picks one at random.
 	Seed uint64
 	// Now is the vendor's clock (signature skew checks); nil means time.Now.
@@ -77,6 +79,7 @@ type Server struct {
 	refused  map[string]string // number as sent -> reason given inside an accepted call
 	poisoned map[string]bool   // number as sent -> makes its whole call a parameter error
 	calls    map[string]map[int64]int
+	log      []Call
 
 	// What each vendor remembers between calls (tokens, tasks, names, nonces); each
 	// type lives in its vendor's file and guards itself.
@@ -84,6 +87,8 @@ type Server struct {
 	yccall  yccallState
 	speech  speechState
 	flashai flashaiState
+	// flashaiCalls is how the fake flashai's calls end (flashai_results.go).
+	flashaiCalls flashaiCalls
 	// faTenant is the fake flashai's tenant (flashai_seed.go): configuration, kept across Reset.
 	faTenant flashaiTenantState
 }
@@ -91,6 +96,16 @@ type Server struct {
 type vendorLedger struct {
 	numbers map[string]int
 	tasks   int
+	// accepts are the calls that accepted numbers, in order; inflight counts the
+	// requests being served, maxInflight the most at once.
+	accepts               []Accept
+	inflight, maxInflight int
+}
+
+// Accept is one call's numbers accepted, when the vendor took them.
+type Accept struct {
+	At time.Time `json:"at"`
+	N  int       `json:"n"`
 }
 
 // New builds a server from cfg.
@@ -113,10 +128,12 @@ func New(cfg Config) *Server {
 		calls:    map[string]map[int64]int{},
 	}
 	s.resetVendors()
+	s.flashaiCalls.cfg = cfg.FlashAICalls
 	s.mountNXCloud()
 	s.mountYccall()
 	s.mountSpeech()
 	s.mountFlashAI()
+	s.mountFlashAIResults()
 	s.mux.HandleFunc("GET /_admin/ledger", s.handleLedger)
 	s.mux.HandleFunc("GET /_admin/stats", s.handleStats)
 	s.mux.HandleFunc("POST /_admin/faults", s.handleFaults)
@@ -135,6 +152,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) handle(vendor, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc("POST /"+vendor+path, func(w http.ResponseWriter, r *http.Request) {
 		s.countCall(vendor)
+		r, done := s.logCall(vendor, r)
+		defer done()
+		defer s.track(vendor)()
 		if s.injectFault(w) {
 			return
 		}
@@ -285,6 +305,23 @@ func (s *Server) accept(vendor string, numbers []string) {
 	for _, n := range numbers {
 		l.numbers[n]++
 	}
+	if len(numbers) > 0 {
+		l.accepts = append(l.accepts, Accept{At: time.Now(), N: len(numbers)})
+	}
+}
+
+// track counts a request of vendor in flight until the returned func runs.
+func (s *Server) track(vendor string) func() {
+	s.mu.Lock()
+	l := s.vendorLedger(vendor)
+	l.inflight++
+	l.maxInflight = max(l.maxInflight, l.inflight)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		l.inflight--
+		s.mu.Unlock()
+	}
 }
 
 func (s *Server) vendorLedger(vendor string) *vendorLedger {
@@ -302,6 +339,10 @@ type Ledger struct {
 	Vendor  string         `json:"vendor"`
 	Numbers map[string]int `json:"numbers"`
 	Tasks   int            `json:"tasks"`
+	// Accepts are the calls that accepted numbers, with when; MaxInflight is the
+	// most requests served at once.
+	Accepts     []Accept `json:"accepts"`
+	MaxInflight int      `json:"max_inflight"`
 }
 
 // Ledger returns a copy of vendor's ledger.
@@ -309,7 +350,8 @@ func (s *Server) Ledger(vendor string) Ledger {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.vendorLedger(vendor)
-	out := Ledger{Vendor: vendor, Numbers: make(map[string]int, len(l.numbers)), Tasks: l.tasks}
+	out := Ledger{Vendor: vendor, Numbers: make(map[string]int, len(l.numbers)), Tasks: l.tasks,
+		Accepts: append([]Accept(nil), l.accepts...), MaxInflight: l.maxInflight}
 	for n, c := range l.numbers {
 		out.Numbers[n] = c
 	}
@@ -351,6 +393,7 @@ func (s *Server) Reset() {
 	s.refused = map[string]string{}
 	s.poisoned = map[string]bool{}
 	s.calls = map[string]map[int64]int{}
+	s.log = nil
 	s.mu.Unlock()
 	s.resetVendors()
 }
@@ -360,6 +403,7 @@ func (s *Server) resetVendors() {
 	s.yccall.reset()
 	s.speech.reset()
 	s.flashai.reset()
+	s.flashaiCalls.reset()
 }
 
 func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {

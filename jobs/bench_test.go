@@ -25,6 +25,7 @@ import (
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -59,7 +60,24 @@ func testClaim(ctx context.Context, opt redis.Options) int {
 // worker's time goes (the fake's share shows under fakevendor):
 //
 //	go test -run '^$' -bench DeliverYccall -benchtime 5x -cpuprofile cpu.out ./jobs/
-func BenchmarkDeliverYccall(b *testing.B) {
+func BenchmarkDeliverYccall(b *testing.B) { benchDeliver(b, nil) }
+
+// BenchmarkDeliverYccallQuota is the same delivery with YCCALL_QUOTA (a minute and
+// a day) and YCCALL_INFLIGHT set high enough never to bind: the cost of taking,
+// confirming and finishing the quotas on every call.
+func BenchmarkDeliverYccallQuota(b *testing.B) {
+	env := map[string]string{"YCCALL_QUOTA": "1000000000/1m,1000000000/24h", "YCCALL_INFLIGHT": "1000"}
+	if q, ok := os.LookupEnv("BENCH_YCCALL_QUOTA"); ok {
+		env["YCCALL_QUOTA"], env["YCCALL_INFLIGHT"] = q, os.Getenv("BENCH_YCCALL_INFLIGHT")
+	}
+	cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDeliver(b, func(rdb redis.UniversalClient, d *jobs.Deps) { d.Quota = quota.New(rdb, cfg) })
+}
+
+func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps)) {
 	const (
 		numbers     = 100_000
 		partSize    = 10_000
@@ -110,6 +128,9 @@ func BenchmarkDeliverYccall(b *testing.B) {
 	defer client.Close()
 	defer insp.Close()
 	d.Lifecycle = lifecycle.New(d.Store, client, insp, d.Log)
+	if withQuota != nil {
+		withQuota(rdb, d)
+	}
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, d)
 

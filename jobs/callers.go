@@ -216,7 +216,10 @@ func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 // range. A repeat is refused with 101007; the name is only believed to be our own
 // earlier attempt once getBatchPlanList shows the vendor's batch holds this call's
 // numbers, so resending is always safe.
-type flashaiCaller struct{ c *flashai.Client }
+type flashaiCaller struct {
+	c      *flashai.Client
+	notify FlashAINotify
+}
 
 func (flashaiCaller) vendor() string                           { return chunking.FlashAI }
 func (flashaiCaller) resendSafe(*partRun, chunking.Range) bool { return true }
@@ -233,7 +236,14 @@ func (f flashaiCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 		return nil, invalidRecords{err}
 	}
 	name := flashaiBatchName(p, r)
-	resp, err := f.add(ctx, c, name, list)
+	notifyURL := c.NotifyURL
+	if f.notify != nil {
+		// dialq's own callback (results) replaces the campaign's notify_url.
+		if notifyURL, err = f.notify(ctx, p.m, p.part, name); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := f.add(ctx, c, name, list, notifyURL)
 	if flashai.IsDuplicateName(err) {
 		return f.verify(ctx, p, name, recs)
 	}

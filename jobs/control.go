@@ -2,10 +2,7 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
@@ -21,45 +18,6 @@ import (
 type invalidRecords struct{ error }
 
 func (invalidRecords) Class() vendors.Class { return vendors.InvalidPart }
-
-// controlHandler runs an operator control over every vendor task of a batch and
-// writes each answer as the task's result.
-type controlHandler struct {
-	deps *Deps
-	run  func(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, target string) error
-}
-
-func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p tasks.ControlPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("control payload: %v: %w", err, asynq.SkipRetry)
-	}
-	m, err := h.deps.Store.Manifest(ctx, p.Batch)
-	if err != nil {
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
-	}
-	targets, err := h.deps.Store.VendorTasks(ctx, m)
-	if err != nil {
-		return err
-	}
-	res := tasks.ControlResult{Batch: m.ID, Action: p.Action}
-	for _, target := range targets {
-		a := tasks.ControlAnswer{Target: target, OK: true}
-		if err := h.run(ctx, m, p, target); err != nil {
-			a.OK, a.Error = false, err.Error()
-		}
-		res.Answers = append(res.Answers, a)
-	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		return err
-	}
-	if _, err := t.ResultWriter().Write(b); err != nil {
-		return fmt.Errorf("write control result: %w", err)
-	}
-	h.deps.Log.WithFields(map[string]any{"batch": m.ID, "vendor": m.Vendor, "action": p.Action, "targets": len(targets)}).Info("control done")
-	return nil
-}
 
 func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p tasks.ControlPayload, name string) error {
 	switch p.Action {

@@ -119,6 +119,9 @@ type partRun struct {
 	// gate is the campaign's compliance block and how to read its numbers as
 	// E.164; nil without one.
 	gate *gateRun
+	// resend are calls a dead attempt left in flight that go out again whole (the
+	// vendor recognises them by their range's name): still marked, never cut.
+	resend map[chunking.Range]bool
 }
 
 // gateRun is what the compliance gate needs for a part.
@@ -245,6 +248,9 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		// Redelivered after its outcome was recorded: nothing to do but make sure
 		// a finish it caused was announced.
 		log.WithField("state", ps.State).Info("part already settled")
+		if err := e.scheduleResults(ctx, m, pl.Part); err != nil {
+			return err
+		}
 		return d.Lifecycle.EnsureAnnounced(context.WithoutCancel(ctx), m.ID)
 	}
 	if ctl, err := d.Store.Control(ctx, m.ID); err != nil {
@@ -283,7 +289,7 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range chunking.Calls(chunking.Remaining(len(recs), ps.DoneRanges()), m.Profile.CallSize) {
+	for _, r := range p.calls(ps) {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the part resumes from its checkpoint
 		}
@@ -302,10 +308,12 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
-			if _, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
-				"batch cancelled by an operator before this call"); err != nil {
+			n, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",
+				"batch cancelled by an operator before this call")
+			if err != nil {
 				return err
 			}
+			d.Metrics.AddNumbers(e.caller.vendor(), "cancelled", n)
 			break
 		}
 		if err != nil {
@@ -342,10 +350,13 @@ func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartProgre
 			continue
 		}
 		if e.caller.resendSafe(p, r) {
+			// The mark stays until the resend is marked again: an attempt that
+			// has to wait leaves the range's shape for the next one.
 			p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Info("call left in flight: sending again, the vendor recognises repeats")
-			if err := e.deps.Store.ClearInflight(ctx, p.m.ID, p.part, r); err != nil {
-				return err
+			if p.resend == nil {
+				p.resend = map[chunking.Range]bool{}
 			}
+			p.resend[r] = true
 			continue
 		}
 		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("call left in flight and the vendor cannot tell if it arrived: parked as uncertain")
@@ -364,9 +375,13 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		// Credentials or the campaign are refused: no call of this part can pass.
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(p.permanent), errReason(p.permanent))
 	}
-	res, err := e.sendWithRetry(ctx, p, r)
+	res, cur, err := e.sendWithRetry(ctx, p, r)
 	if err == nil {
-		return e.recordSent(ctx, p, r, res)
+		if err := e.recordSent(ctx, p, cur, res); err != nil || cur == r {
+			return err
+		}
+		// Cut to fit a quota: the rest is a call of its own, which waits.
+		return e.deliverRange(ctx, p, chunking.Range{Lo: cur.Hi, Hi: r.Hi})
 	}
 	if errors.Is(err, errStopped) || errors.Is(err, &deferred{}) {
 		return err
@@ -390,13 +405,17 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		p.log.WithError(err).Error("vendor refused the call for good")
 		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
 	case vendors.Ambiguous:
-		if e.caller.resendSafe(p, r) {
+		if e.caller.resendSafe(p, cur) {
 			// Out of in-handler retries: the part goes back to the queue with the
 			// call still marked in flight, and the next attempt sends it again.
 			return err
 		}
 		p.log.WithError(err).Warn("no answer to a call the vendor may have processed: parked as uncertain")
-		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "no-answer", errReason(err))
+		if err := e.recordAll(ctx, p, cur, batch.OutcomeUncertain, "no-answer", errReason(err)); err != nil || cur == r {
+			return err
+		}
+		// Only the prefix a quota left went out: the rest is a call of its own.
+		return e.deliverRange(ctx, p, chunking.Range{Lo: cur.Hi, Hi: r.Hi})
 	case vendors.Transient:
 		// The same refusal again and again (a vendor that answers a create it holds
 		// already with a code we do not know as "duplicate") must not loop for
@@ -416,10 +435,13 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 // sendWithRetry makes one call, retrying what is safe to retry with backoff. Each
 // attempt waits for the fleet rate limit, checks the batch's controls with its
 // in-flight mark, and is signed afresh by the client.
-func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range) (*sent, error) {
+func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range) (*sent, chunking.Range, error) {
 	d := e.deps
 	vendor := e.caller.vendor()
 	recs := p.recs[r.Lo:r.Hi]
+	// cur is the call as sent: r, or its prefix when a quota cut it. Once a call
+	// may have reached the vendor, its retries keep its shape (resend).
+	cur, fixed := r, p.resend[r]
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = d.Retry.Initial, d.Retry.Max, d.Retry.Elapsed
 	// No jitter: it would stretch a step past Max (the fleet rate limit spreads
@@ -443,6 +465,9 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		// A call in progress finishes even when shutdown starts: abandoning it
 		// would leave its outcome unknown. The client's timeout still bounds it.
 		callCtx := context.WithoutCancel(ctx)
+		if _, err := e.dailyLeft(callCtx, p); err != nil {
+			return backoff.Permanent(err) // the day is used up: waiting for the next
+		}
 		// The compliance gate, right before the call: a number added to a list
 		// after enqueue is not sent, the contact cap is taken, and outside the
 		// calling window the part waits for its opening.
@@ -450,18 +475,29 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		if err != nil {
 			return backoff.Permanent(err)
 		}
-		release := func() {
+		releaseCaps := func() {
 			if len(decision.Caps) > 0 {
 				_ = d.Gate.Release(callCtx, p.m.ID, decision.Caps, d.Store.Now())
 			}
 		}
-		// Marked in flight just before the request, after the rate-limit wait:
-		// the mark is where an operator's cancel or pause stops the call, and a
-		// worker dying before it has sent nothing.
-		err = d.Store.MarkInflight(callCtx, p.m.ID, p.part, r)
-		if err != nil {
-			release() // nothing goes out
+		if fixed {
+			// The dead attempt's mark goes just before this attempt's own.
+			if err := d.Store.ClearInflight(callCtx, p.m.ID, p.part, r); err != nil {
+				releaseCaps()
+				return backoff.Permanent(err)
+			}
 		}
+		// Marked in flight just before the request, after the rate-limit wait,
+		// with the quotas taken (quota.go): the mark is where an operator's
+		// cancel or pause stops the call, and a worker dying before it has sent
+		// nothing.
+		h, err := e.holdAndMark(callCtx, p, r, &call, &decision, fixed)
+		if err != nil {
+			releaseCaps() // nothing goes out
+		} else {
+			cur = h.r
+		}
+		release := func() { releaseCaps(); h.giveBack(callCtx, e, p) }
 		switch {
 		case errors.Is(err, batch.ErrCancelled):
 			return backoff.Permanent(errStopped)
@@ -478,8 +514,11 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			res = &sent{}
 		} else {
 			sendCtx, span := tracing.Start(callCtx, "vendor.call")
-			res, err = e.caller.send(sendCtx, p, r, call.recs)
+			res, err = e.caller.send(sendCtx, p, cur, call.recs)
 			endCallSpan(span, vendor, p, len(call.recs), attempt, err)
+			if err == nil || vendors.ClassOf(err) == vendors.Ambiguous {
+				h.finish(callCtx, e)
+			}
 		}
 		if res != nil {
 			res.suppressed = call.suppressed
@@ -492,7 +531,7 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 			if class != vendors.Ambiguous {
 				// The vendor answered with a refusal: nothing was processed.
 				release()
-				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, r); cerr != nil {
+				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
 					return backoff.Permanent(cerr)
 				}
 			}
@@ -516,7 +555,13 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 				return err
 			}
 			return backoff.Permanent(err)
-		case class == vendors.Ambiguous && e.caller.resendSafe(p, r):
+		case class == vendors.Ambiguous && e.caller.resendSafe(p, cur):
+			// Resent in this attempt: same range, same name. The mark stays
+			// and the next try replaces it.
+			if p.resend == nil {
+				p.resend = map[chunking.Range]bool{}
+			}
+			p.resend[cur] = true
 			return err
 		case class == vendors.Throttled:
 			wait := vendors.RetryAfter(err)
@@ -535,7 +580,7 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		return backoff.Permanent(err)
 	}
 	err := backoff.Retry(op, backoff.WithContext(b, ctx))
-	return res, err
+	return res, cur, err
 }
 
 func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, res *sent) error {
@@ -599,6 +644,9 @@ func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, st
 		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
 			State: state, Code: code, Reason: reason})
 	}
+	if state == batch.OutcomeUncertain {
+		out.Extra = e.uncertainName(p, r)
+	}
 	return e.record(ctx, p, out)
 }
 
@@ -650,7 +698,7 @@ func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err e
 	if n >= e.deps.Retry.MaxFailures {
 		return e.giveUp(ctx, t, p, fmt.Errorf("%d failed attempts, the last: %w", n, err))
 	}
-	return err
+	return e.retrying(ctx, t, p, n, err)
 }
 
 // giveUp settles a part whose failure budget ran out: every number not yet recorded
@@ -689,6 +737,11 @@ func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *batch.Manifest, p
 func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started time.Time) error {
 	d := e.deps
 	ctx = context.WithoutCancel(ctx)
+	// Scheduled before the settle: a part found settled schedules again, so a
+	// worker dying in between loses nothing (the poll's task id makes one).
+	if err := e.scheduleResults(ctx, p.m, p.part); err != nil {
+		return err
+	}
 	state, err := d.Lifecycle.Settle(ctx, p.m, p.part, p.permanent != nil)
 	if err != nil {
 		return err

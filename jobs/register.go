@@ -18,6 +18,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -40,6 +41,13 @@ type Deps struct {
 	Metrics   Metrics
 	Log       *logrus.Entry
 	Retry     Retry
+	// Controls bounds operator controls over vendor tasks; zero fields take
+	// DefaultControls.
+	Controls Controls
+	// retryDelay is the server's retry delay (NewServer sets it).
+	retryDelay asynq.RetryDelayFunc
+	// failLog rate-limits the log lines of failed attempts.
+	failLog *failLog
 	// Webhook posts batch webhooks; nil leaves them off.
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.
@@ -51,6 +59,13 @@ type Deps struct {
 	// Gate is the compliance gate asked right before each call of a campaign with a
 	// compliance block; a worker without one refuses such parts.
 	Gate *compliance.Gate
+	// Quota holds the vendors' quotas (<VENDOR>_QUOTA, <VENDOR>_INFLIGHT); nil
+	// means none. Campaigns' daily caps need nothing here.
+	Quota *quota.Limiter
+	// Results schedules results polls of delivered parts; FlashAINotify issues
+	// the notifyUrl of FlashAI plans (results_hook.go). Nil leaves them off.
+	Results       ResultsHook
+	FlashAINotify FlashAINotify
 
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
@@ -74,6 +89,12 @@ func (d *Deps) defaults() {
 	}
 	if d.Retry == (Retry{}) {
 		d.Retry = DefaultRetry
+	}
+	if d.retryDelay == nil {
+		d.retryDelay = RetryDelay
+	}
+	if d.failLog == nil {
+		d.failLog = newFailLog(10*time.Second, 5)
 	}
 	if d.Retry.MaxFailures == 0 {
 		d.Retry.MaxFailures = tasks.PartMaxFailures
@@ -134,9 +155,10 @@ func Register(mux *asynq.ServeMux, d *Deps) {
 		mux.Handle(tasks.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
 	}
 	if d.FlashAI != nil {
-		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI}})
+		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
 		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
 		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
+		mux.HandleFunc(tasks.TypeFlashAIReconcile, d.flashaiReconcile)
 	}
 	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
 }

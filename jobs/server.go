@@ -29,6 +29,9 @@ func NewServer(r asynq.RedisConnOpt, d *Deps, opt ServerOptions) *asynq.Server {
 	if delay == nil {
 		delay = RetryDelay
 	}
+	// The engine picks a failed part's retry time with the same function, so that
+	// the time status shows as `retrying` is the time asynq runs it.
+	d.retryDelay = delay
 	queues := opt.Queues
 	if len(queues) == 0 {
 		queues = Queues(d, 6, 3)

@@ -168,10 +168,12 @@ func (m *Manager) move(ctx context.Context, id string, part int, state batch.Par
 }
 
 // Wait notes that a part went back to the queue until at: throttled (a vendor's
-// Retry-After or the fleet rate limit), paused, or waiting for its calling window.
+// Retry-After or the fleet rate limit), paused, waiting for its calling window, or
+// retrying after a failed call that may pass (why names the vendor's code and
+// message).
 func (m *Manager) Wait(ctx context.Context, id string, part int, state batch.PartState, at time.Time, why string) error {
 	switch state {
-	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting:
+	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting, batch.PartRetrying:
 	default:
 		return fmt.Errorf("part %d: %s is not a waiting state", part, state)
 	}
@@ -299,9 +301,11 @@ func (m *Manager) Cancel(ctx context.Context, id string) error {
 }
 
 // Pause holds batch id in dialq: no new call starts; parts that come up go back to
-// the queue as paused until Resume.
+// the queue as paused until Resume. Parts waiting (a quota, a daily cap, a window)
+// come up now, so that they show paused at once instead of at their resume time.
 func (m *Manager) Pause(ctx context.Context, id string) error {
-	if _, err := m.store.Manifest(ctx, id); err != nil {
+	man, err := m.store.Manifest(ctx, id)
+	if err != nil {
 		return err
 	}
 	changed, err := m.store.SetControl(ctx, id, batch.ControlPaused)
@@ -311,7 +315,7 @@ func (m *Manager) Pause(ctx context.Context, id string) error {
 	if !changed {
 		return fmt.Errorf("batch %s is paused already: %w", id, ErrNothingToDo)
 	}
-	return nil
+	return m.runWaiting(ctx, man)
 }
 
 // Resume releases a paused batch and runs its held parts now.

@@ -301,7 +301,7 @@ func TestBrowserBatchPages(t *testing.T) {
 	// The uncertain batch's page offers the exact commands.
 	navigate(t, ctx, w.srv.URL+"/batches/"+uncertain, "#parts")
 	cmds := evaluate[[]string](t, ctx, `[...document.querySelectorAll('#parts code.cmd')].map(e => e.textContent)`)
-	want := []string{"enqueue resolve " + uncertain + " 2 delivered", "enqueue resolve " + uncertain + " 2 resend"}
+	want := []string{"enqueue resolve " + uncertain + " -delivered 2", "enqueue resolve " + uncertain + " -not-delivered 2"}
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Errorf("uncertain batch page commands %q; want %q", cmds, want)
 	}

@@ -34,6 +34,10 @@ type HTTPConfig struct {
 	// User and Password, when set, guard the dashboard with basic auth. Set both or
 	// neither.
 	User, Password string
+	// Public serves the dashboard and batch pages without auth to any address;
+	// without it and without User, they answer loopback only (403 elsewhere).
+	// /metrics, /healthz and /readyz are open either way.
+	Public bool
 	// Writable lets dashboard users delete, run, archive and cancel tasks and pause
 	// queues. It requires User and Password.
 	Writable bool
@@ -48,6 +52,8 @@ type HTTPConfig struct {
 	// FlashAI, when set, adds FlashAI's own call summary to FlashAI batch pages.
 	// Leave it nil (not a nil *flashai.Client) when the worker has no FlashAI client.
 	FlashAI CallSummarizer
+	// Results, when set, adds the calls' results to batch pages.
+	Results ResultsReader
 }
 
 // Handler serves the operators' endpoints:
@@ -88,6 +94,9 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		ReadOnly:         !cfg.Writable,
 	})
 	auth := func(h http.Handler) http.Handler { return h }
+	if !cfg.Public {
+		auth = loopbackOnly
+	}
 	if cfg.User != "" {
 		auth = func(h http.Handler) http.Handler { return basicAuth(cfg.User, cfg.Password, h) }
 	}
@@ -112,6 +121,7 @@ func NewHandler(cfg HTTPConfig) (*Handler, error) {
 		return h, nil
 	}
 	p := newPages(cfg.Batches, cfg.FlashAI)
+	p.results = cfg.Results
 	p.register(mux, auth)
 	mux.Handle("GET "+BatchesPath, http.RedirectHandler(BatchesPath+"/", http.StatusMovedPermanently))
 	ctx, stop := context.WithCancel(context.Background())

@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"vendor"}),
 		numbers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialq_numbers_total",
-			Help: "Phone numbers by final state: delivered, refused, failed or uncertain.",
+			Help: "Phone numbers by final state: delivered, refused, failed, uncertain, suppressed, or cancelled (failed with code cancelled in the batch account).",
 		}, []string{"vendor", "state"}),
 		waits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialq_throttled_waits_total",
@@ -55,6 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Batch webhooks by outcome: sent, refused (address not allowed) or failed.",
 		}, []string{"outcome"}),
 	}
+	m.initLabels()
 	if reg != nil {
 		reg.MustRegister(m.calls, m.callDuration, m.numbers, m.waits, m.waitSeconds, m.problems, m.webhooks)
 	}

@@ -71,6 +71,7 @@ var templateFS embed.FS
 type pages struct {
 	br      BatchReader
 	fa      CallSummarizer
+	results ResultsReader
 	rates   *rateBook
 	vendor  *summaryCache
 	lines   linesCache
@@ -326,9 +327,11 @@ type detail struct {
 	Samples []rateSample `json:"rate_samples"`
 	// VendorSide is what the vendor itself says (FlashAI only).
 	VendorSide *vendorSummary `json:"vendor_summary,omitempty"`
-	Chart      *chart         `json:"-"`
-	Now        time.Time      `json:"-"`
-	RefreshMS  int64          `json:"-"`
+	// Results are the calls' results (results.go); nil without any.
+	Results   *resultsView `json:"results,omitempty"`
+	Chart     *chart       `json:"-"`
+	Now       time.Time    `json:"-"`
+	RefreshMS int64        `json:"-"`
 
 	// VendorLines is FlashAI's count per line (vendorlines.go); LinesSide the rest.
 	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
@@ -362,6 +365,7 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 			d.VendorLines = d.LinesSide.Lines
 		}
 	}
+	d.Results = p.callResults(ctx, st)
 	return d, nil
 }
 
@@ -436,8 +440,8 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 		switch ps.State {
 		case batch.PartUncertain:
 			row.Commands = []string{
-				fmt.Sprintf("enqueue resolve %s %d delivered", st.Batch, part),
-				fmt.Sprintf("enqueue resolve %s %d resend", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -delivered %d", st.Batch, part),
+				fmt.Sprintf("enqueue resolve %s -not-delivered %d", st.Batch, part),
 			}
 		case batch.PartFailed:
 			row.Commands = []string{fmt.Sprintf("enqueue retry %s", st.Batch)}
@@ -448,7 +452,7 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 }
 
 // taskNames lists the vendor-side names recorded for a part's calls ("task:lo-hi"
-// fields), in call order.
+// fields, and "uncertain:lo-hi" for an uncertain call's), in call order.
 func taskNames(extra map[string]string) []string {
 	type named struct {
 		lo   int
@@ -457,6 +461,12 @@ func taskNames(extra map[string]string) []string {
 	var ns []named
 	for k, v := range extra {
 		rest, ok := strings.CutPrefix(k, "task:")
+		if !ok {
+			// The task an uncertain call was making: what to ask the vendor about.
+			if rest, ok = strings.CutPrefix(k, "uncertain:"); ok {
+				v += " (uncertain)"
+			}
+		}
 		if !ok || v == "" {
 			continue
 		}
@@ -556,7 +566,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 			if err := take(); err != nil {
 				return err
 			}
-			rj[reason{State: "rejected", Reason: maskDigits(r.Reason)}]++
+			rj[reason{State: "rejected", Reason: reasonKey(maskDigits(r.Reason))}]++
 			return nil
 		})
 		if err != nil && !errors.Is(err, errEnough) {
@@ -570,7 +580,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 				if err := take(); err != nil {
 					return err
 				}
-				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: maskDigits(o.Reason)}]++
+				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: reasonKey(maskDigits(o.Reason))}]++
 				return nil
 			})
 			if err != nil && !errors.Is(err, errEnough) {

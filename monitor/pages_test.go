@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -113,8 +114,8 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 		}
 		byReason[r.Reason] += r.Count
 	}
-	if refusals != st.Refused || byReason["blacklisted"] != 3 || byReason["do-not-call period for 139******08"] != 1 {
-		t.Errorf("outcomes by reason = %+v; want 3 blacklisted, 1 do-not-call period for 139******08", got.Outcomes)
+	if refusals != st.Refused || byReason["blacklisted"] != 3 || byReason["do-not-call period for <number>"] != 1 {
+		t.Errorf("outcomes by reason = %+v; want 3 blacklisted, 1 do-not-call period for <number>", got.Outcomes)
 	}
 	var rejects int64
 	for _, r := range got.Rejects {
@@ -237,11 +238,20 @@ func TestUncertainPartCommands(t *testing.T) {
 			cmds[r.Part] = r.Commands
 		}
 	}
-	want := map[int][]string{1: {"enqueue resolve " + id + " 1 delivered", "enqueue resolve " + id + " 1 resend"}}
+	want := map[int][]string{1: {"enqueue resolve " + id + " -delivered 1", "enqueue resolve " + id + " -not-delivered 1"}}
 	if diff := cmp.Diff(want, cmds); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}
+	// The vendor task to ask about, in the JSON and on the page.
+	if len(got.UncertainParts) != 1 || got.UncertainParts[0].Part != 1 || len(got.UncertainParts[0].Tasks) != 1 ||
+		!strings.HasPrefix(got.UncertainParts[0].Tasks[0], "task ") || !strings.HasSuffix(got.UncertainParts[0].Tasks[0], "-1") {
+		t.Errorf("uncertain parts %+v; want part 1 with its task name", got.UncertainParts)
+	}
 	_, page := w.get("/batches/"+id, nil)
+	if len(got.UncertainParts) == 1 && len(got.UncertainParts[0].Tasks) == 1 &&
+		!strings.Contains(page, html.EscapeString(got.UncertainParts[0].Tasks[0])+" (uncertain)") {
+		t.Errorf("page lacks the uncertain call's task %q", got.UncertainParts[0].Tasks[0])
+	}
 	for _, c := range want[1] {
 		if !strings.Contains(page, c) {
 			t.Errorf("page lacks %q", c)
@@ -391,6 +401,9 @@ func TestRate(t *testing.T) {
 		{"average", batch.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 40}, nil, t0.Add(60 * time.Second), 1, "average since created"},
 		{"finished", batch.Status{Batch: "b", Created: t0, Accepted: 100, Finished: true, FinishedAt: &fin},
 			[]rateSample{{t0, 0, 0}, {t0.Add(10 * time.Second), 50, 50}}, t0.Add(time.Hour), 1, "average since created"},
+		// 100 delivered in 100 s, then cancelled: the 900 failed at once do not count.
+		{"cancelled", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Delivered: 100, Failed: 900, Cancelled: true, Finished: true, FinishedAt: &fin},
+			nil, t0.Add(time.Hour), 1, "average since created"},
 		{"sampled window", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Pending: 500},
 			[]rateSample{{t0, 0, 0}, {t0.Add(100 * time.Second), 100, 100}, {t0.Add(140 * time.Second), 300, 300}, {t0.Add(160 * time.Second), 500, 500}},
 			t0.Add(160 * time.Second), 400.0 / 60, "sampled"},

@@ -95,8 +95,14 @@ func (rb *rateBook) rate(st *batch.Status, now time.Time) (float64, string) {
 	if st.FinishedAt != nil {
 		end = *st.FinishedAt
 	}
-	if el := end.Sub(st.Created); el > 0 && settled(st) > 0 {
-		return float64(settled(st)) / el.Seconds(), "average since created"
+	done := settled(st)
+	if st.Cancelled {
+		// A cancel fails every number not sent at once: those were not delivered
+		// at any rate. Failed numbers of a cancelled batch are left out.
+		done -= st.Failed
+	}
+	if el := end.Sub(st.Created); el > 0 && done > 0 {
+		return float64(done) / el.Seconds(), "average since created"
 	}
 	return 0, "none yet"
 }

@@ -27,6 +27,9 @@ const (
 	TypeFlashAIControl = "control:flashai:batch"
 	TypeFlashAIDelete  = "control:flashai:delete"
 	TypeYccallTaskSet  = "control:yccall:taskset"
+	// TypeFlashAIReconcile asks FlashAI which numbers of a batch's uncertain parts
+	// it holds and settles the parts it can prove.
+	TypeFlashAIReconcile = "control:flashai:reconcile"
 	// TypeAnnounce publishes a finished batch (events stream and webhook), once a
 	// finish: its task id names the batch and the finish.
 	TypeAnnounce = "batch:announce"
@@ -114,10 +117,11 @@ func ParsePartTaskID(taskID string) (string, int, bool) {
 
 // Control actions.
 const (
-	ActionPause   = "pause"
-	ActionRestart = "restart"
-	ActionStop    = "stop"
-	ActionDelete  = "delete"
+	ActionPause     = "pause"
+	ActionRestart   = "restart"
+	ActionStop      = "stop"
+	ActionDelete    = "delete"
+	ActionReconcile = "reconcile"
 )
 
 // ControlPayload asks for a vendor control over a batch's vendor tasks. It holds ids
@@ -128,12 +132,27 @@ type ControlPayload struct {
 	Request string `json:"request,omitempty"`
 }
 
-// ControlResult is what a control task writes as its result: the vendor's answer
-// for each vendor task of the batch.
+// ControlResult is what a control task writes as its result, over and over while
+// it runs (Final false) and once at the end (Final true): the vendor's answer for
+// each vendor task of the batch, so that the command shows progress and tells a
+// slow control from a dead one.
 type ControlResult struct {
 	Batch   string          `json:"batch"`
 	Action  string          `json:"action"`
 	Answers []ControlAnswer `json:"answers"`
+	// Total is the vendor tasks known so far, Done those answered (Failed of them
+	// refused or failed); Final is set on the last write.
+	Total  int  `json:"total"`
+	Done   int  `json:"done"`
+	Failed int  `json:"failed"`
+	Final  bool `json:"final"`
+	// Inflight is the batch's calls in flight the control waits for (a stop or
+	// pause must reach the vendor tasks they make); Beat is when the worker last
+	// wrote (ms), so a control that waits is told from one whose worker died.
+	Inflight int   `json:"inflight,omitempty"`
+	Beat     int64 `json:"beat,omitempty"`
+	// Note says what the control could not wait for (calls still in flight).
+	Note string `json:"note,omitempty"`
 }
 
 // ControlAnswer is one vendor task's answer.
@@ -141,15 +160,20 @@ type ControlAnswer struct {
 	Target string `json:"target"`
 	OK     bool   `json:"ok"`
 	Error  string `json:"error,omitempty"`
+	// Outcome is what a reconcile did with the part: delivered, resent, or why it
+	// is left uncertain.
+	Outcome string `json:"outcome,omitempty"`
 }
 
-// NewControlTask builds a control task of typ.
+// NewControlTask builds a control task of typ. Its timeout is long: a control runs
+// over every vendor task of a batch within the vendor's rate, and reports progress
+// as it goes, so the command tells a slow control from a dead one.
 func NewControlTask(typ string, p ControlPayload, opts ...asynq.Option) (*asynq.Task, error) {
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	defaults := []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(5 * time.Minute),
+	defaults := []asynq.Option{asynq.MaxRetry(5), asynq.Timeout(30 * time.Minute),
 		asynq.Retention(PartRetention), asynq.Queue(ControlQueue)}
 	return asynq.NewTask(typ, payload, append(defaults, opts...)...), nil
 }

@@ -99,6 +99,14 @@ func (c *cli) guard(cmd *ffcli.Command, path []string, exec func(context.Context
 				return flag.ErrHelp
 			}
 		}
+		if interspersedCmds[strings.Join(path, " ")] {
+			// This command reads as operators type it: its flags may follow its
+			// arguments (enqueue resolve BATCH -all -delivered).
+			if err := cmd.FlagSet.Parse(interspersed(args, cmd.FlagSet)); err != nil {
+				return usageErr("%v (%s)", err, cmd.ShortUsage)
+			}
+			return exec(ctx, cmd.FlagSet.Args())
+		}
 		for _, a := range args {
 			// Go's flag stops at the first argument: a flag after it would be taken
 			// for an argument.

@@ -15,7 +15,7 @@ import (
 // The operator commands that were enqueue's first; their logic is in ops.go,
 // suppress.go and enqueue.go. New commands go in files of their own (main.go).
 func init() {
-	register(statusCmd, listCmd, failuresCmd, retryCmd, resolveCmd, holdCmd("cancel"), holdCmd("pause"),
+	register(statusCmd, listCmd, failuresCmd, retryCmd, holdCmd("cancel"), holdCmd("pause"),
 		holdCmd("resume"), controlCmd, deleteCmd, auditCmd, versionCmd)
 }
 
@@ -83,18 +83,6 @@ func retryCmd(e env) *ffcli.Command {
 	}
 }
 
-func resolveCmd(e env) *ffcli.Command {
-	fs, rf := newFlagSet("resolve", true)
-	return &ffcli.Command{
-		Name: "resolve", ShortUsage: "enqueue resolve BATCH PART delivered|resend",
-		ShortHelp: "settle an uncertain part: record it delivered, or send it again",
-		FlagSet:   fs,
-		Exec: redisExec(rf, e, func(ctx context.Context, url *redisconf.Config, args []string) error {
-			return runResolve(ctx, url, args, e)
-		}),
-	}
-}
-
 var holdHelp = map[string]string{
 	"cancel": "no further call for a batch; numbers not sent fail as cancelled",
 	"pause":  "hold a batch in dialq and at the vendor",
@@ -105,7 +93,7 @@ var holdHelp = map[string]string{
 func holdCmd(verb string) func(e env) *ffcli.Command {
 	return func(e env) *ffcli.Command {
 		fs, rf := newFlagSet(verb, true)
-		wait := fs.Duration("wait", time.Minute, "how long to wait for the vendor's answer to its own pause/restart")
+		wait := fs.Duration("wait", time.Minute, stallHelp)
 		return &ffcli.Command{
 			Name: verb, ShortUsage: "enqueue " + verb + " [-wait 1m] BATCH",
 			ShortHelp: holdHelp[verb],
@@ -119,7 +107,7 @@ func holdCmd(verb string) func(e env) *ffcli.Command {
 
 func controlCmd(e env) *ffcli.Command {
 	fs, rf := newFlagSet("control", true)
-	wait := fs.Duration("wait", time.Minute, "how long to wait for the vendor's answer")
+	wait := fs.Duration("wait", time.Minute, stallHelp)
 	return &ffcli.Command{
 		Name: "control", ShortUsage: "enqueue control [-wait 1m] pause|restart|stop BATCH",
 		ShortHelp: "act on a batch's vendor tasks only (FlashAI, Yccall)",
@@ -132,7 +120,7 @@ func controlCmd(e env) *ffcli.Command {
 
 func deleteCmd(e env) *ffcli.Command {
 	fs, rf := newFlagSet("delete", true)
-	wait := fs.Duration("wait", time.Minute, "how long to wait for the vendor's answer")
+	wait := fs.Duration("wait", time.Minute, stallHelp)
 	return &ffcli.Command{
 		Name: "delete", ShortUsage: "enqueue delete [-wait 1m] BATCH NUMBER...",
 		ShortHelp: "delete numbers from a batch's FlashAI plan",

@@ -206,6 +206,9 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 	}
 	if sum != nil {
 		printSummary(e, f.jsonOut, sum)
+		if f.queue != "" && aopt != nil {
+			warnUnserved(aopt, f.queue, e)
+		}
 	}
 	var ce *intake.ConfigError
 	switch {

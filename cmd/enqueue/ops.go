@@ -95,12 +95,18 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 		}
 		lines.read(ctx, c.store, st)
 		if asJSON {
-			if err := json.NewEncoder(e.stdout).Encode(statusJSON{st, lines.lines}); err != nil {
+			if err := json.NewEncoder(e.stdout).Encode(statusJSON{Status: st, VendorLines: lines.lines, Results: resultsOf(ctx, c, st)}); err != nil {
 				return err
 			}
 		} else {
 			printStatus(e, st, prev, time.Since(prevAt))
 			lines.print(e.stdout)
+			printResults(ctx, e, c, st)
+			if m, err := c.store.Manifest(ctx, st.Batch); err == nil && !st.Finished && m.Queue != "" {
+				if msg := c.life.Unserved(m.Queue); msg != "" {
+					fmt.Fprintln(e.stdout, "warning:", msg)
+				}
+			}
 		}
 		if !watch || st.Finished {
 			return nil
@@ -148,9 +154,7 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 			fmt.Fprintf(w, "estimated finish\tin %s\n", (time.Duration(float64(st.Pending)/rate) * time.Second).Round(time.Second))
 		}
 	}
-	if st.Uncertain > 0 {
-		fmt.Fprintln(w, "action\tuncertain parts wait for you: enqueue resolve BATCH PART delivered|resend")
-	}
+	printUncertain(w, st)
 	if st.Paused {
 		fmt.Fprintln(w, "action\tpaused: no call goes out until enqueue resume BATCH")
 	}
@@ -253,32 +257,6 @@ func runRetry(ctx context.Context, url *redisconf.Config, args []string, e env) 
 	return nil
 }
 
-func runResolve(ctx context.Context, url *redisconf.Config, args []string, e env) error {
-	if len(args) != 3 || (args[2] != "delivered" && args[2] != "resend") {
-		return usageErr("usage: enqueue resolve BATCH PART delivered|resend")
-	}
-	part, err := strconv.Atoi(args[1])
-	if err != nil || part < 0 {
-		return usageErr("PART must be a part number, got %q", args[1])
-	}
-	c, err := connect(ctx, *url)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	delivered := args[2] == "delivered"
-	moved, err := c.life.Resolve(ctx, args[0], part, delivered)
-	if err != nil {
-		return batchErr(err)
-	}
-	if delivered {
-		fmt.Fprintf(e.stdout, "batch %s part %d: %d uncertain numbers recorded as delivered\n", args[0], part, moved)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "batch %s part %d: %d numbers re-queued to be sent again\n", args[0], part, moved)
-	return nil
-}
-
 // runHold runs cancel, pause and resume: they hold or release a batch in dialq (no
 // call starts after it returns) and, for pause and resume, its vendor tasks where
 // the vendor has such a control.
@@ -305,6 +283,9 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 		action = tasks.ActionRestart
 	}
 	if err != nil {
+		if held, herr := holdRedials(ctx, c, verb, id, err, e); held || herr != nil {
+			return herr
+		}
 		return batchErr(err)
 	}
 	switch verb {
@@ -395,53 +376,4 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 		return inputErr(err)
 	}
 	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)
-}
-
-// submitControl queues a control task and waits for the worker's result, so the
-// operator sees the vendor's answer.
-func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.ControlPayload, wait time.Duration) error {
-	client := c.client
-	task, err := tasks.NewControlTask(typ, p)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	info, err := client.EnqueueContext(ctx, task)
-	if err != nil {
-		return inputErr(fmt.Errorf("queue control: %w", err))
-	}
-	insp := c.insp
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		ti, err := insp.GetTaskInfo(info.Queue, info.ID)
-		if err == nil {
-			switch ti.State {
-			case asynq.TaskStateCompleted:
-				var res tasks.ControlResult
-				if err := json.Unmarshal(ti.Result, &res); err != nil {
-					return inputErr(fmt.Errorf("control result: %w", err))
-				}
-				failed := 0
-				for _, a := range res.Answers {
-					if a.OK {
-						fmt.Fprintf(e.stdout, "%s %s: ok\n", res.Action, a.Target)
-					} else {
-						failed++
-						fmt.Fprintf(e.stdout, "%s %s: refused: %s\n", res.Action, a.Target, a.Error)
-					}
-				}
-				if failed > 0 {
-					return inputErr(fmt.Errorf("%d of %d vendor tasks refused %s", failed, len(res.Answers), res.Action))
-				}
-				return nil
-			case asynq.TaskStateArchived:
-				return inputErr(fmt.Errorf("control failed: %s", ti.LastErr))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return inputErr(fmt.Errorf("control task %s queued; no answer within %s (is a worker serving %s running?)", info.ID, wait, tasks.ControlQueue))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/results"
 	"github.com/dialq/dialq/vendors/flashai"
 
 	"github.com/dialq/dialq/campaign"
@@ -185,4 +186,6 @@ func (s *statusLines) print(w io.Writer) {
 type statusJSON struct {
 	*batch.Status
 	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
+	// Results are the calls' results (results.go).
+	Results *results.Status `json:"results,omitempty"`
 }

@@ -51,6 +51,11 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	fs.Float64Var(&f.SystemError, "fault-system", 0, "share answered with the vendor's own system-error code")
 	fs.IntVar(&f.LatencyMillis, "latency-ms", 0, "latency added to every request")
 	seed := fs.Uint64("seed", 0, "fault seed (0: random)")
+	var calls fakevendor.FlashAICallsConfig
+	fs.BoolVar(&calls.Enabled, "flashai-calls", false, "FlashAI: end the calls of accepted numbers over time (results endpoints, callbacks)")
+	fs.Float64Var(&calls.Answer, "flashai-answer", 0.5, "FlashAI: share of called numbers that answer")
+	fs.Float64Var(&calls.NotCalled, "flashai-not-called", 0.1, "FlashAI: share of numbers never called")
+	fs.DurationVar(&calls.Delay, "flashai-call-delay", 10*time.Second, "FlashAI: span after acceptance over which calls end")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err != nil {
 		return err
 	}
-	cfg.Faults, cfg.Seed = f, *seed
+	cfg.Faults, cfg.Seed, cfg.FlashAICalls = f, *seed, calls
 	srv := &http.Server{Addr: *addr, Handler: fakevendor.New(cfg), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

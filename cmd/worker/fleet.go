@@ -87,7 +87,7 @@ func serveGauges(ctx context.Context, conn *redisconf.Conn, cfg *config, log *lo
 		monitor.NewBuildInfo(), monitor.NewQueueCollector(insp), runnable)
 	h, err := monitor.NewHandler(monitor.HTTPConfig{
 		RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword,
-		Ready: monitor.RedisReady(conn.Client),
+		Public: cfg.pagesPublic, Ready: monitor.RedisReady(conn.Client),
 	})
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)

@@ -43,6 +43,7 @@ import (
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/results"
 	"github.com/dialq/dialq/webhook"
 )
 
@@ -73,6 +74,7 @@ type config struct {
 	monUser         string
 	monPassword     string
 	monWritable     bool
+	pagesPublic     bool
 	vendors         string
 	allowVolatile   bool
 	gaugesOnly      bool
@@ -126,6 +128,11 @@ func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config,
 	if *queues != "" {
 		if c.queues, err = parseQueues(*queues); err != nil {
 			return nil, err
+		}
+	}
+	if v := getenv(monitor.EnvPagesPublic); v != "" {
+		if c.pagesPublic, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%s %q: want true or false", monitor.EnvPagesPublic, v)
 		}
 	}
 	if c.gaugesOnly, err = strconv.ParseBool(*gaugesOnly); err != nil {
@@ -188,6 +195,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		// heap grows to twice the live data between collections.
 		debug.SetMemoryLimit(int64(64<<20 + cfg.concurrency*5<<20))
 	}
+	qcfg, err := quotaConfig(getenv)
+	if err != nil {
+		return err
+	}
+	now, err := clockFromEnv(getenv)
+	if err != nil {
+		return err
+	}
 	level, err := logrus.ParseLevel(cfg.logLevel)
 	if err != nil {
 		return fmt.Errorf("log level: %w", err)
@@ -246,8 +261,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
-	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)))
+	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)), batch.WithClock(now))
 	deps.Limiter = limiter
+	deps.Quota = quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry)
 	metrics := monitor.NewMetrics(reg)
 	deps.Metrics = metrics
 	deps.Log = entry
@@ -257,6 +273,10 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
 	guard := startGuard(ctx, conn, cfg.allowVolatile, entry)
 	deps.RedisUnsafe = guard.Err
+	poller, callbacks, err := resultsSetup(getenv, rdb, deps, client, insp, reg, entry)
+	if err != nil {
+		return err
+	}
 	whCfg, err := webhook.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
@@ -279,6 +299,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	deps.Stopping = stopping.Load
 	mux := asynq.NewServeMux()
 	jobs.Register(mux, deps)
+	if poller != nil {
+		results.Register(mux, poller)
+	}
 	srv := jobs.NewServer(conn.Asynq, deps, jobs.ServerOptions{
 		Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout,
 	})
@@ -287,11 +310,13 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.httpAddr != "" {
 		mcfg := monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
-			Ready: monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)), Batches: deps.Store,
+			Public: cfg.pagesPublic,
+			Ready:  monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)), Batches: deps.Store,
 		}
 		if deps.FlashAI != nil {
 			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
 		}
+		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
 			return fmt.Errorf("monitoring: %w", err)
@@ -301,9 +326,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
-		var handler http.Handler = h
+		handler := withCallbacks(h, callbacks)
 		if volatile != nil {
-			handler = readyNote(h, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
+			handler = readyNote(handler, "warning: "+redisconf.EnvAllowVolatile+"=true and "+volatile.Error())
 		}
 		httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = httpSrv.Serve(ln) }()

@@ -43,6 +43,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock for timestamps; nil means time.Now.
 	Now func() time.Time
+	// Location is the zone of the times in call records; nil means DefaultLocation.
+	Location *time.Location
 }
 
 // ConfigFromEnv reads the FLASHAI_* variables. configured is false when none is
@@ -83,6 +85,7 @@ type Client struct {
 	timeout  time.Duration
 	hc       *http.Client
 	now      func() time.Time
+	loc      *time.Location
 }
 
 // NewClient checks cfg and builds a Client.
@@ -110,6 +113,10 @@ func NewClient(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		hc:       cfg.HTTPClient,
 		now:      cfg.Now,
+		loc:      cfg.Location,
+	}
+	if c.loc == nil {
+		c.loc = DefaultLocation
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

@@ -1,0 +1,54 @@
+package batch
+
+import (
+	"context"
+	"sort"
+	"strings"
+)
+
+// UncertainPart is a part that waits for an operator: how many of its numbers are
+// uncertain, and the vendor tasks to ask the vendor about (the tasks its calls
+// made, and the task each uncertain call was making).
+type UncertainPart struct {
+	Part    int      `json:"part"`
+	Numbers int      `json:"numbers"`
+	Tasks   []string `json:"vendor_tasks,omitempty"`
+}
+
+// maxUncertainListed bounds the uncertain parts Status details.
+const maxUncertainListed = 1000
+
+// uncertainParts details the uncertain parts among parts.
+func (s *Store) uncertainParts(ctx context.Context, id string, parts []PartStatus) ([]UncertainPart, error) {
+	var out []UncertainPart
+	for _, ps := range parts {
+		if ps.State != PartUncertain {
+			continue
+		}
+		if len(out) == maxUncertainListed {
+			break
+		}
+		pp, err := s.Progress(ctx, id, ps.Part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, uncertainOf(ps.Part, pp))
+	}
+	return out, nil
+}
+
+func uncertainOf(part int, pp *PartProgress) UncertainPart {
+	u := UncertainPart{Part: part}
+	for _, sm := range pp.Done {
+		u.Numbers += sm.Uncertain
+	}
+	seen := map[string]bool{}
+	for key, v := range pp.Extra {
+		if (strings.HasPrefix(key, "task:") || strings.HasPrefix(key, "uncertain:")) && v != "" && !seen[v] {
+			seen[v] = true
+			u.Tasks = append(u.Tasks, v)
+		}
+	}
+	sort.Strings(u.Tasks)
+	return u
+}
