@@ -21,6 +21,10 @@ import "strconv"
 //	dialq:{<b>}:p:<n>:o           LIST  part n's numbers not delivered (JSON)
 //	dialq:{<b>}:ctl:<req>         LIST  numbers an operator's control acts on (never in a task payload)
 //	dialq:{<b>}:claim             STRING the staging id committing the batch (expires)
+//	dialq:{<b>}:audit             LIST  the batch's compliance decisions (package compliance
+//	                                    writes it, AuditKey); it expires compliance.DefaultAuditTTL
+//	                                    (180 days) after its last entry, outliving the batch's
+//	                                    retention on purpose: consent records are kept longer
 //	dialq:{<b>}:res…              call results, built by package results (results/keys.go)
 const keyPrefix = "dialq"
 
@@ -37,6 +41,9 @@ func (k keys) state(id string, n int) string   { return k.part(id, n) + ":s" }
 func (k keys) outcome(id string, n int) string { return k.part(id, n) + ":o" }
 func (keys) control(id, req string) string     { return tag(id) + ":ctl:" + req }
 func (keys) claim(id string) string            { return tag(id) + ":claim" }
+
+// AuditKey is batch id's compliance audit list (see the layout above for its expiry).
+func AuditKey(id string) string { return tag(id) + ":audit" }
 
 // Tag is batch id's key prefix with its hash tag: keys other packages keep for a
 // batch (call results) start with it, so they live in the batch's slot.

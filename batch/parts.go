@@ -178,20 +178,8 @@ func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.R
 	if err != nil {
 		return fmt.Errorf("mark part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
 	}
-	switch v, _ := cmd.Int(); v {
-	case 1:
-		return nil
-	case 0:
-		return ErrPartFinal
-	case -2:
-		return ErrCancelled
-	case -3:
-		return ErrPaused
-	case -4:
-		return ErrInflight
-	default:
-		return fmt.Errorf("batch %s: %w", id, ErrNotFound)
-	}
+	v, _ := cmd.Int()
+	return markCode(id, v)
 }
 
 // ClearInflight drops r's mark without an outcome: used when the call was
@@ -698,7 +686,7 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 	// at the worker, right before their call (accepted, then suppressed).
 	late := atoi(h["suppressed_late"])
 	st.Suppressed += late
-	st.Pending = st.Accepted - st.Delivered - st.Refused - st.Failed - st.Uncertain - late
+	st.Pending = Pending(st.Accepted, st.Delivered, st.Refused, st.Failed, st.Uncertain, late)
 	st.Finished = st.State == StateFinished
 	st.Cancelled = st.Control == ControlCancelled
 	st.Paused = st.Control == ControlPaused
@@ -751,7 +739,7 @@ func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) 
 			return nil, err
 		}
 		for key, v := range ps.Extra {
-			if strings.HasPrefix(key, "task:") && v != "" && !seen[v] {
+			if _, ok := ParseRangeField(PrefixTask, key); ok && v != "" && !seen[v] {
 				seen[v] = true
 				out = append(out, v)
 			}

@@ -3,7 +3,9 @@ package batch
 import "github.com/redis/go-redis/v9"
 
 // The ledger's Lua scripts. Each touches only keys of one batch (one hash tag, so one
-// Cluster slot); states and field names are the Go constants, written out here.
+// Cluster slot); states and field names are the Go constants (state.go, schema.go),
+// written out here: schema_test.go fails on any name a script spells that no
+// constant holds. settleScript's pending is Pending's formula.
 
 // createScript writes a manifest only if none exists, and only for the commit that
 // holds the batch id's claim (its parts are the ones moved in); the moved keys

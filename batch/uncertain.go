@@ -3,7 +3,6 @@ package batch
 import (
 	"context"
 	"sort"
-	"strings"
 )
 
 // UncertainPart is a part that waits for an operator: how many of its numbers are
@@ -43,10 +42,10 @@ func uncertainOf(part int, pp *PartProgress) UncertainPart {
 		u.Numbers += sm.Uncertain
 	}
 	seen := map[string]bool{}
-	for key, v := range pp.Extra {
-		if (strings.HasPrefix(key, "task:") || strings.HasPrefix(key, "uncertain:")) && v != "" && !seen[v] {
-			seen[v] = true
-			u.Tasks = append(u.Tasks, v)
+	for _, t := range CallTasks(pp.Extra) {
+		if !seen[t.Name] {
+			seen[t.Name] = true
+			u.Tasks = append(u.Tasks, t.Name)
 		}
 	}
 	sort.Strings(u.Tasks)

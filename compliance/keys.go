@@ -1,6 +1,10 @@
 package compliance
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/dialq/dialq/batch"
+)
 
 // Every Redis key of the package is built here.
 //
@@ -24,5 +28,6 @@ func bloomScratchKey(list, id string) string { return bloomKey(list) + ":merge:"
 
 func capKey(n uint64) string { return "dialq:cap:" + strconv.FormatUint(n, 10) }
 
-// AuditKey is the batch's audit list; the batch lifecycle may expire it with the batch.
-func AuditKey(batchID string) string { return "dialq:{" + batchID + "}:audit" }
+// AuditKey is the batch's audit list, built with the ledger's keys (batch/keys.go);
+// appendAudit gives it its expiry, DefaultAuditTTL after the last entry.
+func AuditKey(batchID string) string { return batch.AuditKey(batchID) }

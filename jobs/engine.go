@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dialq/dialq/compliance"
@@ -386,6 +385,11 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 	if errors.Is(err, errStopped) || errors.Is(err, &deferred{}) {
 		return err
 	}
+	var nw *neverWhole
+	if errors.As(err, &nw) {
+		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than a quota allows: parked as uncertain")
+		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "quota", nw.Error())
+	}
 	switch vendors.ClassOf(err) {
 	case vendors.InvalidPart:
 		if r.Len() == 1 {
@@ -494,6 +498,13 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		h, err := e.holdAndMark(callCtx, p, r, &call, &decision, fixed)
 		if err != nil {
 			releaseCaps() // nothing goes out
+			if fixed && !errors.Is(err, batch.ErrCancelled) {
+				// The dead attempt's call may have gone through: its mark
+				// comes back, so the next attempt resends it whole.
+				if kerr := d.Store.KeepInflight(callCtx, p.m.ID, p.part, r); kerr != nil {
+					return backoff.Permanent(kerr)
+				}
+			}
 		} else {
 			cur = h.r
 		}
@@ -529,10 +540,15 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		if err != nil {
 			outcome = class.String()
 			if class != vendors.Ambiguous {
-				// The vendor answered with a refusal: nothing was processed.
+				// The vendor answered with a refusal: nothing was processed. A
+				// resend refused before acting keeps the dead attempt's mark
+				// (that call may have gone through) while it is tried again.
 				release()
-				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
-					return backoff.Permanent(cerr)
+				keep := fixed && cur == r && (class == vendors.Transient || class == vendors.Throttled || class == vendors.AuthRefused)
+				if !keep {
+					if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
+						return backoff.Permanent(cerr)
+					}
 				}
 			}
 			p.log.WithError(err).WithField("class", outcome).Debug("vendor call failed")
@@ -598,7 +614,7 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		if out.Extra == nil {
 			out.Extra = map[string]string{}
 		}
-		out.Extra[fmt.Sprintf("task:%d-%d", r.Lo, r.Hi)] = res.taskRef
+		out.Extra[batch.TaskField(r)] = res.taskRef
 	}
 	seen := map[int]bool{}
 	for _, rf := range res.refused {
@@ -657,7 +673,7 @@ func (e *engine) record(ctx context.Context, p *partRun, out batch.RangeResult) 
 	if err != nil || !added {
 		return err
 	}
-	counts := map[string]int{"delivered": out.Delivered}
+	counts := map[string]int{batch.OutcomeDelivered: out.Delivered}
 	for _, o := range out.Outcomes {
 		counts[o.State]++
 	}
@@ -751,11 +767,7 @@ func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started 
 		return err
 	}
 	res := PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(state), DurationMS: time.Since(started).Milliseconds()}
-	for k, v := range ps.Extra {
-		if strings.HasPrefix(k, "task:") {
-			res.Tasks = append(res.Tasks, v)
-		}
-	}
+	res.Tasks = batch.TaskRefs(ps.Extra)
 	for r := range ps.Done {
 		sm := ps.Done[r]
 		res.Delivered += sm.Delivered

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/vendors/speech"
@@ -12,7 +13,7 @@ import (
 // UncertainTaskPrefix is the extra under which an uncertain call's vendor task is
 // kept ("uncertain:<lo>-<hi>"): what an operator asks the vendor about. It is not a
 // control target (Yccall controls take the vendor's task id, not a name).
-const UncertainTaskPrefix = "uncertain:"
+const UncertainTaskPrefix = batch.PrefixUncertainTask + ":"
 
 // callNamer names the vendor task a call over r makes or fills, for an operator
 // settling an uncertain call.
@@ -53,5 +54,5 @@ func (e *engine) uncertainName(p *partRun, r chunking.Range) map[string]string {
 	if !ok {
 		return nil
 	}
-	return map[string]string{fmt.Sprintf("%s%d-%d", UncertainTaskPrefix, r.Lo, r.Hi): n.callName(p, r)}
+	return map[string]string{batch.UncertainTaskField(r): n.callName(p, r)}
 }

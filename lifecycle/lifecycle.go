@@ -2,7 +2,9 @@
 // settle, wait (throttled, paused, outside the window), exhaust, cancel, pause,
 // resume, retry, resolve and finish. The worker, the operator commands and the
 // producer all go through it, so each transition is written (and tested) once, and
-// every finish is announced once.
+// every finish is announced once. The moves allowed from each state are one table,
+// PartTransitions and ControlTransitions (transitions.go), tested against the
+// methods on real Redis.
 //
 //	                      enqueue
 //	                         │

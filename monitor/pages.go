@@ -73,8 +73,8 @@ type pages struct {
 	fa      CallSummarizer
 	results ResultsReader
 	rates   *rateBook
-	vendor  *summaryCache
-	lines   linesCache
+	vendor  vendorCache[*vendorSummary]
+	lines   vendorCache[*vendorLines]
 	counts  *reasonCache
 	tmpl    *template.Template
 	now     func() time.Time
@@ -82,7 +82,7 @@ type pages struct {
 }
 
 func newPages(br BatchReader, fa CallSummarizer) *pages {
-	p := &pages{br: br, fa: fa, rates: newRateBook(), vendor: newSummaryCache(), counts: &reasonCache{m: map[string]*reasonCounts{}}, now: time.Now, refresh: refreshEvery}
+	p := &pages{br: br, fa: fa, rates: newRateBook(), counts: &reasonCache{m: map[string]*reasonCounts{}}, now: time.Now, refresh: refreshEvery}
 	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"num":      formatCount,
 		"pct":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
@@ -137,7 +137,8 @@ type count struct {
 // batch.Status has a field of that JSON name, so a state the batch lifecycle adds
 // (suppressed, lost) appears without a change here when its name is listed, and
 // without a template change in any case once it is.
-var accountOrder = []string{"delivered", "refused", "failed", "uncertain", "pending", "suppressed", "lost", "rejected"}
+var accountOrder = []string{batch.OutcomeDelivered, batch.OutcomeRefused, batch.OutcomeFailed, batch.OutcomeUncertain, "pending",
+	batch.OutcomeSuppressed, "lost", "rejected"}
 
 // account lists where a batch's numbers are: the one place that turns a Status into
 // (state, count) terms for the progress bars, the funnel and the API.
@@ -454,30 +455,13 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 // taskNames lists the vendor-side names recorded for a part's calls ("task:lo-hi"
 // fields, and "uncertain:lo-hi" for an uncertain call's), in call order.
 func taskNames(extra map[string]string) []string {
-	type named struct {
-		lo   int
-		name string
-	}
-	var ns []named
-	for k, v := range extra {
-		rest, ok := strings.CutPrefix(k, "task:")
-		if !ok {
+	var out []string
+	for _, t := range batch.CallTasks(extra) {
+		if t.Uncertain {
 			// The task an uncertain call was making: what to ask the vendor about.
-			if rest, ok = strings.CutPrefix(k, "uncertain:"); ok {
-				v += " (uncertain)"
-			}
+			t.Name += " (uncertain)"
 		}
-		if !ok || v == "" {
-			continue
-		}
-		lo, _, _ := strings.Cut(rest, "-")
-		n, _ := strconv.Atoi(lo)
-		ns = append(ns, named{n, v})
-	}
-	sort.Slice(ns, func(i, j int) bool { return ns[i].lo < ns[j].lo })
-	out := make([]string, len(ns))
-	for i, n := range ns {
-		out[i] = n.name
+		out = append(out, t.Name)
 	}
 	return out
 }

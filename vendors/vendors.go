@@ -163,6 +163,7 @@ func (r *Response) RetryAfterHeader(now time.Time) time.Duration {
 
 // Do sends req and reads the answer through a size limit. Failures before an answer
 // come back as *TransportError that records whether the request was fully written.
+// Do never follows a redirect, whatever hc says: a 3xx answer is a *RedirectError.
 func Do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Request) (*Response, error) {
 	ctx, span := tracing.Start(ctx, "vendor.http", trace.WithSpanKind(trace.SpanKindClient))
 	resp, err := do(ctx, hc, vendor, op, req)
@@ -179,11 +180,14 @@ func do(ctx context.Context, hc *http.Client, vendor, op string, req *http.Reque
 		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote = info.Err == nil },
 	}
 	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
-	resp, err := hc.Do(req)
+	resp, err := noRedirects(hc).Do(req)
 	if err != nil {
 		return nil, &TransportError{Vendor: vendor, Op: op, Sent: wrote, Err: ScrubURLError(err)}
 	}
 	defer resp.Body.Close()
+	if err := redirectError(vendor, op, req, resp); err != nil {
+		return nil, err
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	if err != nil {
 		return nil, &TransportError{Vendor: vendor, Op: op, Sent: true, Err: err}

@@ -30,8 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dialq/dialq/compliance"
-
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +43,7 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
-	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
@@ -212,33 +210,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { _ = fakeSrv.Serve(fakeLn) }()
 	defer fakeSrv.Close()
 
-	// The worker, wired as cmd/worker wires it.
+	// The worker, wired by the function cmd/worker calls. The demo's Redis may be
+	// embedded, so in-flight marks are confirmed as far as it says it can.
 	entry := log.WithField("component", "demo-worker")
-	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, "configured")
+	durability, _ := redisconf.CheckDurability(ctx, rdb)
+	reg := prometheus.NewRegistry()
+	w, err := wiring.NewWorker(wiring.Config{
+		Getenv: getenv, Redis: rdb, Asynq: aopt, Registry: reg, Log: entry,
+		Confirm: redisconf.NewConfirmer(durability, time.Second).For(rdb),
+		Server: jobs.ServerOptions{
+			Concurrency: 10, ShutdownTimeout: 5 * time.Second,
+			// Short intervals so that a retried part runs again within the demo's time.
+			DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond,
+		},
+	})
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(monitor.NewQueueCollector(insp))
-	deps.Store = batch.NewStore(rdb)
-	deps.Metrics = monitor.NewMetrics(reg)
-	deps.Log = entry
-	lifeClient := asynq.NewClient(aopt)
-	defer lifeClient.Close()
-	deps.Lifecycle = lifecycle.New(deps.Store, lifeClient, insp, entry)
-	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
-	mux := asynq.NewServeMux()
-	jobs.Register(mux, deps)
-	srv := jobs.NewServer(aopt, deps, jobs.ServerOptions{
-		Concurrency: 10, ShutdownTimeout: 5 * time.Second,
-		// Short intervals so that a retried part runs again within the demo's time.
-		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond,
-	})
+	defer w.Close()
+	deps, served := w.Deps, w.Served
 
-	h, err := monitor.NewHandler(monitor.HTTPConfig{
-		RedisConnOpt: rconn.Dashboard(), Registry: reg, Batches: deps.Store,
-		Ready: monitor.RedisReady(rdb),
-	})
+	h, err := monitor.NewHandler(w.MonitorConfig(monitor.HTTPConfig{
+		RedisConnOpt: rconn.Dashboard(), Registry: reg, Ready: monitor.RedisReady(rdb),
+	}))
 	if err != nil {
 		return fmt.Errorf("monitoring: %w", err)
 	}
@@ -256,10 +250,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	dashboard := "http://" + ln.Addr().String() + monitor.RootPath + "/"
 
-	if err := srv.Start(mux); err != nil {
+	if err := w.Start(ctx); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	defer srv.Shutdown()
+	defer w.Shutdown()
 
 	fmt.Fprintln(stdout, "dialq demo")
 	fmt.Fprintf(stdout, "  redis       %s\n", redisDesc)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,14 +42,14 @@ func startTracing(ctx context.Context, getenv envconf.Getenv, log *logrus.Entry)
 	}, nil
 }
 
-// quieter is the part of *asynq.Server that stops fetching.
-type quieter interface{ Stop() }
+// quieter stops a worker taking work (wiring.Worker.Quiet).
+type quieter interface{ Quiet() }
 
 // quietOnTSTP makes SIGTSTP a "quiet" order, as asynq's Run and Sidekiq do: the
 // worker fetches no new part and starts no new vendor call, calls in flight finish
 // and their parts go back to the queue; SIGTERM then stops the process. The
 // Kubernetes preStop hook sends it (deploy/kubernetes/worker-deployment.yaml).
-func quietOnTSTP(ctx context.Context, srv quieter, stopping *atomic.Bool, log *logrus.Entry) {
+func quietOnTSTP(ctx context.Context, w quieter, log *logrus.Entry) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTSTP)
 	go func() {
@@ -58,8 +57,7 @@ func quietOnTSTP(ctx context.Context, srv quieter, stopping *atomic.Bool, log *l
 		select {
 		case <-ctx.Done():
 		case <-ch:
-			stopping.Store(true)
-			srv.Stop()
+			w.Quiet()
 			log.Info("quiet (SIGTSTP): no new parts and no new calls; waiting for SIGTERM")
 		}
 	}()

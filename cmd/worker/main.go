@@ -19,32 +19,25 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/dialq/dialq/compliance"
 
 	"github.com/dialq/dialq/internal/buildinfo"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/redislog"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/jobs"
-	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
-	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/results"
-	"github.com/dialq/dialq/webhook"
 )
 
 func main() {
@@ -243,79 +236,38 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if cfg.gaugesOnly {
 		return serveGauges(ctx, conn, cfg, entry)
 	}
-	deps, served, err := jobs.ClientsFromEnv(getenv, rdb, cfg.vendors)
-	if err != nil {
-		return err
-	}
-	limiter, err := ratelimit.New(rdb, cfg.rates)
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), monitor.NewBuildInfo())
-	insp := asynq.NewInspector(conn.Asynq)
-	defer insp.Close()
-	reg.MustRegister(monitor.NewQueueCollector(insp))
-	runnable := monitor.NewRunnable(insp, rdb)
-	reg.MustRegister(runnable)
-
+	var callbacks http.Handler // the vendor's results callbacks, when on
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
-	deps.Store = batch.NewStore(rdb, batch.WithConfirmer(confirm.For(rdb)), batch.WithClock(now))
-	deps.Limiter = limiter
-	deps.Quota = quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry)
-	metrics := monitor.NewMetrics(reg)
-	deps.Metrics = metrics
-	deps.Log = entry
-	client := asynq.NewClient(conn.Asynq)
-	defer client.Close()
-	deps.Lifecycle = lifecycle.New(deps.Store, client, insp, entry)
-	deps.Gate = compliance.NewGate(compliance.NewStore(rdb))
 	guard := startGuard(ctx, conn, cfg.allowVolatile, entry)
-	deps.RedisUnsafe = guard.Err
-	poller, callbacks, err := resultsSetup(getenv, rdb, deps, client, insp, reg, entry)
-	if err != nil {
-		return err
-	}
-	whCfg, err := webhook.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	whCfg.Log, whCfg.Metrics = entry.WithField("component", "webhook"), metrics
-	sender, err := webhook.New(whCfg)
-	if err != nil {
-		return err
-	}
-	if sender.Enabled() {
-		deps.Webhook = sender
-	} else {
-		entry.Info("webhooks off: WEBHOOK_ALLOWED_HOSTS is empty; campaigns' webhooks are not posted")
-	}
-	if cfg.queues == nil {
-		cfg.queues = jobs.Queues(deps, 6, 3)
-	}
-
-	var stopping atomic.Bool
-	deps.Stopping = stopping.Load
-	mux := asynq.NewServeMux()
-	jobs.Register(mux, deps)
-	if poller != nil {
-		results.Register(mux, poller)
-	}
-	srv := jobs.NewServer(conn.Asynq, deps, jobs.ServerOptions{
-		Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout,
+	w, err := wiring.NewWorker(wiring.Config{
+		Getenv: getenv, Redis: rdb, Asynq: conn.Asynq, Vendors: cfg.vendors, Rates: cfg.rates, RedisUnsafe: guard.Err,
+		Confirm: confirm.For(rdb), Clock: now, Quota: quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry),
+		Registry: reg, Log: entry,
+		Server: jobs.ServerOptions{Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout},
+		// Results collection (FlashAI): polls, redials and the vendor's callbacks.
+		Extend: func(w *wiring.Worker) (func(*asynq.ServeMux), error) {
+			poller, cb, err := resultsSetup(getenv, rdb, w.Deps, w.Client, w.Inspector, reg, entry)
+			if err != nil || poller == nil {
+				return nil, err
+			}
+			callbacks = cb
+			return func(mux *asynq.ServeMux) { results.Register(mux, poller) }, nil
+		},
 	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
 
 	var httpSrv *http.Server
 	if cfg.httpAddr != "" {
-		mcfg := monitor.HTTPConfig{
+		mcfg := w.MonitorConfig(monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
 			Public: cfg.pagesPublic,
-			Ready:  monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)), Batches: deps.Store,
-		}
-		if deps.FlashAI != nil {
-			mcfg.FlashAI = deps.FlashAI // a nil *flashai.Client would be a non-nil interface
-		}
+			Ready:  monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)),
+		})
 		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)
 		if err != nil {
@@ -335,20 +287,14 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		entry.WithField("addr", ln.Addr().String()).Info("http listening: /monitoring/ /metrics /healthz /readyz")
 	}
 
-	// Start, not Run: Run traps signals itself, and this process owns its context.
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("start asynq server: %w", err)
+	if err := w.Start(ctx); err != nil {
+		return err
 	}
-	entry.WithFields(logrus.Fields{"vendors": served, "concurrency": cfg.concurrency, "queues": cfg.queues}).Info("worker started")
-	quietOnTSTP(ctx, srv, &stopping, entry)
-	runRunnable(ctx, runnable)
+	entry.WithFields(logrus.Fields{"vendors": w.Served, "concurrency": cfg.concurrency, "queues": w.Queues}).Info("worker started")
+	quietOnTSTP(ctx, w, entry)
 	<-ctx.Done()
-	// Handlers start no new vendor call from here; calls in flight finish and are
-	// recorded, and their parts go back to the queue.
-	stopping.Store(true)
 	entry.Info("shutting down: no new parts and no new calls; calls in flight get the shutdown timeout")
-	srv.Stop()
-	srv.Shutdown()
+	w.Shutdown()
 	if httpSrv != nil {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -32,17 +32,13 @@ const (
 // the callbacks' handler (nil when callbacks are off).
 func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.Deps, client *asynq.Client,
 	insp *asynq.Inspector, reg prometheus.Registerer, log *logrus.Entry) (*results.Poller, http.Handler, error) {
-	durations := map[string]time.Duration{envResultsPoll: results.DefaultPoll, envResultsWindow: results.DefaultWindow}
-	for name, def := range durations {
-		v := getenv(name)
-		if v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, nil, fmt.Errorf("%s=%q: want a positive Go duration such as %s", name, v, def)
-		}
-		durations[name] = d
+	poll, err := positiveDuration(getenv, envResultsPoll, results.DefaultPoll)
+	if err != nil {
+		return nil, nil, err
+	}
+	window, err := positiveDuration(getenv, envResultsWindow, results.DefaultWindow)
+	if err != nil {
+		return nil, nil, err
 	}
 	secret, err := envconf.Secret(getenv, envCallbackSecret)
 	if err != nil {
@@ -56,14 +52,14 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 		return nil, nil, nil
 	}
 	st := results.NewStore(rdb, nil)
-	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: durations[envResultsPoll]}
+	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: poll}
 	deps.Results = sched
 	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
-		Interval: durations[envResultsPoll], Window: durations[envResultsWindow]}
+		Interval: poll, Window: window}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
 	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
-		Limiter: deps.Limiter, PollIn: durations[envResultsPoll], Log: p.Log}
+		Limiter: deps.Limiter, PollIn: poll, Log: p.Log}
 	if base == "" {
 		return p, nil, nil
 	}
@@ -71,7 +67,7 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	if err != nil {
 		return nil, nil, err
 	}
-	cb.Poll, cb.Log, cb.Window = sched.PollNow, log.WithField("component", "callbacks"), durations[envResultsWindow]
+	cb.Poll, cb.Log, cb.Window = sched.PollNow, log.WithField("component", "callbacks"), window
 	deps.FlashAINotify = cb.Issue
 	p.NotifyURL = cb.URL
 	p.Redials.Notify = cb.Issue
@@ -112,4 +108,18 @@ func pollEvery(getenv envconf.Getenv) time.Duration {
 		return d
 	}
 	return results.DefaultPoll
+}
+
+// positiveDuration reads name as a positive Go duration, def when unset. Each
+// variable is read by name at its call so that deploy's manifest test sees it.
+func positiveDuration(getenv envconf.Getenv, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as %s", name, v, def)
+	}
+	return d, nil
 }

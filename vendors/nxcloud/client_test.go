@@ -225,7 +225,7 @@ func TestCodeClasses(t *testing.T) {
 		{"500 text", reply{500, nil, "oops"}, vendors.Transient},
 		{"502 with param code", reply{502, nil, envelope(41000, "x")}, vendors.InvalidPart},
 		{"404", reply{404, nil, "no such path"}, vendors.Permanent},
-		{"301 not followed", reply{301, map[string]string{"Location": "/elsewhere"}, ""}, vendors.Permanent},
+		{"301 not followed", reply{301, map[string]string{"Location": "/elsewhere"}, ""}, vendors.Ambiguous},
 		{"200 not json", reply{200, nil, "<html>"}, vendors.Ambiguous},
 		{"200 no code", reply{200, nil, `{"msg":"ok"}`}, vendors.Ambiguous},
 		{"200 float code", reply{200, nil, `{"code":0.5}`}, vendors.Ambiguous},

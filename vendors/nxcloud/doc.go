@@ -32,6 +32,7 @@
 //     to the vendor so that bisection isolates the bad record.
 //   - The per-call maximum (the project's choice is 1,000) is the caller's setting;
 //     the client does not enforce it.
-//   - Redirects are not followed by the default HTTP client: following one would
-//     re-send or drop a signed POST behind the caller's back.
+//   - Redirects are never followed (vendors.NewHTTPClient, vendors.Do): following
+//     one would re-send or drop a signed POST behind the caller's back. A 3xx is
+//     an ambiguous *vendors.RedirectError.
 package nxcloud

@@ -88,7 +88,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.timeout = DefaultTimeout
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		c.hc = vendors.NewHTTPClient(c.timeout)
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -148,7 +148,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.timeout = DefaultTimeout
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.hc = vendors.NewHTTPClient(c.timeout)
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -459,7 +459,7 @@ func TestCodeClasses(t *testing.T) {
 		{name: "http 503", body: "down", status: 503, op: create, want: vendors.Transient},
 		{name: "http 502 with ret 400", body: ret(400, "x"), status: 502, op: create, want: vendors.InvalidPart},
 		{name: "http 403", body: "no", status: 403, op: create, want: vendors.Permanent},
-		{name: "http 302", body: "", status: 302, header: http.Header{"Location": {"/x"}}, op: create, want: vendors.Permanent},
+		{name: "http 302", body: "", status: 302, header: http.Header{"Location": {"/x"}}, op: create, want: vendors.Ambiguous},
 		{name: "not json", body: "<html>", op: create, want: vendors.Ambiguous},
 		{name: "no ret", body: `{"data":{"status":0}}`, op: create, want: vendors.Ambiguous},
 		{name: "ret 200 no data", body: `{"ret":200}`, op: create, want: vendors.Ambiguous},

@@ -34,5 +34,6 @@
 //     message, desc, error, errmsg, codemsg, remark), or an object mapping phone to
 //     reason. The fake vendor sends [{"phone":"...","reason":"..."}].
 //   - TaskAdd's success count, when absent, is the numbers sent minus those refused.
-//   - Redirects are not followed by the default HTTP client.
+//   - Redirects are never followed (vendors.NewHTTPClient, vendors.Do); a 3xx is an
+//     ambiguous *vendors.RedirectError (a redirected login is transient, as above).
 package yccall

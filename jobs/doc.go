@@ -1,0 +1,18 @@
+// Package jobs is the worker's side of the task contract (package tasks): one
+// asynq handler per task type, registered by Register on a ServeMux, with the
+// dependencies each needs in Deps (vendor clients from ClientsFromEnv, the ledger,
+// the lifecycle, the rate limiter, the compliance gate, the webhook).
+//
+// The part engine (engine.go) delivers one part: it reconciles calls a dead worker
+// left in flight, then for each vendor-sized call waits for the fleet rate limit,
+// passes the compliance gate, marks the call in flight, calls the vendor through
+// its caller (callers.go, one per vendor) and records the outcome exactly once;
+// refusals are classified (package vendors) into retry, wait, bisect, fail or park
+// as uncertain. control.go runs an operator's control over every vendor task of
+// a batch; server.go builds the asynq server with dialq's retry policy
+// (Retry-After honoured, throttling not a failure, exhausted parts settled).
+//
+// Part states move through package lifecycle (its PartTransitions table), except
+// the start of a call, which the ledger makes in one step with the check of the
+// operator's controls (batch.Store.MarkInflight).
+package jobs

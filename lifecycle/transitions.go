@@ -1,0 +1,111 @@
+package lifecycle
+
+import (
+	"slices"
+
+	"github.com/dialq/dialq/batch"
+)
+
+// Move is a named change of a part's state, or of a batch's operator control.
+type Move string
+
+// Part moves. Each is one method (transitions_test.go holds the methods to the
+// table below on real Redis).
+const (
+	// MoveStart marks a call in flight and its part running (batch.Store.MarkInflight,
+	// called by the worker right before each vendor call).
+	MoveStart Move = "start"
+	// MoveSettle ends a part's run once its calls are recorded (Manager.Settle):
+	// done, failed, cancelled or uncertain, from what was recorded.
+	MoveSettle Move = "settle"
+	// MoveThrottle, MovePausePart, MoveWait and MoveRetryLater send a part back to
+	// the queue until a time (Manager.Wait): a vendor's Retry-After or the fleet
+	// rate limit, the batch's pause, the campaign's calling window, a failed call
+	// that may pass (asynq runs the part again).
+	MoveThrottle   Move = "throttle"
+	MovePausePart  Move = "pause-part"
+	MoveWait       Move = "wait"
+	MoveRetryLater Move = "retry-later"
+	// MoveExhaust settles a part whose retries ran out (Manager.Exhaust).
+	MoveExhaust Move = "exhaust"
+	// MoveRetry queues a failed part again (Manager.Retry).
+	MoveRetry Move = "retry"
+	// MoveResolveDelivered and MoveResolveResend settle an uncertain part after
+	// an operator checked with the vendor (Manager.Resolve).
+	MoveResolveDelivered Move = "resolve-delivered"
+	MoveResolveResend    Move = "resolve-resend"
+)
+
+// Batch control moves (Manager.Pause, Resume, Cancel): they change the batch's
+// control, which every MoveStart checks atomically; parts follow as they come up.
+const (
+	MovePause  Move = "pause"
+	MoveResume Move = "resume"
+	MoveCancel Move = "cancel"
+)
+
+// Transition is one row of the table: a move, the states it is made from, and
+// the states it may lead to.
+type Transition[S comparable] struct {
+	Move Move
+	From []S
+	To   []S
+}
+
+var (
+	notFinal = func() []batch.PartState {
+		var out []batch.PartState
+		for _, s := range batch.PartStates {
+			if !s.Final() {
+				out = append(out, s)
+			}
+		}
+		return out
+	}()
+	settled = []batch.PartState{batch.PartDone, batch.PartFailed, batch.PartCancelled, batch.PartUncertain}
+)
+
+// PartTransitions is every move of a part. A move from a state not in its From is
+// refused (an error, or for exhaust nothing done: the part was settled by another
+// attempt) and leaves the part as it was.
+//
+// Settle is allowed from every state: a redelivered task re-settles a final part,
+// and the state follows from what the calls recorded. Waiting and starting are
+// allowed from uncertain because the ledger's guard (markScript, settleScript)
+// refuses final states only; an uncertain part's task has ended, so only an
+// operator's resolve requeues it in practice.
+var PartTransitions = []Transition[batch.PartState]{
+	{Move: MoveStart, From: notFinal, To: []batch.PartState{batch.PartRunning}},
+	{Move: MoveSettle, From: batch.PartStates, To: settled},
+	{Move: MoveThrottle, From: notFinal, To: []batch.PartState{batch.PartThrottled}},
+	{Move: MovePausePart, From: notFinal, To: []batch.PartState{batch.PartPaused}},
+	{Move: MoveWait, From: notFinal, To: []batch.PartState{batch.PartWaiting}},
+	{Move: MoveRetryLater, From: notFinal, To: []batch.PartState{batch.PartRetrying}},
+	{Move: MoveExhaust, From: notFinal, To: []batch.PartState{batch.PartFailed, batch.PartUncertain}},
+	{Move: MoveRetry, From: []batch.PartState{batch.PartFailed}, To: []batch.PartState{batch.PartQueued}},
+	{Move: MoveResolveDelivered, From: []batch.PartState{batch.PartUncertain},
+		To: []batch.PartState{batch.PartDone, batch.PartFailed, batch.PartCancelled}},
+	{Move: MoveResolveResend, From: []batch.PartState{batch.PartUncertain}, To: []batch.PartState{batch.PartQueued}},
+}
+
+// ControlTransitions is every move of a batch's control (of a batch not yet
+// finished: a finished batch refuses them all).
+var ControlTransitions = []Transition[batch.Control]{
+	{Move: MovePause, From: []batch.Control{batch.ControlNone}, To: []batch.Control{batch.ControlPaused}},
+	{Move: MoveResume, From: []batch.Control{batch.ControlPaused}, To: []batch.Control{batch.ControlNone}},
+	{Move: MoveCancel, From: []batch.Control{batch.ControlNone, batch.ControlPaused}, To: []batch.Control{batch.ControlCancelled}},
+}
+
+// Controls lists every batch control.
+var Controls = []batch.Control{batch.ControlNone, batch.ControlPaused, batch.ControlCancelled}
+
+// Allowed reports whether move may be made from state, and the states it may
+// lead to.
+func Allowed[S comparable](table []Transition[S], move Move, from S) ([]S, bool) {
+	for _, t := range table {
+		if t.Move == move {
+			return t.To, slices.Contains(t.From, from)
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,136 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/chunking"
+)
+
+// partMoves makes each move of the table through its method.
+var partMoves = map[Move]func(ctx context.Context, f *fixture, man *batch.Manifest) error{
+	MoveStart: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		return f.store.MarkInflight(ctx, man.ID, 0, chunking.Range{Lo: 0, Hi: 5})
+	},
+	MoveSettle: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		_, err := f.m.Settle(ctx, man, 0, false)
+		return err
+	},
+	MoveThrottle:   waitMove(batch.PartThrottled),
+	MovePausePart:  waitMove(batch.PartPaused),
+	MoveWait:       waitMove(batch.PartWaiting),
+	MoveRetryLater: waitMove(batch.PartRetrying),
+	MoveExhaust: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		_, err := f.m.Exhaust(ctx, man, 0, nil, "test", "retries ran out")
+		return err
+	},
+	MoveRetry: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		_, _, err := f.m.Retry(ctx, man.ID)
+		return err
+	},
+	MoveResolveDelivered: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		_, err := f.m.Resolve(ctx, man.ID, 0, true)
+		return err
+	},
+	MoveResolveResend: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		_, err := f.m.Resolve(ctx, man.ID, 0, false)
+		return err
+	},
+}
+
+func waitMove(state batch.PartState) func(context.Context, *fixture, *batch.Manifest) error {
+	return func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+		return f.m.Wait(ctx, man.ID, 0, state, time.Now().Add(time.Minute), "test")
+	}
+}
+
+// TestPartTransitions makes every move from every part state on real Redis: the
+// moves in PartTransitions are made and lead where the table says, the others
+// are refused and leave the part as it was.
+func TestPartTransitions(t *testing.T) {
+	f := setup(t)
+	if len(partMoves) != len(PartTransitions) {
+		t.Fatalf("the test makes %d moves; the table has %d", len(partMoves), len(PartTransitions))
+	}
+	for i, tr := range PartTransitions {
+		move := partMoves[tr.Move]
+		if move == nil {
+			t.Fatalf("no method for move %s", tr.Move)
+		}
+		for j, from := range batch.PartStates {
+			t.Run(fmt.Sprintf("%s/%s", tr.Move, from), func(t *testing.T) {
+				man := f.commit(t, fmt.Sprintf("tr-%d-%d", i, j), 1, 5, 0)
+				if _, err := f.store.SetPartState(f.ctx, man.ID, 0, from, time.Time{}, ""); err != nil {
+					t.Fatal(err)
+				}
+				to, allowed := Allowed(PartTransitions, tr.Move, from)
+				err := move(f.ctx, f, man)
+				got := f.partState(t, man.ID, 0)
+				switch {
+				case allowed && err != nil:
+					t.Errorf("%s from %s: %v; the table allows it", tr.Move, from, err)
+				case allowed && !slices.Contains(to, got):
+					t.Errorf("%s from %s led to %s; the table says one of %v", tr.Move, from, got, to)
+				case !allowed && got != from:
+					t.Errorf("%s from %s moved the part to %s; the table refuses it", tr.Move, from, got)
+				case !allowed && err == nil && tr.Move != MoveExhaust:
+					// Exhaust of a settled part is no error: another attempt settled it.
+					t.Errorf("%s from %s: no error; the table refuses it", tr.Move, from)
+				}
+			})
+		}
+	}
+}
+
+// TestControlTransitions makes every control move from every control on real
+// Redis, and from a finished batch, which refuses them all.
+func TestControlTransitions(t *testing.T) {
+	f := setup(t)
+	moves := map[Move]func(ctx context.Context, id string) error{
+		MovePause: f.m.Pause, MoveResume: f.m.Resume, MoveCancel: f.m.Cancel,
+	}
+	if len(moves) != len(ControlTransitions) {
+		t.Fatalf("the test makes %d moves; the table has %d", len(moves), len(ControlTransitions))
+	}
+	for i, tr := range ControlTransitions {
+		for j, from := range Controls {
+			t.Run(fmt.Sprintf("%s/%q", tr.Move, from), func(t *testing.T) {
+				man := f.commit(t, fmt.Sprintf("ctl-%d-%d", i, j), 1, 5, 0)
+				if from != batch.ControlNone {
+					if _, err := f.store.SetControl(f.ctx, man.ID, from); err != nil {
+						t.Fatal(err)
+					}
+				}
+				to, allowed := Allowed(ControlTransitions, tr.Move, from)
+				err := moves[tr.Move](f.ctx, man.ID)
+				got, cerr := f.store.Control(f.ctx, man.ID)
+				if cerr != nil {
+					t.Fatal(cerr)
+				}
+				switch {
+				case allowed && (err != nil || !slices.Contains(to, got)):
+					t.Errorf("%s from %q: %v, control %q; the table says one of %q", tr.Move, from, err, got, to)
+				case !allowed && (err == nil || got != from):
+					t.Errorf("%s from %q: %v, control %q; the table refuses it", tr.Move, from, err, got)
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("%s/finished", tr.Move), func(t *testing.T) {
+			man := f.commit(t, fmt.Sprintf("ctl-%d-finished", i), 1, 5, 0)
+			f.record(t, man.ID, 0, 0, "ddddd")
+			if _, err := f.m.Settle(f.ctx, man, 0, false); err != nil {
+				t.Fatal(err)
+			}
+			if st := f.status(t, man.ID); !st.Finished {
+				t.Fatalf("batch not finished: %+v", st)
+			}
+			if err := moves[tr.Move](f.ctx, man.ID); err == nil {
+				t.Errorf("%s of a finished batch: no error; it must be refused", tr.Move)
+			}
+		})
+	}
+}
