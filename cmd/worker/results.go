@@ -27,8 +27,9 @@ const (
 	envCallbackSecret  = "DIALQ_CALLBACK_SECRET" // or DIALQ_CALLBACK_SECRET_FILE
 )
 
-// resultsSetup wires results collection into deps when the worker serves FlashAI.
-// It returns the poll handler to register (nil when FlashAI is not served) and
+// resultsSetup wires results collection into deps: FlashAI's polls when the
+// worker serves FlashAI, every served vendor's redials. It returns the handlers
+// to register (a Poller without a FlashAI client registers the redials only) and
 // the callbacks' handler (nil when callbacks are off).
 func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.Deps, client *asynq.Client,
 	insp *asynq.Inspector, reg prometheus.Registerer, log *logrus.Entry) (*results.Poller, http.Handler, error) {
@@ -48,18 +49,19 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	if (base == "") != (secret == "") {
 		return nil, nil, fmt.Errorf("%s and %s must be set together", envCallbackBaseURL, envCallbackSecret)
 	}
-	if deps.FlashAI == nil {
-		return nil, nil, nil
-	}
 	st := results.NewStore(rdb, nil)
+	if deps.FlashAI == nil {
+		// Redials of the vendors whose results are imported (results_redial.go).
+		return &results.Poller{Redials: importRedialer(deps, st, client, log)}, nil, nil
+	}
 	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: poll}
 	deps.Results = sched
 	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
 		Interval: poll, Window: window}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
-	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
-		Limiter: deps.Limiter, PollIn: poll, Log: p.Log}
+	p.Redials = importRedialer(deps, st, client, log)
+	p.Redials.Client, p.Redials.PollIn = deps.FlashAI, poll
 	if base == "" {
 		return p, nil, nil
 	}
