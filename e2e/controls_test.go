@@ -43,7 +43,13 @@ func TestCancelSlowFlashAIWithBinaries(t *testing.T) {
 	if !strings.Contains(r.stderr, "vendor tasks done") {
 		t.Errorf("no progress shown on stderr:\n%s", r.stderr)
 	}
-	time.Sleep(3 * time.Second) // any late call would arrive by now
+	// Settled, every part is final: a call marked before the cancel was answered
+	// (a part settles only after its calls in flight), and no mark is granted to a
+	// final part, so no late call can still arrive. Waiting on that, not a sleep.
+	st := w.waitSettled(id, time.Minute)
+	if !st.Cancelled || st.Delivered+st.Failed != 2000 {
+		t.Errorf("status %+v", st)
+	}
 	plans := w.fake.FlashAIPlans()
 	if n, _ := strconv.Atoi(m[1]); n != len(plans) || n < 60 {
 		t.Errorf("cancel stopped %d vendor tasks; the vendor holds %d plans", n, len(plans))
@@ -53,13 +59,12 @@ func TestCancelSlowFlashAIWithBinaries(t *testing.T) {
 			t.Errorf("plan %s is %s after cancel returned", name, status)
 		}
 	}
+	// Calls that make the vendor dial: results polls (getBatch…) keep reading the
+	// plans after a cancel by design, and stops are what cancel sends.
+	dials := map[string]bool{"/flashai/addPlan": true, "/flashai/addAgentPlan": true, "/flashai/batchPlanRestart": true}
 	for _, c := range w.fake.Calls(chunking.FlashAI) {
-		if c.At.After(returned) {
+		if dials[c.Path] && c.At.After(returned) {
 			t.Errorf("%s %s started %s after cancel returned", c.Path, c.Name, c.At.Sub(returned))
 		}
-	}
-	st := w.waitSettled(id, time.Minute)
-	if !st.Cancelled || st.Delivered+st.Failed != 2000 {
-		t.Errorf("status %+v", st)
 	}
 }

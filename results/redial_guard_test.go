@@ -313,3 +313,59 @@ func TestRedialDailyCap(t *testing.T) {
 		}
 	}
 }
+
+// redialTasks lists batch id's redial tasks on vendor's queue that are yet to
+// finish, by state.
+func (w *world) redialTasks(id, vendor string) map[string][]*asynq.TaskInfo {
+	w.t.Helper()
+	insp, q := w.sched.Inspector, tasks.Queue(vendor)
+	out := map[string][]*asynq.TaskInfo{}
+	for state, list := range map[string]func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+		"scheduled": insp.ListScheduledTasks, "pending": insp.ListPendingTasks,
+		"active": insp.ListActiveTasks, "retry": insp.ListRetryTasks,
+	} {
+		infos, err := list(q)
+		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			w.t.Fatal(err)
+		}
+		for _, ti := range infos {
+			if strings.HasPrefix(ti.ID, "results:redial:"+id+":") {
+				out[state] = append(out[state], ti)
+			}
+		}
+	}
+	return out
+}
+
+// waitRedialsHeld waits on what the redial tasks show instead of sleeping:
+// paused, until every one of them has run and been sent back with the pause as
+// its reason (n of them); cancelled (n = 0), until none is left to run.
+func (w *world) waitRedialsHeld(id, vendor string, n int) {
+	w.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ts := w.redialTasks(id, vendor)
+		held := 0
+		for _, ti := range ts["retry"] {
+			if strings.Contains(ti.LastErr, "paused") {
+				held++
+			}
+		}
+		if held == n && len(ts["retry"]) == n && len(ts["scheduled"])+len(ts["pending"])+len(ts["active"]) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("redial tasks of %s: %d held, %v; want %d held and no other", id, held, ts, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redialsDue counts batch id's redials noted due.
+func (w *world) redialsDue(id string) int {
+	h, err := w.db.Client.HGetAll(context.Background(), batch.Tag(id)+":res").Result()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return hasPrefixField(h, "", "due:")
+}

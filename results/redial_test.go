@@ -191,7 +191,15 @@ func TestRedialHeld(t *testing.T) {
 			if err := w.db.Client.HSet(ctx, batch.ManifestKey(sum.Batch), "control", hold).Err(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(2500 * time.Millisecond)
+			// The redial comes due (1s) and meets the hold: paused, its task is sent
+			// back with the pause; cancelled, it is stopped and leaves the queue.
+			n := 0
+			if hold == "paused" {
+				if n = w.redialsDue(sum.Batch); n == 0 {
+					t.Fatal("no redial due to hold")
+				}
+			}
+			w.waitRedialsHeld(sum.Batch, "flashai", n)
 			for name := range w.fake.FlashAIResults() {
 				if strings.Contains(name, "_r2") {
 					t.Fatalf("redialled while %s", hold)
@@ -240,7 +248,7 @@ func TestRedialHeldAfterFinish(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(3 * time.Second)
+	w.waitRedialsHeld(sum.Batch, "flashai", w.redialsDue(sum.Batch)) // each came due (2s) and met the pause
 	if len(w.fake.FlashAIResults()) != 2 {
 		t.Fatalf("redialled while paused: plans %d", len(w.fake.FlashAIResults()))
 	}
@@ -253,7 +261,7 @@ func TestRedialHeldAfterFinish(t *testing.T) {
 	if !rs.Complete || rs.Redialled != 0 {
 		t.Errorf("after cancel: %+v", rs)
 	}
-	time.Sleep(500 * time.Millisecond)
+	w.waitRedialsHeld(sum.Batch, "flashai", 0) // each ran again, found itself stopped, and is gone
 	if len(w.fake.FlashAIResults()) != 2 {
 		t.Errorf("redialled after cancel")
 	}
