@@ -178,20 +178,8 @@ func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.R
 	if err != nil {
 		return fmt.Errorf("mark part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
 	}
-	switch v, _ := cmd.Int(); v {
-	case 1:
-		return nil
-	case 0:
-		return ErrPartFinal
-	case -2:
-		return ErrCancelled
-	case -3:
-		return ErrPaused
-	case -4:
-		return ErrInflight
-	default:
-		return fmt.Errorf("batch %s: %w", id, ErrNotFound)
-	}
+	v, _ := cmd.Int()
+	return markCode(id, v)
 }
 
 // ClearInflight drops r's mark without an outcome: used when the call was

@@ -92,7 +92,13 @@ func (w *world) run(name, stdin string, extra []string, args ...string) result {
 // returns it with the listener's address once /healthz answers.
 func (w *world) startServing(extra ...string) (*worker, string) {
 	w.t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(w.t))
+	return w.startServingAt(fmt.Sprintf("127.0.0.1:%d", freePort(w.t)), extra...)
+}
+
+// startServingAt is startServing on addr, for a worker whose environment names
+// its own address (DIALQ_CALLBACK_BASE_URL).
+func (w *world) startServingAt(addr string, extra ...string) (*worker, string) {
+	w.t.Helper()
 	wk := w.startWorker(append(extra, "WORKER_HTTP_ADDR="+addr)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

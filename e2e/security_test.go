@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -435,7 +437,14 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		runs = append(runs, run{v, enqueue(v, badPhones[v], "-queue", "bad-creds"), "bad-creds"})
 	}
 
-	mainWorker, addr := w.startServing("YCCALL_TOKEN=")
+	// Call results: FlashAI's calls end, the main worker polls them and hears the
+	// fake's callbacks, whose URLs carry tokens keyed with the callback secret.
+	callbackSecret := randomSecret(t, 32)
+	scanSecrets["DIALQ_CALLBACK_SECRET"] = callbackSecret
+	w.fake.SetFlashAICalls(fakevendor.FlashAICallsConfig{Enabled: true, Answer: 0.5, NotCalled: 0.1, Delay: time.Second})
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	mainWorker, _ := w.startServingAt(addr, "YCCALL_TOKEN=", "DIALQ_RESULTS_POLL=1s",
+		"DIALQ_CALLBACK_BASE_URL=http://"+addr, "DIALQ_CALLBACK_SECRET="+callbackSecret)
 	// A second worker logs in to yccall with the static token instead of appid and
 	// accesskey, so that both credentials travel.
 	tokenWorker := w.startWorker("YCCALL_APPID=", "YCCALL_ACCESSKEY=", "WORKER_VENDORS=yccall", "WORKER_QUEUES=yc-token=1")
@@ -481,6 +490,32 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 	}
 	close(stopWatch)
 	<-watchDone
+	// The FlashAI batch's results are collected (polls, callbacks) before the logs
+	// are read.
+	flashID := runs[3].id
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := w.run("enqueue", "", nil, "status", "-json", flashID)
+		var st struct {
+			Results struct {
+				Complete bool `json:"complete"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &st); err == nil && st.Results.Complete {
+			outputs = append(outputs, r)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FlashAI results not complete within 60s: %s %s", r.stdout, r.stderr)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// Every callback token the worker handed out is a credential.
+	for name := range w.fake.FlashAIPlans() {
+		mac := hmac.New(sha256.New, []byte(callbackSecret))
+		mac.Write([]byte("flashai\x00" + name))
+		scanSecrets["callback token of "+name] = hex.EncodeToString(mac.Sum(nil))[:32]
+	}
 	for v, list := range badPhones {
 		phones[v] = append(phones[v], list...)
 	}
@@ -515,7 +550,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 	}
 	pages := map[string]string{}
 	for _, p := range []string{"/monitoring/", "/monitoring/api/queues", "/monitoring/api/queue_stats", "/monitoring/api/servers",
-		"/monitoring/api/scheduler_entries", "/metrics", "/healthz", "/readyz"} {
+		"/monitoring/api/scheduler_entries", "/metrics", "/healthz", "/readyz", "/batches/" + flashID, "/api/batches/" + flashID} {
 		code, body := get(p, true)
 		if code != http.StatusOK {
 			t.Errorf("GET %s = %d: %s", p, code, body)
@@ -617,7 +652,8 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		all += text
 	}
 	// The error paths ran, so the scan covered what they log.
-	for _, want := range []string{"parameter error over the call: bisecting", "vendor refused the call for good", `"level":"debug"`} {
+	for _, want := range []string{"parameter error over the call: bisecting", "vendor refused the call for good", `"level":"debug"`,
+		"FlashAI callback: polling now", "results complete for the part"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no worker logged %q: the scan proves less than it should", want)
 		}

@@ -261,30 +261,7 @@ func (s *Server) flashaiAddPlan(p map[string]string) flashaiReply {
 		return illegal("illegal parameters in mobileList")
 	}
 
-	var (
-		accepted     []flashaiRecord
-		acceptedNums []string
-		fails        []string
-		seen         = map[string]bool{}
-	)
-	for _, rec := range records {
-		reason := ""
-		if !flashaiPhone(rec.phone) {
-			reason = "invalid phone"
-		} else if seen[rec.phone] {
-			reason = "duplicate phone"
-		} else if why, refused := s.refusal(rec.phone); refused {
-			reason = why
-		}
-		seen[rec.phone] = true
-		if reason != "" {
-			// "," separates items: keep it out of the phone so that the list parses.
-			fails = append(fails, strings.ReplaceAll(rec.phone, ",", " ")+":"+reason)
-			continue
-		}
-		accepted = append(accepted, rec)
-		acceptedNums = append(acceptedNums, rec.phone)
-	}
+	accepted, acceptedNums, fails := s.flashaiScreen(records)
 
 	st := &s.flashai
 	st.mu.Lock()

@@ -244,8 +244,8 @@ func (s *Server) flashaiAddAgentPlan(p map[string]string) flashaiReply {
 	}}
 }
 
-// flashaiScreen refuses, as addPlan does, numbers that are malformed, repeated in
-// the list or set to be refused; fails are "phone:reason" items.
+// flashaiScreen refuses, for addPlan and addAgentPlan, numbers that are malformed,
+// repeated in the list or set to be refused; fails are "phone:reason" items.
 func (s *Server) flashaiScreen(records []flashaiRecord) (accepted []flashaiRecord, nums, fails []string) {
 	seen := map[string]bool{}
 	for _, rec := range records {
@@ -259,6 +259,7 @@ func (s *Server) flashaiScreen(records []flashaiRecord) (accepted []flashaiRecor
 		}
 		seen[rec.phone] = true
 		if reason != "" {
+			// "," separates items: keep it out of the phone so that the list parses.
 			fails = append(fails, strings.ReplaceAll(rec.phone, ",", " ")+":"+reason)
 			continue
 		}

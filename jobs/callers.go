@@ -76,20 +76,8 @@ func (nxcloudCaller) resendSafe(*partRun, chunking.Range) bool { return false }
 
 func (n nxcloudCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
 	c := p.campaign.(*campaign.NXCloud)
-	req := &nxcloud.CreateAndCallRequest{
-		Country: c.Country, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50),
-		TaskDesc: c.TaskDesc, StrategyName: c.StrategyName, DispatchType: nxcloud.DispatchType(c.DispatchType),
-		AgentGroupNo: c.AgentGroupNo, PredictCallRate: c.PredictCallRate, RatioCallRate: c.RatioCallRate,
-		StartCount: c.StartCount,
-	}
-	if c.StartupType != nil {
-		st := nxcloud.StartupType(*c.StartupType)
-		req.StartupType = &st
-	}
-	req.CallList = make([]nxcloud.CallItem, len(recs))
-	for i, rec := range recs {
-		req.CallList[i] = nxcloud.CallItem{OrderID: numberID(p.m.ID, rec.Phone), UserPhone: rec.Phone, Other: rec.Attach}
-	}
+	name := campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50)
+	req := NXCloudRequest(c, name, p.m.ID, 1, recs)
 	if _, err := n.c.CreateAndCall(ctx, req); err != nil {
 		return nil, err
 	}
@@ -104,21 +92,8 @@ func (yccallCaller) resendSafe(*partRun, chunking.Range) bool { return false }
 
 func (y yccallCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
 	c := p.campaign.(*campaign.Yccall)
-	at := time.Now()
-	if c.CallTime != "" {
-		if t, err := time.Parse(time.RFC3339, c.CallTime); err == nil {
-			at = t
-		}
-	}
-	req := &yccall.TaskCreateRequest{
-		AssignType: yccall.AssignType(c.AssignType), AssignAgent: c.AssignAgent, TaskScale: c.TaskScale,
-		DisNumbers: c.DisNumbers, TaskName: campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50),
-	}
-	req.Phones = make([]yccall.Phone, len(recs))
-	for i, rec := range recs {
-		req.Phones[i] = yccall.Phone{Number: rec.Phone, Time: at, UserID: rec.CustomerID, MemberID: rec.Attach,
-			CustomUUID: numberID(p.m.ID, rec.Phone)}
-	}
+	name := campaign.PartName(c.TaskName, fmt.Sprintf("-%s-%d%s", p.nameID(), p.part, p.rangeSuffix(r)), 50)
+	req := YccallRequest(c, name, p.m.ID, 1, recs, time.Now())
 	resp, err := y.c.TaskCreate(ctx, req)
 	if err != nil {
 		return nil, err
@@ -153,20 +128,7 @@ func (speechCaller) resendSafe(p *partRun, _ chunking.Range) bool {
 
 func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
 	c := p.campaign.(*campaign.Speech)
-	customers := make([]speech.Customer, len(recs))
-	for i, rec := range recs {
-		name := rec.Name
-		if name == "" {
-			name = "customer"
-		}
-		id := rec.CustomerID
-		if id == "" {
-			id = numberID(p.m.ID, rec.Phone)
-		}
-		customers[i] = speech.Customer{Name: name, Desc: rec.Company, ExternalCustomerID: id, ExternalData: rec.Attach,
-			PhoneGroupVoList: []speech.PhoneGroupCustomer{{PhoneGroupIdentify: c.PhoneGroup.Identify,
-				Relations: []speech.Relation{{Mobile: rec.Phone}}}}}
-	}
+	customers := SpeechCustomers(c, p.m.ID, 1, recs)
 	if task := p.extra[speechTaskKey]; task != "" {
 		id, err := strconv.ParseInt(task, 10, 64)
 		if err != nil {
@@ -182,20 +144,7 @@ func (s speechCaller) send(ctx context.Context, p *partRun, r chunking.Range, re
 	if seq > 0 {
 		suffix += fmt.Sprintf("-c%d", seq)
 	}
-	req := &speech.CreateTaskRequest{
-		TaskName: campaign.PartName(c.TaskName, suffix, speech.MaxTaskNameLen), TaskType: c.TaskType,
-		TaskExecStartDate: c.ExecStartDate, TaskExecEndDate: c.ExecEndDate, TaskDesc: c.TaskDesc,
-		SkillSetID: c.SkillSetID, OutboundNumberGroupID: c.OutboundNumberGroupID,
-		StrategyDisplaySwitch: c.StrategyDisplaySwitch, SendNumberStrategy: c.SendNumberStrategy,
-		MultiplyPower: c.MultiplyPower, AbandonmentRate: c.AbandonmentRate, MaxRingingDuration: c.MaxRingingDuration,
-		ACW: c.ACW, OutBoundCustomers: customers,
-		OutboundPhoneGroups: []speech.PhoneGroup{{Name: c.PhoneGroup.Name, Identify: c.PhoneGroup.Identify,
-			AutoOutboundSwitch: c.PhoneGroup.AutoOutboundSwitch, AutoOutboundInterval: c.PhoneGroup.AutoOutboundInterval,
-			AutoOutboundTimes: c.PhoneGroup.AutoOutboundTimes}},
-	}
-	for _, w := range c.ExecTimes {
-		req.TaskExecTimes = append(req.TaskExecTimes, speech.ExecTime{Start: w.Start, End: w.End})
-	}
+	req := SpeechCreateRequest(c, campaign.PartName(c.TaskName, suffix, speech.MaxTaskNameLen), customers)
 	resp, err := s.c.CreateTask(ctx, req)
 	if speech.IsDuplicateName(err) {
 		// Our own earlier create went through: the name carries a hash of the whole

@@ -378,6 +378,11 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 	if errors.Is(err, errStopped) || errors.Is(err, &deferred{}) {
 		return err
 	}
+	var nw *neverWhole
+	if errors.As(err, &nw) {
+		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than a quota allows: parked as uncertain")
+		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "quota", nw.Error())
+	}
 	switch vendors.ClassOf(err) {
 	case vendors.InvalidPart:
 		if r.Len() == 1 {
@@ -486,6 +491,13 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		h, err := e.holdAndMark(callCtx, p, r, &call, &decision, fixed)
 		if err != nil {
 			releaseCaps() // nothing goes out
+			if fixed && !errors.Is(err, batch.ErrCancelled) {
+				// The dead attempt's call may have gone through: its mark
+				// comes back, so the next attempt resends it whole.
+				if kerr := d.Store.KeepInflight(callCtx, p.m.ID, p.part, r); kerr != nil {
+					return backoff.Permanent(kerr)
+				}
+			}
 		} else {
 			cur = h.r
 		}
@@ -521,10 +533,15 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		if err != nil {
 			outcome = class.String()
 			if class != vendors.Ambiguous {
-				// The vendor answered with a refusal: nothing was processed.
+				// The vendor answered with a refusal: nothing was processed. A
+				// resend refused before acting keeps the dead attempt's mark
+				// (that call may have gone through) while it is tried again.
 				release()
-				if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
-					return backoff.Permanent(cerr)
+				keep := fixed && cur == r && (class == vendors.Transient || class == vendors.Throttled || class == vendors.AuthRefused)
+				if !keep {
+					if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
+						return backoff.Permanent(cerr)
+					}
 				}
 			}
 			p.log.WithError(err).WithField("class", outcome).Debug("vendor call failed")

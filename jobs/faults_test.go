@@ -15,10 +15,8 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
-	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
-	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/webhook"
 )
 
@@ -86,24 +84,8 @@ func TestReconcileFlashAIInflight(t *testing.T) {
 	h := setup(t)
 	phones := numbers(300, 60000)
 	sum := h.enqueue("flashai", lines(phones), 0, 0)
-	ctx := context.Background()
-	m, err := h.store.Manifest(ctx, sum.Batch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, _ := h.store.LoadPart(ctx, m, 0)
-	r := chunking.Range{Lo: 0, Hi: len(recs)}
-	if err := h.store.MarkInflight(ctx, m.ID, 0, r); err != nil {
-		t.Fatal(err)
-	}
-	// What the dead worker's call did at the vendor.
 	d := h.deps()
-	list, _ := chunking.EncodeMobileList(recs)
-	_, err = d.FlashAI.AddPlan(ctx, &flashai.AddPlanRequest{BatchName: "spring_" + jobs.NameID(m.ID) + "_0",
-		BotenceID: "2873", CallDate: "20261123", CallHours: []int{9}, MobileList: list})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.deadFlashAICall(d, sum.Batch, chunking.Range{Lo: 0, Hi: 300})
 	h.startWorker(d)
 	st := h.waitSettled(sum.Batch, 30*time.Second)
 	if st.Delivered != 300 || st.Uncertain != 0 || !st.Finished {

@@ -112,10 +112,11 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 		}
 		if take.N < h.sent {
 			if fixed && h.sent > d.Quota.Config().Smallest(vendor) {
-				// It can never go out whole: cut it, and its rest goes out under
-				// a name of its own (the vendor may not recognise it as a repeat).
-				p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than the vendor's quota: cut to fit")
-				fixed = false
+				// It can never go out whole, and cut it would go out under
+				// another name, which the vendor does not recognise as a
+				// repeat of the call that may have gone through.
+				_ = d.Quota.GiveBack(context.WithoutCancel(ctx), take)
+				return nil, &neverWhole{why: fmt.Sprintf("%s quota: its smallest window is %d numbers", vendor, d.Quota.Config().Smallest(vendor))}
 			}
 			if fixed {
 				_ = d.Quota.GiveBack(context.WithoutCancel(ctx), take)
@@ -142,13 +143,24 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 		if short.Left == 0 {
 			return nil, dailyFull(daily, loc, now)
 		}
-		if fixed && h.sent <= daily.Cap {
+		if fixed && h.sent > daily.Cap {
+			return nil, &neverWhole{why: fmt.Sprintf("the campaign's daily cap is %d numbers", daily.Cap)}
+		}
+		if fixed {
 			return nil, &deferred{state: batch.PartWaiting, after: daily.Ends.Sub(now), at: daily.Ends,
 				why: fmt.Sprintf("daily cap: %d numbers left today, and this call is resent whole (%d)", short.Left, h.sent)}
 		}
 		want = short.Left
 	}
 	return nil, &deferred{state: batch.PartThrottled, after: time.Second, why: "quotas taken by other calls while this one was cut to fit"}
+}
+
+// neverWhole is a resend larger than a quota allows: it can neither go out whole
+// nor be cut, so its numbers wait as uncertain for an operator.
+type neverWhole struct{ why string }
+
+func (e *neverWhole) Error() string {
+	return "a call that may have reached the vendor is larger than a quota allows and cannot be resent whole (" + e.why + ")"
 }
 
 // cut shortens the call over r to its first n numbers sent: the range ends after

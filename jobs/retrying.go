@@ -56,6 +56,7 @@ type failLog struct {
 	window time.Duration
 	burst  int
 	byV    map[string]*failWindow
+	now    func() time.Time
 }
 
 type failWindow struct {
@@ -64,11 +65,11 @@ type failWindow struct {
 }
 
 func newFailLog(window time.Duration, burst int) *failLog {
-	return &failLog{window: window, burst: burst, byV: map[string]*failWindow{}}
+	return &failLog{window: window, burst: burst, byV: map[string]*failWindow{}, now: time.Now}
 }
 
 func (f *failLog) log(entry *logrus.Entry, vendor, msg string) {
-	now := time.Now()
+	now := f.now()
 	f.mu.Lock()
 	w := f.byV[vendor]
 	if w == nil {

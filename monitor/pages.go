@@ -70,8 +70,8 @@ type pages struct {
 	fa      CallSummarizer
 	results ResultsReader
 	rates   *rateBook
-	vendor  *summaryCache
-	lines   linesCache
+	vendor  vendorCache[*vendorSummary]
+	lines   vendorCache[*vendorLines]
 	counts  *reasonCache
 	tmpl    *template.Template
 	now     func() time.Time
@@ -79,7 +79,7 @@ type pages struct {
 }
 
 func newPages(br BatchReader, fa CallSummarizer) *pages {
-	p := &pages{br: br, fa: fa, rates: newRateBook(), vendor: newSummaryCache(), counts: &reasonCache{m: map[string]*reasonCounts{}}, now: time.Now, refresh: refreshEvery}
+	p := &pages{br: br, fa: fa, rates: newRateBook(), counts: &reasonCache{m: map[string]*reasonCounts{}}, now: time.Now, refresh: refreshEvery}
 	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"num":      formatCount,
 		"pct":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },

@@ -31,32 +31,36 @@ type planSummary struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// summaryCache keeps each batch's vendor summary for vendorTTL, so that a page
-// refreshing every few seconds asks the vendor at most twice a minute while the
-// batch makes no new plan.
-type summaryCache struct {
+// vendorCache keeps each batch's vendor answer (the call summary, the per-line
+// sum) for vendorTTL, so that a page refreshing every few seconds asks the vendor
+// at most twice a minute while the batch makes no new plan.
+type vendorCache[V interface{ fetched() time.Time }] struct {
 	mu sync.Mutex
-	m  map[string]*vendorSummary
+	m  map[string]V
 }
 
-func newSummaryCache() *summaryCache { return &summaryCache{m: map[string]*vendorSummary{}} }
-
-func (c *summaryCache) get(id string, now time.Time) *vendorSummary {
+// get is id's answer, or V's zero value (nil) when none is younger than vendorTTL.
+func (c *vendorCache[V]) get(id string, now time.Time) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, v := range c.m {
-		if now.Sub(v.FetchedAt) > vendorTTL {
+		if now.Sub(v.fetched()) > vendorTTL {
 			delete(c.m, k)
 		}
 	}
 	return c.m[id]
 }
 
-func (c *summaryCache) put(id string, v *vendorSummary) {
+func (c *vendorCache[V]) put(id string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]V{}
+	}
 	c.m[id] = v
 }
+
+func (v *vendorSummary) fetched() time.Time { return v.FetchedAt }
 
 // vendorSummary asks the vendor about the plans named by rows, a few at a time,
 // within vendorTimeout; a plan that does not answer counts as an error.

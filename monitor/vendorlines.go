@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/dialq/dialq/vendors/flashai"
@@ -23,33 +22,7 @@ type vendorLines struct {
 	FetchedAt            time.Time
 }
 
-// linesCache keeps each batch's per-line sum for vendorTTL, as summaryCache does
-// the call summary: a page refreshing every few seconds asks the vendor at most
-// twice a minute while the batch makes no new plan.
-type linesCache struct {
-	mu sync.Mutex
-	m  map[string]*vendorLines
-}
-
-func (c *linesCache) get(id string, now time.Time) *vendorLines {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, v := range c.m {
-		if now.Sub(v.FetchedAt) > vendorTTL {
-			delete(c.m, k)
-		}
-	}
-	return c.m[id]
-}
-
-func (c *linesCache) put(id string, v *vendorLines) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*vendorLines{}
-	}
-	c.m[id] = v
-}
+func (v *vendorLines) fetched() time.Time { return v.FetchedAt }
 
 // batchLines sums the per-line summaries of the plans named by rows (at most
 // maxVendorPlans), within vendorTimeout; nil when the vendor client cannot tell.

@@ -30,11 +30,14 @@ type Row struct {
 	DurationS   int    `json:"duration_s"`
 	IntentTag   string `json:"intent_tag"`
 	IntentNote  string `json:"intent_note"`
+	// Reason is why the vendor refused the number in this attempt (disposition
+	// refused); empty otherwise.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Columns are the export's columns, in order.
 var Columns = []string{"phone", "vendor", "batch", "attempt", "vendor_task", "disposition", "answered",
-	"call_start", "answer_time", "hangup_time", "duration_s", "intent_tag", "intent_note"}
+	"call_start", "answer_time", "hangup_time", "duration_s", "intent_tag", "intent_note", "reason"}
 
 // Export hands fn one row per number the vendor took and attempt, part by part:
 // a part's records and results are read, written and dropped, so memory stays
@@ -134,12 +137,21 @@ func exportPart(ctx context.Context, batches *batch.Store, st *Store, m *batch.M
 				got[r.Index] = r
 			}
 		}
-		for _, i := range idx {
+		refused, err := st.redialRefused(ctx, m.ID, part, k)
+		if err != nil {
+			return err
+		}
+		names := strings.Split(name, "\n") // speech: one task per chunk
+		for j, i := range idx {
 			r, ok := got[i]
 			if !ok {
 				r = Result{Index: i, Disposition: Pending}
 			}
-			if err := fn(rowOf(m, recs[i].Phone, k, name, r)); err != nil {
+			row := rowOf(m, recs[i].Phone, k, names[min(j/speechChunk(m), len(names)-1)], r)
+			if why, out := refused[i]; out {
+				row.Disposition, row.Reason = "refused", why
+			}
+			if err := fn(row); err != nil {
 				return err
 			}
 		}
@@ -237,7 +249,7 @@ func (w *Writer) Write(r Row) error {
 		return w.json.Encode(r)
 	}
 	rec := []string{r.Phone, r.Vendor, r.Batch, strconv.Itoa(r.Attempt), r.VendorTask, r.Disposition,
-		strconv.FormatBool(r.Answered), r.CallStart, r.AnswerTime, r.HangupTime, strconv.Itoa(r.DurationS), r.IntentTag, r.IntentNote}
+		strconv.FormatBool(r.Answered), r.CallStart, r.AnswerTime, r.HangupTime, strconv.Itoa(r.DurationS), r.IntentTag, r.IntentNote, r.Reason}
 	for i := range rec {
 		rec[i] = w.cell(rec[i])
 	}

@@ -106,6 +106,7 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	d.Results = w.sched
 	w.poller = &results.Poller{Batches: w.batches, Results: w.results, Client: d.FlashAI, Log: d.Log, Interval: interval, Window: window}
 	w.poller.Redials = &results.Redialer{Batches: w.batches, Results: w.results, Client: d.FlashAI, Queue: c,
+		NXCloud: d.NXCloud, Yccall: d.Yccall, Speech: d.Speech,
 		Gate: d.Gate, PollIn: interval, RetryIn: 200 * time.Millisecond, Log: d.Log}
 	w.deps = d
 	return w

@@ -22,11 +22,14 @@ import (
 // ImportColumns name the columns of a vendor's export, as its header spells them.
 type ImportColumns struct {
 	Phone, Disposition, Duration, AnsweredAt, IntentTag string
+	// Attempt, optional, names the attempt a row is for (1 the first send, k a
+	// redial's); without it, or empty, a row is for the number's latest attempt.
+	Attempt string
 }
 
 // DefaultImportColumns are the names used when none are given.
 var DefaultImportColumns = ImportColumns{Phone: "phone", Disposition: "disposition", Duration: "duration_s",
-	AnsweredAt: "answered_at", IntentTag: "intent_tag"}
+	AnsweredAt: "answered_at", IntentTag: "intent_tag", Attempt: "attempt"}
 
 // RowError is a row of an import refused, with its line (the header is line 1).
 type RowError struct {
@@ -54,15 +57,24 @@ func (e *ImportError) Error() string {
 type Imported struct {
 	Rows int `json:"rows"`
 	Counts
+	// Redials counts the redials the import scheduled (ScheduleRedials), Late the
+	// numbers with a redialled disposition whose part's next attempt had already
+	// gone out (or found nothing to send): they are stored, not redialled.
+	Redials int `json:"redials_scheduled"`
+	Late    int `json:"late"`
+	// touched counts what was stored per part and attempt.
+	touched map[[2]int]Counts
 }
 
 type importRow struct {
-	line int64
-	res  Result
+	line    int64
+	res     Result
+	attempt int
 }
 
 // Import reads a vendor's export of call results (CSV with a header) for batch id
-// and stores one attempt-1 result per row, by the same rules as polled results:
+// and stores one result per row, for the number's latest attempt sent (a redial's
+// when the number was redialled), by the same rules as polled results:
 // answered when it says so, and then only with an answer time or a duration over
 // zero being consistent with it. It stores nothing unless every row is good: a
 // number not in the batch, or not delivered, a duplicate, a disposition or time
@@ -85,7 +97,7 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		return nil, err
 	}
 	matched := map[uint64]bool{}
-	perPart := map[int][]Result{}
+	perPart := map[[2]int][]Result{}
 	sizes := map[int]int{}
 	for part := range m.Parts {
 		ps, err := batches.Progress(ctx, id, part)
@@ -107,6 +119,10 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		for r := range ps.Done {
 			done = append(done, r)
 		}
+		sentIn, refusedAt, err := st.latestAttempts(ctx, id, part)
+		if err != nil {
+			return nil, err
+		}
 		for i, rec := range recs {
 			key, err := conv.Key(rec.Phone)
 			if err != nil {
@@ -124,9 +140,22 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 				bad = append(bad, RowError{row.line, "number was not delivered to the vendor (" + why + ")"})
 				continue
 			}
+			latest := 1
+			if n := len(sentIn[i]); n > 0 {
+				latest = sentIn[i][n-1]
+			}
+			k := row.attempt
+			if why := attemptProblem(k, latest, sentIn[i], refusedAt[i]); why != "" {
+				bad = append(bad, RowError{row.line, why})
+				continue
+			}
+			if k == 0 {
+				k = latest
+			}
 			res := row.res
 			res.Index = i
-			perPart[part] = append(perPart[part], res)
+			at := [2]int{part, k}
+			perPart[at] = append(perPart[at], res)
 			sizes[part] = len(recs)
 		}
 	}
@@ -139,9 +168,11 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 		sort.Slice(bad, func(i, j int) bool { return bad[i].Line < bad[j].Line })
 		return nil, &ImportError{Rows: bad}
 	}
-	out := &Imported{Rows: len(rows)}
-	for part, res := range perPart {
-		sl := Slice{Part: part, Attempt: 1, Range: chunking.Range{Lo: 0, Hi: sizes[part]}}
+	out := &Imported{Rows: len(rows), touched: map[[2]int]Counts{}}
+	for at, res := range perPart {
+		part := at[0]
+		out.touched[at] = CountsOf(res)
+		sl := Slice{Part: part, Attempt: at[1], Range: chunking.Range{Lo: 0, Hi: sizes[part]}}
 		// A later import adds to an earlier one: its rows win for their numbers.
 		prev, err := st.Get(ctx, m, sl)
 		if err != nil && !errors.Is(err, ErrCorrupt) {
@@ -186,7 +217,7 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 		idx[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
 	}
 	col := func(name string, required bool) (int, error) {
-		if i, ok := idx[name]; ok {
+		if i, ok := idx[name]; ok && name != "" {
 			return i, nil
 		}
 		if required {
@@ -194,11 +225,12 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 		}
 		return -1, nil
 	}
-	var c [5]int
+	var c [6]int
 	for i, x := range []struct {
 		name     string
 		required bool
-	}{{cols.Phone, true}, {cols.Disposition, true}, {cols.Duration, false}, {cols.AnsweredAt, false}, {cols.IntentTag, false}} {
+	}{{cols.Phone, true}, {cols.Disposition, true}, {cols.Duration, false}, {cols.AnsweredAt, false}, {cols.IntentTag, false},
+		{cols.Attempt, false}} {
 		if c[i], err = col(x.name, x.required); err != nil {
 			return nil, nil, err
 		}
@@ -234,7 +266,14 @@ func readImport(in io.Reader, cols ImportColumns, region string) (map[uint64]imp
 			bad = append(bad, RowError{int64(line), fmt.Sprintf("number repeated (first on line %d)", prev.line)})
 			continue
 		}
-		rows[key] = importRow{line: int64(line), res: res}
+		k := 0
+		if a := get(c[5]); a != "" {
+			if k, err = strconv.Atoi(a); err != nil || k < 1 {
+				bad = append(bad, RowError{int64(line), fmt.Sprintf("attempt %q: want 1 or more", a)})
+				continue
+			}
+		}
+		rows[key] = importRow{line: int64(line), res: res, attempt: k}
 	}
 	return rows, bad, nil
 }

@@ -221,9 +221,15 @@ func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part, k int) ([]
 		if err != nil {
 			return nil, nil, err
 		}
+		refused, err := p.Results.redialRefused(ctx, m.ID, part, k)
+		if err != nil {
+			return nil, nil, err
+		}
 		sent := make(map[int]bool, len(idx))
 		for _, x := range idx {
-			sent[x] = true
+			if _, out := refused[x]; !out { // refused by the vendor: never called
+				sent[x] = true
+			}
 		}
 		return []namedSlice{{sl: Slice{Part: part, Attempt: k, Range: chunking.Range{Lo: 0, Hi: len(recs)}}, name: name}}, sent, nil
 	}

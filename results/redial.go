@@ -19,28 +19,34 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
-	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
-// Redials (campaign "recycle" block), FlashAI only: once a part's attempt k-1 is
-// closed, the numbers whose result is in recycle.on are sent again after
-// recycle.after as attempt k, in a new FlashAI plan named
-// <prefix>_<batch hash>_<part>_r<k>, until recycle.max_attempts.
+// Redials (campaign "recycle" block), every vendor: once a part's attempt k-1 has
+// results (FlashAI: its plans closed; the others: an import stored them), the
+// numbers whose result is in recycle.on are sent again after recycle.after as
+// attempt k, in a follow-up vendor task whose name carries r<k> (redial_vendors.go),
+// until recycle.max_attempts.
 //
 // Exactly once: the redial is one asynq task per part and attempt (task id
 // results:redial:<batch>:<part>:<k>); the numbers of attempt k are fixed in Redis
 // with SET NX before the call (…:res:<part>:<k>:sent), so two workers agree on them
-// and a number is in each attempt at most once; the plan's name is deterministic,
-// so a worker that died mid-call resends the same name and FlashAI's 101007 is
-// verified with getBatchPlanList, as the first send does; the counters move once
-// (a Lua guard). The compliance gate is asked before the numbers are fixed
-// (suppression, contact caps counting this attempt, calling windows deferring).
-// Pause defers a redial; cancel drops it.
+// and a number is in each attempt at most once. A vendor call that can be
+// recognised when repeated (FlashAI's plan name, verified after 101007; speech's
+// task name) is resent after a crash; one that cannot (NXCloud, Yccall) carries an
+// in-flight mark and is never resent: a redial found marked and unrecorded is
+// uncertain. The counters move once (a Lua guard). The compliance gate is asked
+// before the numbers are fixed (suppression, contact caps counting this attempt,
+// calling windows deferring). Pause defers a redial; cancel drops it. Numbers the
+// vendor refuses in the redial's call are recorded refused with its reason.
 
-// TypeRedialFlashAI sends one part's attempt again. Stored: never rename.
-const TypeRedialFlashAI = "results:flashai:redial"
+// TypeRedialFlashAI sends one FlashAI part's attempt again; TypeRedial any other
+// vendor's. Stored: never rename.
+const (
+	TypeRedialFlashAI = "results:flashai:redial"
+	TypeRedial        = "results:redial"
+)
 
 // RedialPayload names the part and the attempt to send.
 type RedialPayload struct {
@@ -49,7 +55,9 @@ type RedialPayload struct {
 	Attempt int    `json:"attempt"`
 }
 
-// Redialer sends redials: the handler of TypeRedialFlashAI.
+// Redialer sends redials: the handler of TypeRedialFlashAI and TypeRedial. A
+// vendor whose client is nil is not redialled by this worker (its queue is
+// served by workers that have the client).
 type Redialer struct {
 	Batches *batch.Store
 	Results *Store
@@ -58,7 +66,10 @@ type Redialer struct {
 		AddAgentPlan(ctx context.Context, req *flashai.AddAgentPlanRequest) (*flashai.AddPlanResponse, error)
 		GetBatchPlanList(ctx context.Context, req *flashai.ListRequest) (*flashai.ListResponse, error)
 	}
-	Queue *asynq.Client
+	NXCloud NXCloudClient
+	Yccall  YccallClient
+	Speech  SpeechClient
+	Queue   *asynq.Client
 	// Limiter is the fleet's rate limit, waited for before each vendor request;
 	// nil: none.
 	Limiter RateLimiter
@@ -84,13 +95,24 @@ func sentKey(id string, part, k int) string {
 
 func redialField(part, k int) string { return "redial:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) }
 
+func refusedKey(id string, part, k int) string {
+	return batch.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":refused"
+}
+
+func recyclingOf(c campaign.Campaign) *campaign.Recycle {
+	if r, ok := c.(interface{ Recycling() *campaign.Recycle }); ok {
+		return r.Recycling()
+	}
+	return nil
+}
+
 // schedule queues attempt k of part after the campaign's delay, if its rule asks.
 func (rd *Redialer) schedule(ctx context.Context, m *batch.Manifest, part, k int) error {
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil {
 		return err
 	}
-	rc := c.(interface{ Recycling() *campaign.Recycle }).Recycling()
+	rc := recyclingOf(c)
 	if rc == nil || k > rc.MaxAttempts {
 		return nil
 	}
@@ -101,8 +123,15 @@ func (rd *Redialer) schedule(ctx context.Context, m *batch.Manifest, part, k int
 		return err
 	}
 	b, _ := json.Marshal(RedialPayload{Batch: m.ID, Part: part, Attempt: k})
-	t := asynq.NewTask(TypeRedialFlashAI, b, asynq.TaskID(redialTaskID(m.ID, part, k)), asynq.ProcessIn(rc.Delay()),
-		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(5*time.Minute), asynq.Queue(tasks.Queue(chunking.FlashAI)))
+	typ := TypeRedial
+	if m.Vendor == chunking.FlashAI {
+		typ = TypeRedialFlashAI
+	}
+	// asynq keeps a task's time in whole seconds and runs it once that second has
+	// begun: rounded up, a redial never goes out before its delay.
+	at := time.Now().Add(rc.Delay()).Truncate(time.Second).Add(time.Second)
+	t := asynq.NewTask(typ, b, asynq.TaskID(redialTaskID(m.ID, part, k)), asynq.ProcessAt(at),
+		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(5*time.Minute), asynq.Queue(tasks.Queue(m.Vendor)))
 	// Noted as due first: status is not complete while a redial waits.
 	due := "due:" + strconv.FormatInt(rd.Results.now().Add(rc.Delay()).UnixMilli(), 10)
 	if err := rd.Results.rdb.HSetNX(ctx, hashKey(m.ID), redialField(part, k), due).Err(); err != nil {
@@ -120,7 +149,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil || pl.Attempt < 2 {
 		return fmt.Errorf("redial payload: %v: %w", err, asynq.SkipRetry)
 	}
-	log := rd.log().WithFields(logrus.Fields{"vendor": chunking.FlashAI, "batch": pl.Batch, "part": pl.Part, "attempt": pl.Attempt})
+	log := rd.log().WithFields(logrus.Fields{"batch": pl.Batch, "part": pl.Part, "attempt": pl.Attempt})
 	m, err := rd.Batches.Manifest(ctx, pl.Batch)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
@@ -130,7 +159,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	if strings.HasPrefix(state, "sent:") || state == "none" || state == "stopped" {
+	if strings.HasPrefix(state, "sent:") || strings.HasPrefix(state, "uncertain:") || state == "none" || state == "stopped" {
 		return nil // done by an earlier run
 	}
 	hold, err := rd.Results.held(ctx, m.ID)
@@ -150,12 +179,16 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("campaign: %v: %w", err, asynq.SkipRetry)
 	}
-	fc := c.(*campaign.FlashAI)
+	log = log.WithField("vendor", m.Vendor)
+	rc := recyclingOf(c)
+	if rc == nil {
+		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "none").Err()
+	}
 	recs, err := rd.Batches.LoadPart(ctx, m, pl.Part)
 	if err != nil {
 		return err
 	}
-	idx, err := rd.numbers(ctx, m, fc, recs, pl, log)
+	idx, err := rd.numbers(ctx, m, c, rc, recs, pl, log)
 	if err != nil {
 		return err
 	}
@@ -163,19 +196,28 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.Info("nothing to redial")
 		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "none").Err()
 	}
-	name := fmt.Sprintf("%s_%s_%d_r%d", fc.BatchNamePrefix, jobs.NameID(m.ID), pl.Part, pl.Attempt)
 	sel := make([]chunking.Record, len(idx))
 	for i, x := range idx {
 		sel[i] = recs[x]
 	}
-	if err := rd.send(ctx, m, fc, pl.Part, name, sel); err != nil {
+	out, err := rd.call(ctx, m, c, pl, sel)
+	if errors.Is(err, errUncertain) {
+		// Never resent: the vendor may hold it. The numbers keep their last result.
+		log.WithError(err).WithField("vendor_task", out.ref).Error("redial's outcome is unknown; not resent: ask the vendor")
+		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "uncertain:"+out.ref).Err()
+	}
+	if err != nil {
 		log.WithError(err).Warn("redial call failed; trying again")
 		return &again{after: rd.retryIn(), why: err.Error()}
 	}
-	if err := rd.record(ctx, m, pl, name, idx); err != nil {
+	refused := matchRefused(m.Region, sel, idx, out.refused, log)
+	if err := rd.record(ctx, m, pl, out.ref, idx, refused); err != nil {
 		return err
 	}
-	log.WithFields(logrus.Fields{"numbers": len(idx), "vendor_batch": name}).Info("redialled")
+	log.WithFields(logrus.Fields{"numbers": len(idx), "refused": len(refused), "vendor_task": strings.ReplaceAll(out.ref, "\n", ",")}).Info("redialled")
+	if m.Vendor != chunking.FlashAI {
+		return nil // results come by import
+	}
 	if _, err := rd.Results.deliveredAt(ctx, m, sinceField(pl.Part, pl.Attempt)); err != nil {
 		return err
 	}
@@ -196,7 +238,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // numbers fixes which records attempt k sends: the ones whose attempt k-1 result
 // the rule redials, less those the compliance gate stops. The first run to fix
 // them wins (SET NX); a later run (a crash after the fix) reads them back.
-func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, fc *campaign.FlashAI, recs []chunking.Record, pl RedialPayload, log *logrus.Entry) ([]int, error) {
+func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, c campaign.Campaign, rc *campaign.Recycle, recs []chunking.Record, pl RedialPayload, log *logrus.Entry) ([]int, error) {
 	key := sentKey(m.ID, pl.Part, pl.Attempt)
 	if b, err := rd.Results.rdb.Get(ctx, key).Bytes(); err == nil {
 		return decodeIndexes(b)
@@ -207,7 +249,6 @@ func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, fc *campaign
 	if err != nil {
 		return nil, err
 	}
-	rc := fc.Recycling()
 	var cand []int
 	for _, r := range prev {
 		if r.Disposition != Answered && rc.Redials(r.Disposition.String()) {
@@ -217,7 +258,7 @@ func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, fc *campaign
 	if len(cand) == 0 {
 		return nil, nil
 	}
-	if cc := fc.Compliance(); cc != nil {
+	if cc := c.Compliance(); cc != nil {
 		if rd.Gate == nil {
 			return nil, &again{after: time.Minute, why: "campaign has a compliance block and this worker no compliance gate"}
 		}
@@ -268,72 +309,15 @@ func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, fc *campaign
 	return cand, nil
 }
 
-// send makes the redial's plan; a 101007 is our earlier attempt only if the plan
-// holds every number.
-func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.FlashAI, part int, name string, recs []chunking.Record) error {
-	list, err := chunking.EncodeMobileList(recs)
-	if err != nil {
-		return err
-	}
-	if rd.Limiter != nil {
-		if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
-			return err
-		}
-	}
-	notify := fc.NotifyURL
-	if rd.Notify != nil {
-		if notify, err = rd.Notify(ctx, m, part, name); err != nil {
-			return err
-		}
-	}
-	if a := fc.Agent; a != nil {
-		// An agent campaign's redial goes to its agent, as its first send did.
-		_, err = rd.Client.AddAgentPlan(ctx, &flashai.AddAgentPlanRequest{
-			BatchName: name, AgentGroupID: a.GroupID, AgentID: a.AgentID, AddType: a.AddType,
-			CallType: a.CallTypeString(), NotifyURL: notify, MobileList: list,
-		})
-	} else {
-		_, err = rd.Client.AddPlan(ctx, &flashai.AddPlanRequest{
-			UserID: fc.UserID, BatchName: name, BotenceID: fc.BotenceID, CallDate: fc.CallDate, CallHours: fc.CallHours,
-			Clear: fc.Clear == 1, LineIDs: fc.LineIDs, Recall: fc.Recall == 1, RecallParams: fc.RecallParams,
-			NotifyURL: notify, NotifyBatchURL: fc.NotifyBatchURL, MobileList: list,
-		})
-	}
-	if !flashai.IsDuplicateName(err) {
-		return err
-	}
-	held := map[string]bool{}
-	for page := 1; ; page++ {
-		if rd.Limiter != nil {
-			if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
-				return err
-			}
-		}
-		resp, err := rd.Client.GetBatchPlanList(ctx, &flashai.ListRequest{BatchName: name, Page: page, PageNum: flashai.MaxPageNum})
-		if err != nil {
-			return err
-		}
-		for _, mb := range resp.Mobiles {
-			held[mb.Phone] = true
-		}
-		if page >= resp.TotalPage || len(resp.Mobiles) == 0 {
-			break
-		}
-	}
-	for _, r := range recs {
-		if !held[r.Phone] {
-			return fmt.Errorf("FlashAI batch name %s is taken by a plan that does not hold this redial's numbers", name)
-		}
-	}
-	return nil
-}
-
 // recordScript notes a redial sent, once: the numbers leave their attempt k-1
-// result (superseded) and count as redialled.
+// result (superseded) and count as redialled; those the vendor refused in the
+// call are kept with its reason (their result of attempt k, counted refused).
 //
-// KEYS[1] results hash; ARGV[1] the redial's field, ARGV[2] "sent:<name>",
-// ARGV[3] numbers sent, ARGV[4..6] of them answered, not_answered, not_called
-// before. Returns 1 when it recorded, 0 when an earlier run had.
+// KEYS[1] results hash, KEYS[2] the attempt's refusals (HASH index -> reason);
+// ARGV[1] the redial's field, ARGV[2] "sent:<name>", ARGV[3] numbers sent,
+// ARGV[4..6] of them answered, not_answered, not_called before, ARGV[7] the
+// refusals' expiry (ms), ARGV[8..] index, reason pairs. Returns 1 when it
+// recorded, 0 when an earlier run had.
 var recordScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and string.sub(cur, 1, 5) == 'sent:' then return 0 end
@@ -342,10 +326,15 @@ redis.call('HINCRBY', KEYS[1], 'redialled', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'superseded_answered', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'superseded_not_answered', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'superseded_not_called', ARGV[6])
+if #ARGV > 7 then
+  for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  redis.call('HINCRBY', KEYS[1], 'refused', (#ARGV - 7) / 2)
+end
 return 1
 `)
 
-func (rd *Redialer) record(ctx context.Context, m *batch.Manifest, pl RedialPayload, name string, idx []int) error {
+func (rd *Redialer) record(ctx context.Context, m *batch.Manifest, pl RedialPayload, name string, idx []int, refused map[int]string) error {
 	recs, err := rd.Batches.LoadPart(ctx, m, pl.Part)
 	if err != nil {
 		return err
@@ -362,8 +351,14 @@ func (rd *Redialer) record(ctx context.Context, m *batch.Manifest, pl RedialPayl
 	for _, x := range idx {
 		c.add(byIdx[x], 1)
 	}
-	return recordScript.Run(ctx, rd.Results.rdb, []string{hashKey(m.ID)}, redialField(pl.Part, pl.Attempt), "sent:"+name,
-		len(idx), c.Answered, c.NotAnswered, c.NotCalled).Err()
+	args := []any{redialField(pl.Part, pl.Attempt), "sent:" + name, len(idx), c.Answered, c.NotAnswered, c.NotCalled,
+		(retention(m) + DefaultWindow).Milliseconds()}
+	for _, x := range idx {
+		if why, ok := refused[x]; ok {
+			args = append(args, x, why)
+		}
+	}
+	return recordScript.Run(ctx, rd.Results.rdb, []string{hashKey(m.ID), refusedKey(m.ID, pl.Part, pl.Attempt)}, args...).Err()
 }
 
 func (rd *Redialer) retryIn() time.Duration {

@@ -23,11 +23,15 @@ type Scheduler struct {
 	Interval time.Duration
 }
 
-// Register adds the poll's handler.
+// Register adds the poll's handler (when p has a FlashAI client) and the
+// redials' (when p has a Redialer).
 func Register(mux *asynq.ServeMux, p *Poller) {
-	mux.Handle(TypePollFlashAI, p)
+	if p.Client != nil {
+		mux.Handle(TypePollFlashAI, p)
+	}
 	if p.Redials != nil {
 		mux.Handle(TypeRedialFlashAI, p.Redials)
+		mux.Handle(TypeRedial, p.Redials)
 	}
 }
 

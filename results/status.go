@@ -20,6 +20,10 @@ type Status struct {
 	Complete bool `json:"complete"`
 	// Bad counts vendor records that did not parse or matched no number.
 	Bad int64 `json:"bad,omitempty"`
+	// Refused counts numbers the vendor refused in a redial's call (their latest
+	// attempt); RedialsUncertain redials whose outcome is not known (not resent).
+	Refused          int64 `json:"refused,omitempty"`
+	RedialsUncertain int   `json:"redials_uncertain,omitempty"`
 }
 
 // StatusOf reads batch bs's results.
@@ -31,8 +35,9 @@ func StatusOf(ctx context.Context, st *Store, bs *batch.Status) (*Status, error)
 	// Each number once, at its latest attempt: a redialled number's earlier
 	// result is superseded, and it is pending until its new call ends.
 	l := sum.Latest()
-	out := &Status{Answered: l.Answered, NotAnswered: l.NotAnswered, NotCalled: l.NotCalled, Bad: sum.Bad, Redialled: sum.Redialled}
-	out.Pending = max(bs.Delivered-l.Final(), 0)
+	out := &Status{Answered: l.Answered, NotAnswered: l.NotAnswered, NotCalled: l.NotCalled, Bad: sum.Bad, Redialled: sum.Redialled,
+		Refused: sum.Refused, RedialsUncertain: sum.RedialsUncertain}
+	out.Pending = max(bs.Delivered-l.Final()-sum.Refused, 0)
 	out.Complete = bs.Finished && out.Pending == 0 && sum.Due == 0
 	return out, nil
 }

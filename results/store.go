@@ -158,6 +158,11 @@ type Summary struct {
 	// which are no longer their latest.
 	Redialled  int64  `json:"redialled"`
 	Superseded Counts `json:"-"`
+	// Refused counts numbers a vendor refused in a redial's call: that attempt's
+	// final result. RedialsUncertain counts redials whose call may have reached
+	// the vendor without its answer (never resent).
+	Refused          int64 `json:"refused"`
+	RedialsUncertain int   `json:"-"`
 	// Due counts redials scheduled and not yet sent.
 	Due int `json:"-"`
 	// Slices are every slice written, by part, attempt and range.
@@ -174,13 +179,15 @@ func (s *Store) Summary(ctx context.Context, id string) (*Summary, error) {
 	}
 	sum := &Summary{Since: map[int]time.Time{}}
 	sum.Answered, sum.NotAnswered, sum.NotCalled = atoi(h["answered"]), atoi(h["not_answered"]), atoi(h["not_called"])
-	sum.Bad, sum.Redialled = atoi(h["bad"]), atoi(h["redialled"])
+	sum.Bad, sum.Redialled, sum.Refused = atoi(h["bad"]), atoi(h["redialled"]), atoi(h["refused"])
 	sum.Superseded = Counts{Answered: atoi(h["superseded_answered"]), NotAnswered: atoi(h["superseded_not_answered"]),
 		NotCalled: atoi(h["superseded_not_called"])}
 	for k, v := range h {
 		switch {
 		case strings.HasPrefix(k, "redial:") && strings.HasPrefix(v, "due:"):
 			sum.Due++
+		case strings.HasPrefix(k, "redial:") && strings.HasPrefix(v, "uncertain:"):
+			sum.RedialsUncertain++
 		case strings.HasPrefix(k, "c:"):
 			if m, ok := parseMeta(strings.TrimPrefix(k, "c:"), v); ok {
 				sum.Slices = append(sum.Slices, m)

@@ -20,7 +20,7 @@ import (
 // enqueue results: export a batch's call results, or import a vendor's export
 // (package results holds the logic; this is the command's glue).
 
-const resultsUsage = "usage: enqueue results [-format csv|jsonl] [-o FILE] BATCH\n       enqueue results import [-phone-col phone] [-disposition-col disposition] [-duration-col duration_s] [-answered-at-col answered_at] [-intent-tag-col intent_tag] BATCH FILE|-"
+const resultsUsage = "usage: enqueue results [-format csv|jsonl] [-o FILE] BATCH\n       enqueue results import [-phone-col phone] [-disposition-col disposition] [-duration-col duration_s] [-answered-at-col answered_at] [-intent-tag-col intent_tag] [-attempt-col attempt] BATCH FILE|-"
 
 func init() { register(resultsCmd) }
 
@@ -47,6 +47,7 @@ func resultsImportCmd(e env) *ffcli.Command {
 	fs.StringVar(&cols.Duration, "duration-col", cols.Duration, "header of the optional duration column (seconds)")
 	fs.StringVar(&cols.AnsweredAt, "answered-at-col", cols.AnsweredAt, "header of the optional answer time column (RFC 3339, or yyyy-MM-dd HH:mm:ss UTC)")
 	fs.StringVar(&cols.IntentTag, "intent-tag-col", cols.IntentTag, "header of the optional intent tag column")
+	fs.StringVar(&cols.Attempt, "attempt-col", cols.Attempt, "header of the optional attempt column (1 the first send, k a redial; empty: the number's latest)")
 	return &ffcli.Command{
 		Name: "import", ShortUsage: "enqueue results import [-phone-col phone] [-disposition-col disposition] ... BATCH FILE|-",
 		ShortHelp: "store a vendor's export of call results (CSV) for a batch (NXCloud, Yccall, speech)",
@@ -123,7 +124,8 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 		return err
 	}
 	defer c.Close()
-	got, err := results.Import(ctx, c.store, results.NewStore(c.rdb, nil), id, bufio.NewReaderSize(in, 256<<10), cols)
+	rst := results.NewStore(c.rdb, nil)
+	got, err := results.Import(ctx, c.store, rst, id, bufio.NewReaderSize(in, 256<<10), cols)
 	var ie *results.ImportError
 	switch {
 	case errors.As(err, &ie):
@@ -140,7 +142,7 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 	}
 	fmt.Fprintf(e.stderr, "imported %d results: %d answered, %d not answered, %d not called\n",
 		got.Rows, got.Answered, got.NotAnswered, got.NotCalled)
-	return nil
+	return importRedials(ctx, c, rst, id, got, e)
 }
 
 // resultsOf is the status's call results, for -json (nil when they cannot be read).
@@ -162,8 +164,15 @@ func printResults(ctx context.Context, e env, c *conn, st *batch.Status) {
 	if rs.Complete {
 		done = " (complete)"
 	}
-	fmt.Fprintf(e.stdout, "results%s: %d answered, %d not answered, %d not called, %d pending\n\n",
-		done, rs.Answered, rs.NotAnswered, rs.NotCalled, rs.Pending)
+	more := ""
+	if rs.Refused > 0 {
+		more += fmt.Sprintf(", %d refused in a redial", rs.Refused)
+	}
+	if rs.RedialsUncertain > 0 {
+		more += fmt.Sprintf(", %d redials uncertain (see the worker's log)", rs.RedialsUncertain)
+	}
+	fmt.Fprintf(e.stdout, "results%s: %d answered, %d not answered, %d not called, %d pending%s\n\n",
+		done, rs.Answered, rs.NotAnswered, rs.NotCalled, rs.Pending, more)
 }
 
 // holdRedials applies pause, resume or cancel to the redials of a batch whose own

@@ -242,7 +242,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		Confirm: confirm.For(rdb), Clock: now, Quota: quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry),
 		Registry: reg, Log: entry,
 		Server: jobs.ServerOptions{Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout},
-		// Results collection (FlashAI): polls, redials and the vendor's callbacks.
+		// Results: FlashAI polls and callbacks, every vendor's redials.
 		Extend: func(w *wiring.Worker) (func(*asynq.ServeMux), error) {
 			poller, cb, err := resultsSetup(getenv, rdb, w.Deps, w.Client, w.Inspector, reg, entry)
 			if err != nil || poller == nil {

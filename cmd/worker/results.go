@@ -27,22 +27,19 @@ const (
 	envCallbackSecret  = "DIALQ_CALLBACK_SECRET" // or DIALQ_CALLBACK_SECRET_FILE
 )
 
-// resultsSetup wires results collection into deps when the worker serves FlashAI.
-// It returns the poll handler to register (nil when FlashAI is not served) and
+// resultsSetup wires results collection into deps: FlashAI's polls when the
+// worker serves FlashAI, every served vendor's redials. It returns the handlers
+// to register (a Poller without a FlashAI client registers the redials only) and
 // the callbacks' handler (nil when callbacks are off).
 func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.Deps, client *asynq.Client,
 	insp *asynq.Inspector, reg prometheus.Registerer, log *logrus.Entry) (*results.Poller, http.Handler, error) {
-	durations := map[string]time.Duration{envResultsPoll: results.DefaultPoll, envResultsWindow: results.DefaultWindow}
-	for name, def := range durations {
-		v := getenv(name)
-		if v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, nil, fmt.Errorf("%s=%q: want a positive Go duration such as %s", name, v, def)
-		}
-		durations[name] = d
+	poll, err := positiveDuration(getenv, envResultsPoll, results.DefaultPoll)
+	if err != nil {
+		return nil, nil, err
+	}
+	window, err := positiveDuration(getenv, envResultsWindow, results.DefaultWindow)
+	if err != nil {
+		return nil, nil, err
 	}
 	secret, err := envconf.Secret(getenv, envCallbackSecret)
 	if err != nil {
@@ -52,18 +49,19 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	if (base == "") != (secret == "") {
 		return nil, nil, fmt.Errorf("%s and %s must be set together", envCallbackBaseURL, envCallbackSecret)
 	}
-	if deps.FlashAI == nil {
-		return nil, nil, nil
-	}
 	st := results.NewStore(rdb, nil)
-	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: durations[envResultsPoll]}
+	if deps.FlashAI == nil {
+		// Redials of the vendors whose results are imported (results_redial.go).
+		return &results.Poller{Redials: importRedialer(deps, st, client, log)}, nil, nil
+	}
+	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: poll}
 	deps.Results = sched
 	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
-		Interval: durations[envResultsPoll], Window: durations[envResultsWindow]}
+		Interval: poll, Window: window}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
-	p.Redials = &results.Redialer{Batches: deps.Store, Results: st, Client: deps.FlashAI, Queue: client, Gate: deps.Gate,
-		Limiter: deps.Limiter, PollIn: durations[envResultsPoll], Log: p.Log}
+	p.Redials = importRedialer(deps, st, client, log)
+	p.Redials.Client, p.Redials.PollIn = deps.FlashAI, poll
 	if base == "" {
 		return p, nil, nil
 	}
@@ -71,7 +69,7 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 	if err != nil {
 		return nil, nil, err
 	}
-	cb.Poll, cb.Log, cb.Window = sched.PollNow, log.WithField("component", "callbacks"), durations[envResultsWindow]
+	cb.Poll, cb.Log, cb.Window = sched.PollNow, log.WithField("component", "callbacks"), window
 	deps.FlashAINotify = cb.Issue
 	p.NotifyURL = cb.URL
 	p.Redials.Notify = cb.Issue
@@ -112,4 +110,18 @@ func pollEvery(getenv envconf.Getenv) time.Duration {
 		return d
 	}
 	return results.DefaultPoll
+}
+
+// positiveDuration reads name as a positive Go duration, def when unset. Each
+// variable is read by name at its call so that deploy's manifest test sees it.
+func positiveDuration(getenv envconf.Getenv, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive Go duration such as %s", name, v, def)
+	}
+	return d, nil
 }

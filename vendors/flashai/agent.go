@@ -66,15 +66,5 @@ func (c *Client) AddAgentPlan(ctx context.Context, req *AddAgentPlanRequest) (*A
 	if req.NotifyURL != "" {
 		fields["notifyUrl"] = req.NotifyURL
 	}
-	raw, err := c.call(ctx, op, fields)
-	if err != nil {
-		return nil, err
-	}
-	var b addPlanBody
-	if err := decodeBody(op, raw, &b); err != nil {
-		return nil, err
-	}
-	out := &AddPlanResponse{RightCount: int(b.RightCount), FailCount: int(b.FailCount)}
-	out.FailMobileInfo, out.Failed = failMobileInfo(b.FailMobileInfo)
-	return out, nil
+	return c.addPlanCall(ctx, op, fields)
 }

@@ -141,6 +141,11 @@ func (c *Client) AddPlan(ctx context.Context, req *AddPlanRequest) (*AddPlanResp
 	if err != nil {
 		return nil, err
 	}
+	return c.addPlanCall(ctx, op, fields)
+}
+
+// addPlanCall sends an addPlan or addAgentPlan: both answer alike.
+func (c *Client) addPlanCall(ctx context.Context, op string, fields map[string]any) (*AddPlanResponse, error) {
 	raw, err := c.call(ctx, op, fields)
 	if err != nil {
 		return nil, err
@@ -152,6 +157,20 @@ func (c *Client) AddPlan(ctx context.Context, req *AddPlanRequest) (*AddPlanResp
 	out := &AddPlanResponse{RightCount: int(b.RightCount), FailCount: int(b.FailCount)}
 	out.FailMobileInfo, out.Failed = failMobileInfo(b.FailMobileInfo)
 	return out, nil
+}
+
+// checkPage checks the paging fields every list request shares.
+func checkPage(op, batchName string, page, pageNum int) error {
+	bad := func(field, reason string) error { return &RequestError{Op: op, Field: field, Reason: reason} }
+	switch {
+	case batchName == "":
+		return bad("batchName", "missing")
+	case page < 1:
+		return bad("page", "pages count from 1")
+	case pageNum < 1 || pageNum > MaxPageNum:
+		return bad("pageNum", fmt.Sprintf("want 1-%d", MaxPageNum))
+	}
+	return nil
 }
 
 func (c *Client) addPlanFields(op string, req *AddPlanRequest) (map[string]any, error) {
@@ -277,18 +296,14 @@ func (c *Client) GetBatchPlanCallSummary(ctx context.Context, batchName string) 
 // GetBatchPlanList reads one page of a plan's numbers.
 func (c *Client) GetBatchPlanList(ctx context.Context, req *ListRequest) (*ListResponse, error) {
 	const op = "getBatchPlanList"
-	bad := func(field, reason string) error { return &RequestError{Op: op, Field: field, Reason: reason} }
-	switch {
-	case req == nil:
-		return nil, bad("request", "missing")
-	case req.BatchName == "":
-		return nil, bad("batchName", "missing")
-	case req.Page < 1:
-		return nil, bad("page", "pages count from 1")
-	case req.PageNum < 1 || req.PageNum > MaxPageNum:
-		return nil, bad("pageNum", fmt.Sprintf("want 1-%d", MaxPageNum))
-	case req.PhoneStatus < 0 || req.PhoneStatus > PhoneFailed:
-		return nil, bad("phoneStatus", "want 0 (all), 1, 2 or 3")
+	if req == nil {
+		return nil, &RequestError{Op: op, Field: "request", Reason: "missing"}
+	}
+	if err := checkPage(op, req.BatchName, req.Page, req.PageNum); err != nil {
+		return nil, err
+	}
+	if req.PhoneStatus < 0 || req.PhoneStatus > PhoneFailed {
+		return nil, &RequestError{Op: op, Field: "phoneStatus", Reason: "want 0 (all), 1, 2 or 3"}
 	}
 	fields := map[string]any{"batchName": req.BatchName, "page": req.Page, "pageNum": req.PageNum}
 	if req.PhoneStatus != 0 {

@@ -85,16 +85,11 @@ var DefaultLocation = time.FixedZone("UTC+8", 8*3600)
 // GetBatchPlanCallList reads one page of a plan's ended calls.
 func (c *Client) GetBatchPlanCallList(ctx context.Context, req *CallListRequest) (*CallListPage, error) {
 	const op = "getBatchPlanCallList"
-	bad := func(field, reason string) error { return &RequestError{Op: op, Field: field, Reason: reason} }
-	switch {
-	case req == nil:
-		return nil, bad("request", "missing")
-	case req.BatchName == "":
-		return nil, bad("batchName", "missing")
-	case req.Page < 1:
-		return nil, bad("page", "pages count from 1")
-	case req.PageNum < 1 || req.PageNum > MaxPageNum:
-		return nil, bad("pageNum", fmt.Sprintf("want 1-%d", MaxPageNum))
+	if req == nil {
+		return nil, &RequestError{Op: op, Field: "request", Reason: "missing"}
+	}
+	if err := checkPage(op, req.BatchName, req.Page, req.PageNum); err != nil {
+		return nil, err
 	}
 	fields := map[string]any{"batchName": req.BatchName, "page": req.Page, "pageNum": req.PageNum}
 	if req.NotifyURL != "" {
