@@ -232,14 +232,14 @@ func (s *Store) RecordRange(ctx context.Context, id string, n int, res RangeResu
 
 // NoteThrottle counts a throttled attempt of part n and returns the count so far.
 func (s *Store) NoteThrottle(ctx context.Context, id string, n int) (int, error) {
-	c, err := s.rdb.HIncrBy(ctx, k.state(id, n), "throttles", 1).Result()
-	return int(c), err
+	c, err := noteScript.Run(ctx, s.rdb, []string{k.manifest(id), k.state(id, n)}, "throttles").Int()
+	return c, err
 }
 
 // NoteError keeps the last error of part n for operators (never secrets: the vendor
 // clients keep them out of error strings).
 func (s *Store) NoteError(ctx context.Context, id string, n int, msg string) error {
-	return s.rdb.HSet(ctx, k.state(id, n), "last_error", msg).Err()
+	return noteScript.Run(ctx, s.rdb, []string{k.manifest(id), k.state(id, n)}, "last_error", msg).Err()
 }
 
 // NoteCode keeps the vendor code of part n's last error beside it.
@@ -664,10 +664,9 @@ func (s *Store) Status(ctx context.Context, id string) (*Status, error) {
 	}
 	var man *redis.MapStringStringCmd
 	var partCmds []*redis.SliceCmd
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	err = s.readTx(ctx, func(p redis.Pipeliner) {
 		man = p.HGetAll(ctx, k.manifest(id))
 		partCmds = queuePartReads(ctx, p, id, 0, nparts)
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %w", id, err)
@@ -775,6 +774,6 @@ func (s *Store) FinishOf(ctx context.Context, id string) (Finish, error) {
 // (pauses, rate-limit waits) do not move but which archives a task unsettled when
 // it runs out.
 func (s *Store) NoteFailure(ctx context.Context, id string, n int) (int, error) {
-	c, err := s.rdb.HIncrBy(ctx, k.state(id, n), "failures", 1).Result()
-	return int(c), err
+	c, err := noteScript.Run(ctx, s.rdb, []string{k.manifest(id), k.state(id, n)}, "failures").Int()
+	return c, err
 }

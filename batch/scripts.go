@@ -8,19 +8,39 @@ import "github.com/redis/go-redis/v9"
 // constant holds. settleScript's pending is Pending's formula.
 
 // createScript writes a manifest only if none exists, and only for the commit that
-// holds the batch id's claim (its parts are the ones moved in).
+// holds the batch id's claim (its parts are the ones moved in); the moved keys
+// then belong to the manifest and lose their staging expiry. The HSET comes
+// first: a Redis that refuses it (OOM) has persisted nothing.
 //
 //	KEYS[1] manifest
 //	KEYS[2] the commit claim
+//	KEYS[3..] the keys moved under the batch id (parts, rejects)
 //	ARGV[1] the staging id that must hold the claim
-//	ARGV[2..] field, value, field, value, … (the whole manifest)
+//	ARGV[2] n, the number of manifest arguments that follow
+//	ARGV[3..] field, value, field, value, … (the whole manifest)
 //	returns 1 when written, 0 when a manifest existed (left as it was), -1 when the
 //	claim is not this commit's (it lapsed and another run took it)
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + tonumber(ARGV[2])))
+for i = 3, #KEYS do redis.call('PERSIST', KEYS[i]) end
 redis.call('DEL', KEYS[2])
+return 1`)
+
+// releaseScript undoes a commit that failed before its manifest: it deletes the
+// keys it moved and its claim, so that a re-run can take the batch id at once.
+//
+//	KEYS[1] the commit claim
+//	KEYS[2] manifest
+//	KEYS[3..] the keys moved under the batch id
+//	ARGV[1] the staging id that must hold the claim
+//	returns 1 released, 0 not this commit's to release
+var releaseScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('DEL', KEYS[1])
 return 1`)
 
 // markScript marks a call in flight and its part running, atomically with the

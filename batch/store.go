@@ -158,6 +158,10 @@ type Staging struct {
 
 const stagingTTL = 24 * time.Hour
 
+// afterMove, set only by tests, runs between the move and the manifest: where a
+// Redis that fills up fails a commit half done.
+var afterMove func()
+
 // claimTTL bounds how long a commit that died holds its batch id: the same command
 // run again after it takes the id over.
 const claimTTL = time.Minute
@@ -247,8 +251,10 @@ func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// move puts src's value under dst without expiry. On one Redis that is a RENAME; on
-// Cluster the two keys are in different slots, so the value is copied.
+// move puts src's value under dst, keeping the staging expiry: until the manifest
+// owns them (createManifest persists them), the keys expire by themselves. On one
+// Redis that is a RENAME; on Cluster the two keys are in different slots, so the
+// value is copied.
 func (s *Store) move(ctx context.Context, pairs [][2]string, renew func() error) error {
 	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster {
 		for lo := 0; lo < len(pairs); lo += 1000 {
@@ -258,7 +264,6 @@ func (s *Store) move(ctx context.Context, pairs [][2]string, renew func() error)
 			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, kv := range pairs[lo:min(lo+1000, len(pairs))] {
 					p.Rename(ctx, kv[0], kv[1])
-					p.Persist(ctx, kv[1])
 				}
 				return nil
 			})
@@ -285,7 +290,7 @@ func (s *Store) move(ctx context.Context, pairs [][2]string, renew func() error)
 		}
 		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, kv := range chunk {
-				p.RestoreReplace(ctx, kv[1], 0, dumps[i].Val())
+				p.RestoreReplace(ctx, kv[1], stagingTTL, dumps[i].Val())
 				p.Del(ctx, kv[0])
 			}
 			return nil
@@ -324,16 +329,15 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 	} else if !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("commit batch %s: %w", m.ID, err)
 	}
-	switch claimed, err := claimScript.Run(ctx, s.rdb, []string{k.claim(m.ID), k.manifest(m.ID)}, st.id, claimTTL.Milliseconds()).Int(); {
-	case err != nil:
+	claimed, err := st.claim(ctx, m.ID)
+	if err != nil {
 		return false, fmt.Errorf("commit batch %s: %w", m.ID, err)
-	case claimed != 1:
-		// The same command is committing (or has committed) concurrently: its
-		// parts are the batch; ours are dropped, and the caller queues its tasks.
-		if err := st.Abort(ctx); err != nil {
-			return false, err
-		}
-		return true, s.awaitManifest(ctx, m.ID)
+	}
+	if !claimed {
+		// The same command committed (or is committing) concurrently and its
+		// manifest is there: its parts are the batch; ours are dropped, and the
+		// caller queues its tasks.
+		return true, st.Abort(ctx)
 	}
 	// Parts first, manifest last: a batch is visible only once all its records are.
 	pairs := make([][2]string, 0, st.parts+1)
@@ -343,6 +347,18 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 	if st.nrejects > 0 {
 		pairs = append(pairs, [2]string{k.rejects(st.id), k.rejects(m.ID)})
 	}
+	moved := make([]string, len(pairs))
+	for i, kv := range pairs {
+		moved[i] = kv[1]
+	}
+	// A commit that fails from here (Redis full, a lost connection, a signal)
+	// deletes what it moved and releases the batch id, so that a re-run takes it
+	// at once; without a manifest nothing owns those keys.
+	defer func() {
+		if err != nil && !existing {
+			st.release(context.WithoutCancel(ctx), m.ID, moved)
+		}
+	}()
 	// The claim is renewed as the parts move: a slow move (Cluster copies) must not
 	// outlive it and let another run move its parts over these.
 	renew := func() error {
@@ -352,14 +368,17 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 		}
 		return err
 	}
-	if err := s.move(ctx, pairs, renew); err != nil {
+	if err = s.move(ctx, pairs, renew); err != nil {
 		return false, fmt.Errorf("commit batch %s parts: %w", m.ID, err)
+	}
+	if afterMove != nil {
+		afterMove()
 	}
 	if m.Retention == 0 {
 		m.Retention = DefaultRetention
 	}
 	m.Seal = st.id
-	made, err := createManifest(ctx, s.rdb, m)
+	made, err := createManifest(ctx, s.rdb, m, moved)
 	if err != nil {
 		return false, fmt.Errorf("commit batch %s manifest: %w", m.ID, err)
 	}
@@ -369,28 +388,40 @@ func (st *Staging) Commit(ctx context.Context, m *Manifest) (existing bool, err 
 		return true, nil
 	}
 	if err := s.rdb.ZAdd(ctx, k.index(), redis.Z{Score: float64(m.Created.UnixMilli()), Member: m.ID}).Err(); err != nil {
+		// The manifest owns the batch's keys now; a re-run indexes it (see above).
 		return false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
 	return false, nil
 }
 
-// awaitManifest waits for a concurrent commit of id to write its manifest.
-func (s *Store) awaitManifest(ctx context.Context, id string) error {
-	deadline := s.now().Add(claimTTL)
+// claim takes the batch id for this commit. While another commit holds it, claim
+// waits: for that commit's manifest (claimed=false: the batch exists), or for the
+// claim to go (released by a commit that failed, or expired after a run that died
+// holding it), and then takes it.
+func (st *Staging) claim(ctx context.Context, id string) (claimed bool, err error) {
 	for {
-		n, err := s.rdb.Exists(ctx, k.manifest(id)).Result()
-		if err != nil || n > 0 {
-			return err
-		}
-		if s.now().After(deadline) {
-			return fmt.Errorf("commit batch %s: another run held it for %s without finishing: run the command again", id, claimTTL)
+		switch v, err := claimScript.Run(ctx, st.s.rdb, []string{k.claim(id), k.manifest(id)}, st.id, claimTTL.Milliseconds()).Int(); {
+		case err != nil:
+			return false, err
+		case v == 1:
+			return true, nil
+		case v == 2:
+			return false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// release undoes a failed commit: unless a manifest was made, it deletes the keys
+// moved under the batch id and the claim, if the claim is still this commit's.
+// DEL needs no memory: a Redis that refuses writes for want of it takes this.
+func (st *Staging) release(ctx context.Context, id string, moved []string) {
+	keys := append([]string{k.claim(id), k.manifest(id)}, moved...)
+	_ = releaseScript.Run(ctx, st.s.rdb, keys, st.id).Err()
 }
 
 func mustJSON(v any) string {
@@ -546,8 +577,10 @@ func (s *Store) Forget(ctx context.Context, id string) error {
 	return s.rdb.ZRem(ctx, k.index(), id).Err()
 }
 
-// createManifest writes m unless a manifest exists; it reports whether it wrote.
-func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest) (bool, error) {
+// createManifest writes m unless a manifest exists, and makes the manifest the
+// owner of the moved keys (they lose their staging expiry in the same script); it
+// reports whether it wrote.
+func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest, moved []string) (bool, error) {
 	args := []any{
 		"vendor", m.Vendor, "region", m.Region, "queue", m.Queue, "campaign", string(m.Campaign),
 		"profile", mustJSON(m.Profile), "read", m.Read, "accepted", m.Accepted, "rejected", m.Rejected,
@@ -556,7 +589,8 @@ func createManifest(ctx context.Context, rdb redis.UniversalClient, m *Manifest)
 		"seal", m.Seal, "sum", m.checksum(), "state", string(StateEnqueued),
 		"delivered", 0, "refused", 0, "failed", 0, "uncertain", 0, "parts_final", 0,
 	}
-	made, err := createScript.Run(ctx, rdb, []string{k.manifest(m.ID), k.claim(m.ID)}, append([]any{m.Seal}, args...)...).Int()
+	keys := append([]string{k.manifest(m.ID), k.claim(m.ID)}, moved...)
+	made, err := createScript.Run(ctx, rdb, keys, append([]any{m.Seal, len(args)}, args...)...).Int()
 	if err == nil && made < 0 {
 		err = fmt.Errorf("the claim on batch id %s lapsed while its parts were moved and another run took it: run the command again", m.ID)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/internal/testredis"
 )
 
 var chaosDuration = flag.Duration("chaos.duration", 3*time.Minute, "how long the chaos test kills workers (and restarts Redis once)")
@@ -52,7 +53,7 @@ func (s *chaosSlot) start(t *testing.T) {
 	cmd := exec.Command(filepath.Join(bin, "worker"))
 	cmd.Env = s.env
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	if err := testredis.Spawn(cmd); err != nil { // dies with the test process
 		t.Fatal(err)
 	}
 	done := make(chan struct{})

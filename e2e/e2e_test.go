@@ -1,5 +1,5 @@
 // Package e2e runs the real binaries: enqueue and worker processes against a real
-// Redis (or miniredis when REDIS_URL is unset) and the fake vendor over loopback.
+// Redis (internal/testredis: its own redis-server, else miniredis) and the fake vendor over loopback.
 package e2e
 
 import (
@@ -151,7 +151,7 @@ func (w *world) startWorker(extra ...string) *worker {
 	logs := &bytes.Buffer{}
 	lw := &lockedWriter{w: logs}
 	cmd.Stdout, cmd.Stderr = lw, lw
-	if err := cmd.Start(); err != nil {
+	if err := testredis.Spawn(cmd); err != nil { // dies with the test process
 		w.t.Fatal(err)
 	}
 	wk := &worker{cmd: cmd, logs: logs, done: make(chan struct{})}

@@ -190,7 +190,7 @@ func (r *redisServer) start() error {
 	cmd := exec.Command("redis-server", r.args...)
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	if err := testredis.Spawn(cmd); err != nil {
 		return err
 	}
 	done := make(chan struct{})

@@ -22,19 +22,21 @@ import (
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/tasks"
 )
 
-// benchRedisURL names the Redis the delivery benchmark flushes: DB 13 by default,
-// away from the DBs the tests claim. Set BENCH_REDIS_URL to move it.
-func benchRedisURL() string {
+// benchRedis is the Redis the delivery benchmark flushes: BENCH_REDIS_URL when
+// set (a server it may flush; DB 10-14, away from the DBs tests claim), else a
+// redis-server of the benchmark's own, started and stopped here.
+func benchRedis(b *testing.B) string {
 	if u := os.Getenv("BENCH_REDIS_URL"); u != "" {
 		return u
 	}
-	return "redis://127.0.0.1:6379/13"
+	return testredis.StartServer(b).URL()
 }
 
 // testClaim returns the live test process holding opt's DB (internal/testredis
@@ -82,17 +84,18 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 		concurrency = 20
 	)
 	ctx := context.Background()
-	ropt, aopt, err := redisconf.Parse(benchRedisURL())
+	url := benchRedis(b)
+	ropt, aopt, err := redisconf.Parse(url)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if ropt.DB < 10 {
+	if os.Getenv("BENCH_REDIS_URL") != "" && ropt.DB < 10 {
 		b.Fatalf("BENCH_REDIS_URL DB %d: benchmarks flush their DB, use 10-14", ropt.DB)
 	}
 	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		b.Skipf("no Redis at %s: %v", benchRedisURL(), err)
+		b.Skipf("no Redis at %s: %v", redisconf.MaskURL(url), err)
 	}
 	if pid := testClaim(ctx, *ropt); pid != 0 {
 		b.Skipf("Redis DB %d is claimed by test process %d: run the benchmark later", ropt.DB, pid)

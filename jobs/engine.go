@@ -298,6 +298,13 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// starting calls now, so that none is in flight by then.
 			return e.defer_(ctx, t, m, p.part, log, &deferred{after: time.Second, why: "worker shutting down"})
 		}
+		if d.RedisUnsafe != nil {
+			if err := d.RedisUnsafe(); err != nil {
+				// A call recorded on a Redis that may evict its record could be lost
+				// or repeated: wait for an operator to fix the setting.
+				return e.defer_(ctx, t, m, p.part, log, &deferred{after: redisUnsafeRecheck, why: "redis unsafe: " + err.Error()})
+			}
+		}
 		err := e.deliverRange(ctx, p, r)
 		if errors.Is(err, errStopped) {
 			n, err := d.Lifecycle.FailRemaining(context.WithoutCancel(ctx), m, p.part, recs, "cancelled",

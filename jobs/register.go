@@ -52,6 +52,10 @@ type Deps struct {
 	Webhook Webhook
 	// Stopping reports that the worker is shutting down: no new vendor call starts.
 	Stopping func() bool
+	// RedisUnsafe, when set and non-nil, says why Redis may lose what it is given
+	// (a maxmemory-policy or durability changed at run time): no new vendor call
+	// starts. It must be cheap (redisconf.Guard.Err reads a cached verdict).
+	RedisUnsafe func() error
 	// Gate is the compliance gate asked right before each call of a campaign with a
 	// compliance block; a worker without one refuses such parts.
 	Gate *compliance.Gate
@@ -276,3 +280,6 @@ func maskAll(phones []string) []string {
 	}
 	return out
 }
+
+// redisUnsafeRecheck is how long a part waits while Deps.RedisUnsafe objects.
+const redisUnsafeRecheck = 10 * time.Second

@@ -163,6 +163,9 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			return inputErr(fmt.Errorf("redis unreachable at %s: %w", strings.Join(rcfg.Addrs, ","), err))
 		}
+		if err := refuseEvicting(ctx, rdb, e.stderr); err != nil {
+			return err
+		}
 	}
 	in, size, closeInput, err := openInput(input, e.stdin)
 	if err != nil {

@@ -150,6 +150,11 @@ func runSuppress(ctx context.Context, name string, f *suppressFlags, rest []stri
 		return err
 	}
 	defer c.Close()
+	if name == "import" || name == "add" {
+		if err := refuseEvicting(ctx, c.rdb, e.stderr); err != nil {
+			return err
+		}
+	}
 	s := compliance.NewStore(c.rdb)
 	switch name {
 	case "import":

@@ -226,6 +226,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	if err == nil {
 		confirm, volatile, err = checkDurability(pingCtx, conn, cfg.allowVolatile, entry)
 	}
+	if err == nil {
+		err = checkEviction(pingCtx, conn, cfg.allowVolatile, entry)
+	}
 	cancelPing()
 	if err != nil {
 		return err
@@ -237,8 +240,9 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 	var callbacks http.Handler // the vendor's results callbacks, when on
 	// In-flight marks are confirmed durable (WAITAOF / WAIT on the mark's own
 	// connection) before the vendor call: a failover must not forget a call made.
+	guard := startGuard(ctx, conn, cfg.allowVolatile, entry)
 	w, err := wiring.NewWorker(wiring.Config{
-		Getenv: getenv, Redis: rdb, Asynq: conn.Asynq, Vendors: cfg.vendors, Rates: cfg.rates,
+		Getenv: getenv, Redis: rdb, Asynq: conn.Asynq, Vendors: cfg.vendors, Rates: cfg.rates, RedisUnsafe: guard.Err,
 		Confirm: confirm.For(rdb), Clock: now, Quota: quotaLimiter(qcfg, rdb, confirm.For(rdb), now, reg, entry),
 		Registry: reg, Log: entry,
 		Server: jobs.ServerOptions{Concurrency: cfg.concurrency, Queues: cfg.queues, ShutdownTimeout: cfg.shutdownTimeout},
@@ -262,7 +266,7 @@ func run(ctx context.Context, args []string, getenv envconf.Getenv, log *logrus.
 		mcfg := w.MonitorConfig(monitor.HTTPConfig{
 			RedisConnOpt: conn.Dashboard(), Registry: reg, User: cfg.monUser, Password: cfg.monPassword, Writable: cfg.monWritable,
 			Public: cfg.pagesPublic,
-			Ready:  monitor.RedisReady(rdb),
+			Ready:  monitor.AllReady(guard.Ready, monitor.RedisReady(rdb)),
 		})
 		mcfg.Results = resultsPages{st: results.NewStore(rdb, nil), every: pollEvery(getenv)}
 		h, err := monitor.NewHandler(mcfg)

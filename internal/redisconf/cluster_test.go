@@ -66,6 +66,35 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("eviction", func(t *testing.T) {
+		e, err := redisconf.CheckEviction(ctx, conn.Client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Nodes) != 3 || e.Err() != nil {
+			t.Fatalf("CheckEviction = %s, Err %v; want the 3 masters, noeviction", e, e.Err())
+		}
+		// One evicting master is enough to refuse.
+		weak := cl.Nodes[0]
+		for _, s := range cl.Nodes {
+			if s.Addr == e.Nodes[2].Addr {
+				weak = s
+			}
+		}
+		wc := weak.Client()
+		if err := wc.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+			t.Fatal(err)
+		}
+		defer wc.ConfigSet(ctx, "maxmemory-policy", "noeviction")
+		e, err = redisconf.CheckEviction(ctx, conn.Client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Err(); err == nil || !strings.Contains(err.Error(), weak.Addr+" has maxmemory-policy volatile-lru") {
+			t.Errorf("Err = %v; want it to name %s", err, weak.Addr)
+		}
+	})
+
 	t.Run("confirmed writes", func(t *testing.T) {
 		d, err := redisconf.CheckDurability(ctx, conn.Client)
 		if err != nil {

@@ -120,9 +120,7 @@ type nodeClient interface {
 
 func checkNode(ctx context.Context, c nodeClient) (Node, error) {
 	var n Node
-	if cl, ok := c.(*redis.Client); ok {
-		n.Addr = cl.Options().Addr
-	}
+	n.Addr = nodeAddr(c)
 	info, err := c.Info(ctx, "server", "persistence", "replication").Result()
 	if err != nil {
 		return n, fmt.Errorf("redis INFO: %w", err)

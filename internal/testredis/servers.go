@@ -69,8 +69,9 @@ func (s *Server) Start() {
 	s.mu.Lock()
 	cmd := exec.Command("redis-server", s.args...)
 	cmd.Dir = s.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Killed with the test process, should it die before its cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := Spawn(cmd); err != nil {
 		s.mu.Unlock()
 		s.t.Fatalf("start redis-server: %v", err)
 	}

@@ -1,13 +1,24 @@
-// Package testredis gives tests a Redis: the real one named by REDIS_URL when it is
-// set (CI always sets it), otherwise an embedded miniredis so that `go test ./...`
-// passes on a machine with only Go.
+// Package testredis gives tests a Redis, and never one they may not flush:
+//
+//   - DIALQ_TEST_REDIS_URL, when set, names a server the tests may flush (each test
+//     process claims a DB 1-15 of its own and flushes it);
+//   - else, when redis-server is on PATH, each test process starts its own on a
+//     free loopback port (lazily, once), killed when the process exits;
+//   - else an embedded miniredis, so that `go test ./...` passes with only Go.
+//
+// REDIS_URL is not read: it names the Redis the programs use, which may hold data
+// that matters, and a test flushes its database.
 package testredis
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +27,9 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
+
+// EnvURL names a Redis server the tests may flush.
+const EnvURL = "DIALQ_TEST_REDIS_URL"
 
 // DB is one test's Redis: an address and DB number nobody else uses during the test.
 type DB struct {
@@ -26,41 +40,177 @@ type DB struct {
 	Real bool
 }
 
-// New returns a flushed database for t. On a real Redis each test process claims its
-// own DB number so that packages running in parallel do not flush each other; tests
-// within one package must not run in parallel with each other.
+// New returns a flushed database for t (see the package comment for which server).
+// Tests within one package must not run in parallel with each other.
 func New(t testing.TB) *DB {
 	t.Helper()
-	if url := os.Getenv("REDIS_URL"); url != "" {
-		opt, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatalf("REDIS_URL: %v", err)
-		}
-		opt.DB = claimDB(t, *opt)
+	opt := realOptions(t)
+	if opt == nil {
+		m := miniredis.RunT(t)
+		opt := &redis.Options{Addr: m.Addr()}
 		c := redis.NewClient(opt)
-		ctx := context.Background()
-		if err := c.Ping(ctx).Err(); err != nil {
-			t.Fatalf("redis at REDIS_URL does not answer: %v", err)
-		}
-		if err := c.FlushDB(ctx).Err(); err != nil {
-			t.Fatalf("flushdb: %v", err)
-		}
 		t.Cleanup(func() { c.Close() })
-		return &DB{URL: urlFor(opt), Opt: opt, Client: c, Real: true}
+		return &DB{URL: "redis://" + m.Addr() + "/0", Opt: opt, Client: c}
 	}
-	m := miniredis.RunT(t)
-	opt := &redis.Options{Addr: m.Addr()}
 	c := redis.NewClient(opt)
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("test redis at %s does not answer: %v", opt.Addr, err)
+	}
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		t.Fatalf("flushdb: %v", err)
+	}
 	t.Cleanup(func() { c.Close() })
-	return &DB{URL: "redis://" + m.Addr() + "/0", Opt: opt, Client: c}
+	return &DB{URL: urlFor(opt), Opt: opt, Client: c, Real: true}
 }
 
-// RequireReal skips t unless a real Redis is configured.
+// realOptions is the real server's options for this process's DB, or nil for
+// miniredis.
+func realOptions(t testing.TB) *redis.Options {
+	t.Helper()
+	if url := os.Getenv(EnvURL); url != "" {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			t.Fatalf("%s: %v", EnvURL, err)
+		}
+		opt.DB = claimDB(t, *opt)
+		return opt
+	}
+	addr, err := processServer()
+	if err != nil {
+		t.Fatalf("test redis-server: %v", err)
+	}
+	if addr == "" {
+		return nil
+	}
+	return &redis.Options{Addr: addr}
+}
+
+// Real reports whether New gives a real Redis server.
+func Real() bool {
+	if os.Getenv(EnvURL) != "" {
+		return true
+	}
+	_, err := exec.LookPath("redis-server")
+	return err == nil
+}
+
+// RequireReal skips t unless New gives a real Redis.
 func RequireReal(t testing.TB) {
 	t.Helper()
-	if os.Getenv("REDIS_URL") == "" {
-		t.Skip("needs a real Redis: set REDIS_URL")
+	if !Real() {
+		t.Skip("needs a real Redis: install redis-server or set " + EnvURL)
 	}
+}
+
+var (
+	ownOnce sync.Once
+	ownAddr string
+	ownErr  error
+)
+
+// processServer starts this test process's own redis-server once (no persistence,
+// files in a temporary directory removed once it runs) and returns its address,
+// or "" when redis-server is not installed. The server dies with the process
+// (Pdeathsig); nothing stops it earlier, since tests of the process share it.
+func processServer() (string, error) {
+	ownOnce.Do(func() {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			return
+		}
+		ownAddr, ownErr = startOwn()
+	})
+	return ownAddr, ownErr
+}
+
+func startOwn() (string, error) {
+	var lastErr error
+	for range 5 { // a port taken between choosing and binding: choose again
+		port, err := pickPort()
+		if err != nil {
+			return "", err
+		}
+		dir, err := os.MkdirTemp("", "dialq-testredis-")
+		if err != nil {
+			return "", err
+		}
+		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+			// Many test processes run at once on a small machine.
+			"--io-threads", "1")
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := Spawn(cmd); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("start: %w", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		err = waitAnswer(addr, exited)
+		// Nothing is written there (no RDB, no AOF, the log on stdout).
+		os.RemoveAll(dir)
+		if err == nil {
+			return addr, nil
+		}
+		_ = cmd.Process.Kill()
+		lastErr = err
+	}
+	return "", lastErr
+}
+
+func waitAnswer(addr string, exited <-chan struct{}) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server on %s exited: %v", addr, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on %s did not answer: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// spawner starts child processes from one OS thread that never exits: Linux
+// sends Pdeathsig when the thread that forked the child ends, not the process,
+// and the Go runtime may end other threads.
+var spawner = sync.OnceValue(func() chan<- spawnReq {
+	ch := make(chan spawnReq)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+		for r := range ch {
+			r.done <- r.cmd.Start()
+		}
+	}()
+	return ch
+})
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// Spawn starts cmd (a server a test runs) so that it is SIGKILLed when the test
+// process dies, even without its cleanup running.
+func Spawn(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	done := make(chan error, 1)
+	spawner() <- spawnReq{cmd: cmd, done: done}
+	return <-done
 }
 
 var claimed atomic.Int32
@@ -127,4 +277,13 @@ func urlFor(opt *redis.Options) string {
 		scheme = "rediss"
 	}
 	return fmt.Sprintf("%s://%s%s/%d", scheme, auth, opt.Addr, opt.DB)
+}
+
+func pickPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -47,6 +47,9 @@ type Config struct {
 	Clock func() time.Time
 	// Quota holds the vendors' quotas; nil means none.
 	Quota *quota.Limiter
+	// RedisUnsafe, when set, is asked before each vendor call (jobs.Deps.RedisUnsafe:
+	// redisconf.Guard.Err, a cached verdict on eviction and durability).
+	RedisUnsafe func() error
 	// Extend, when set, runs once the dependencies are built and before the
 	// handlers are registered: it may set more of w.Deps (results collection)
 	// and returns a function that registers more handlers, or nil.
@@ -111,6 +114,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	deps.Store = batch.NewStore(cfg.Redis, opts...)
 	deps.Quota = cfg.Quota
+	deps.RedisUnsafe = cfg.RedisUnsafe
 	deps.Metrics = metrics
 	deps.Log = cfg.Log
 	w.Client = asynq.NewClient(cfg.Asynq)
