@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -47,4 +48,58 @@ func (s *Store) ControlView(ctx context.Context, m *Manifest) (ControlView, erro
 	}
 	sort.Strings(v.Targets)
 	return v, nil
+}
+
+// Control refusals.
+var (
+	ErrFinished         = errors.New("batch has finished")
+	ErrAlreadyCancelled = errors.New("batch is cancelled")
+)
+
+// SetControl sets (or, with ControlNone, clears) an operator's hold on batch id. It
+// reports false when the batch was already so.
+func (s *Store) SetControl(ctx context.Context, id string, c Control) (bool, error) {
+	v, err := controlScript.Run(ctx, s.rdb, []string{k.manifest(id)}, string(c)).Int()
+	if err != nil {
+		return false, fmt.Errorf("batch %s control: %w", id, err)
+	}
+	switch v {
+	case -1:
+		return false, s.missing(ctx, id)
+	case -2:
+		return false, fmt.Errorf("batch %s: %w", id, ErrFinished)
+	case -3:
+		return false, fmt.Errorf("batch %s: %w", id, ErrAlreadyCancelled)
+	}
+	return v == 1, nil
+}
+
+// Control reads batch id's operator hold.
+func (s *Store) Control(ctx context.Context, id string) (Control, error) {
+	v, err := s.rdb.HGet(ctx, k.manifest(id), "control").Result()
+	if errors.Is(err, redis.Nil) {
+		return ControlNone, nil
+	}
+	return Control(v), err
+}
+
+// VendorTasks lists the vendor tasks a batch made (FlashAI batch names, Yccall task
+// ids, …), from the checkpoints its parts recorded.
+func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for n := range m.Parts {
+		ps, err := s.Progress(ctx, m.ID, n)
+		if err != nil {
+			return nil, err
+		}
+		for key, v := range ps.Extra {
+			if _, ok := ParseRangeField(PrefixTask, key); ok && v != "" && !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
