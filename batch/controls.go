@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -102,4 +103,26 @@ func (s *Store) VendorTasks(ctx context.Context, m *Manifest) ([]string, error) 
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// SetControlNumbers stores the numbers an operator's control acts on under the
+// batch, so the control task's payload carries only ids; they expire in a day.
+func (s *Store) SetControlNumbers(ctx context.Context, id, req string, numbers []string) error {
+	vals := make([]any, len(numbers))
+	for i, n := range numbers {
+		vals[i] = n
+	}
+	key := k.control(id, req)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.RPush(ctx, key, vals...)
+		p.Expire(ctx, key, 24*time.Hour)
+		return nil
+	})
+	return err
+}
+
+// ControlNumbers reads what SetControlNumbers stored.
+func (s *Store) ControlNumbers(ctx context.Context, id, req string) ([]string, error) {
+	return s.rdb.LRange(ctx, k.control(id, req), 0, -1).Result()
 }
