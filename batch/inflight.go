@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -30,4 +31,47 @@ func (s *Store) KeepInflight(ctx context.Context, id string, n int, r chunking.R
 		return fmt.Errorf("keep part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
 	}
 	return nil
+}
+
+// Refusals of a mark: the call must not start.
+var (
+	ErrCancelled = errors.New("batch cancelled by an operator")
+	ErrPaused    = errors.New("batch paused by an operator")
+	// ErrPartFinal means the part was settled by another attempt.
+	ErrPartFinal = errors.New("part already settled")
+	// ErrInflight means another attempt of the part is calling the vendor over the
+	// range.
+	ErrInflight = errors.New("another attempt is calling the vendor over this range")
+)
+
+// MarkInflight notes, durably, that a call over r is about to be sent. If the worker
+// dies before RecordRange, the next attempt finds the mark and reconciles instead of
+// sending blindly. It refuses (ErrCancelled, ErrPaused) once an operator has stopped
+// the batch: the check and the mark are one step, so no call starts after a cancel.
+func (s *Store) MarkInflight(ctx context.Context, id string, n int, r chunking.Range) error {
+	var cmd *redis.Cmd
+	err := s.confirm.Confirm(ctx, k.state(id, n), func(p redis.Pipeliner) {
+		cmd = markScript.Eval(ctx, p, []string{k.manifest(id), k.state(id, n)}, rangeField("inflight", r), s.now().UnixMilli())
+	})
+	if err != nil && cmd != nil {
+		if v, cerr := cmd.Int(); cerr == nil && v == 1 {
+			// The mark was written but not confirmed durable: no call is made, so
+			// the mark goes, or the next attempt would take it for a call that was.
+			_ = s.ClearInflight(context.WithoutCancel(ctx), id, n, r)
+		}
+	}
+	if err == nil {
+		err = cmd.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("mark part %d %d-%d in flight: %w", n, r.Lo, r.Hi, err)
+	}
+	v, _ := cmd.Int()
+	return markCode(id, v)
+}
+
+// ClearInflight drops r's mark without an outcome: used when the call was
+// certainly not processed (the vendor answered with an error before acting).
+func (s *Store) ClearInflight(ctx context.Context, id string, n int, r chunking.Range) error {
+	return s.rdb.HDel(ctx, k.state(id, n), rangeField("inflight", r)).Err()
 }

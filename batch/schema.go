@@ -46,7 +46,7 @@ const (
 
 // ManifestFields lists every field a manifest hash may hold.
 var ManifestFields = []string{
-	// the batch's description (store.go's create)
+	// the batch's description (staging.go's createManifest)
 	"vendor", "region", "queue", "campaign", "profile", "read", FieldAccepted, "rejected", "duplicates",
 	"suppressed", FieldParts, "created", FieldRetention, "source", "fingerprint", "seal", "sum",
 	// state and counters

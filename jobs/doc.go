@@ -8,9 +8,12 @@
 // passes the compliance gate, marks the call in flight, calls the vendor through
 // its caller (callers.go, one per vendor) and records the outcome exactly once;
 // refusals are classified (package vendors) into retry, wait, bisect, fail or park
-// as uncertain. control.go runs an operator's control over every vendor task of
-// a batch; server.go builds the asynq server with dialq's retry policy
-// (Retry-After honoured, throttling not a failure, exhausted parts settled).
+// as uncertain. ProcessTask, reconcile and deliverRange are in engine.go; one
+// call's attempts in send.go, the gate in gate.go, recording in record.go, and
+// how an attempt ends (settle, defer, retry, give up) in settle.go. control.go
+// runs an operator's control over every vendor task of a batch; server.go builds
+// the asynq server with dialq's retry policy (Retry-After honoured, throttling not
+// a failure, exhausted parts settled).
 //
 // Part states move through package lifecycle (its PartTransitions table), except
 // the start of a call, which the ledger makes in one step with the check of the
