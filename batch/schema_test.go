@@ -43,6 +43,13 @@ func TestScriptsNameOnlyConstants(t *testing.T) {
 	if len(scripts) < 10 {
 		t.Fatalf("found %d scripts; want the ledger's ten or more (is the parse broken?)", len(scripts))
 	}
+	// The scripts of the files added after scripts.go (the daily cap, the
+	// in-flight keep, the full-Redis note) are checked too.
+	for _, name := range []string{"settleScript", "markDailyScript", "giveBackDailyScript", "keepScript", "noteScript"} {
+		if scripts[name] == "" {
+			t.Errorf("script %s not found among the checked scripts", name)
+		}
+	}
 	k := known()
 	for name, src := range scripts {
 		if bad := luacheck.Unknown(src, k); len(bad) > 0 {
@@ -58,6 +65,8 @@ func TestScriptCheckCatchesUnknownNames(t *testing.T) {
 		want      []string
 	}{
 		{"settle as written", settleSource(t), nil},
+		{"daily mark, misspelt control", `if ctl == 'pausd' then return -3 end`, []string{"pausd"}},
+		{"daily mark, unknown wait field", `redis.call('HDEL', KEYS[2], 'resume_at', 'wait_why')`, []string{"wait_why"}},
 		{"misspelt state", `if st == 'done' or st == 'runing' then return 0 end`, []string{"runing"}},
 		{"unknown table key", `local final = {done = true, finshed = true}`, []string{"finshed"}},
 		{"unknown field", `redis.call('HGET', KEYS[1], 'finish_generation')`, []string{"finish_generation"}},

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/compliance/policy"
 )
 
 // Common settings every campaign may carry.
@@ -126,13 +127,9 @@ func (c *FlashAI) Vendor() string { return chunking.FlashAI }
 // WebhookURL is where the batch's finished event goes, or "".
 func (c Common) WebhookURL() string { return c.Webhook }
 
-// FieldError names the campaign field that breaks a rule.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string { return "campaign field " + e.Field + ": " + e.Reason }
+// FieldError names the campaign field that breaks a rule (policy's, so that the
+// compliance block's errors are the same type).
+type FieldError = policy.FieldError
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/compliance/policy"
 	"github.com/dialq/dialq/compliance/window"
 	"github.com/dialq/dialq/internal/testredis"
 )
@@ -296,8 +296,8 @@ func TestCapBytes(t *testing.T) {
 	}
 }
 
-func gateCfg(window *campaign.Window) campaign.Compliance {
-	return campaign.Compliance{Suppress: []string{"dnc"}, ContactCap: &campaign.ContactCap{Max: 1, Days: 30}, Window: window}
+func gateCfg(window *policy.Window) policy.Compliance {
+	return policy.Compliance{Suppress: []string{"dnc"}, ContactCap: &policy.ContactCap{Max: 1, Days: 30}, Window: window}
 }
 
 func TestGate(t *testing.T) {
@@ -305,7 +305,7 @@ func TestGate(t *testing.T) {
 	ctx := context.Background()
 	g := NewGate(s)
 	now := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC) // 11:00 in Shanghai
-	win := &campaign.Window{Timezone: "Asia/Shanghai", Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "20:00"}
+	win := &policy.Window{Timezone: "Asia/Shanghai", Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "20:00"}
 	cfg := gateCfg(win)
 	phones := []string{"+8613800138000", "+8613800138001", "+8613800138002"}
 

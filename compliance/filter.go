@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/compliance/policy"
 )
 
 // Filter is the enqueue-time check: numbers on a suppression list, or whose contact
@@ -14,7 +14,7 @@ import (
 // until the batch id is known (WriteAudit).
 type Filter struct {
 	s     *Store
-	cfg   campaign.Compliance
+	cfg   policy.Compliance
 	conv  *Converter
 	now   time.Time
 	audit []filtered
@@ -31,7 +31,7 @@ type filtered struct {
 const capReason = 0xffff
 
 // NewFilter returns the check of cfg for numbers in vendor's form for region, at now.
-func NewFilter(s *Store, cfg campaign.Compliance, vendor, region string, now time.Time) (*Filter, error) {
+func NewFilter(s *Store, cfg policy.Compliance, vendor, region string, now time.Time) (*Filter, error) {
 	conv, err := NewConverter(vendor, region)
 	if err != nil {
 		return nil, err

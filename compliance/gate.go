@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/compliance/policy"
 	"github.com/dialq/dialq/compliance/window"
 )
 
@@ -65,7 +65,7 @@ func (d Decision) Send(i int) bool {
 // Each suppressed or capped number and each take is written to the batch's audit.
 // An error means nothing may be sent; takes already made are given back.
 // When the zones never share an open instant the error wraps window.ErrNeverOpens.
-func (g *Gate) BeforeCall(ctx context.Context, batchID string, cfg campaign.Compliance, phones []string, now time.Time) (Decision, error) {
+func (g *Gate) BeforeCall(ctx context.Context, batchID string, cfg policy.Compliance, phones []string, now time.Time) (Decision, error) {
 	keys, err := parseAll(phones)
 	if err != nil {
 		return Decision{}, err
@@ -164,7 +164,7 @@ func (g *Gate) release(ctx context.Context, holder uint32, caps []CapToken) erro
 	return nil
 }
 
-func capDetail(cc *campaign.ContactCap) string {
+func capDetail(cc *policy.ContactCap) string {
 	return strconv.Itoa(cc.Max) + "/" + strconv.Itoa(cc.Days) + "d"
 }
 

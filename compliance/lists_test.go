@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/compliance/policy"
 )
 
 // A list that does not exist is refused by name, at enqueue (RequireLists) and by
@@ -19,7 +19,7 @@ func TestRequireLists(t *testing.T) {
 	if err := s.RequireLists(ctx, []string{"nosuchlist"}); !errors.As(err, &unknown) || unknown.List != "nosuchlist" {
 		t.Fatalf("RequireLists(nosuchlist) = %v; want UnknownListError naming it", err)
 	}
-	cfg := campaign.Compliance{Suppress: []string{"dnc", "nosuchlist"}}
+	cfg := policy.Compliance{Suppress: []string{"dnc", "nosuchlist"}}
 	if _, err := s.Add(ctx, "dnc", []string{"+8613800138000"}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}

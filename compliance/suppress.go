@@ -33,7 +33,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/campaign"
+	"github.com/dialq/dialq/compliance/policy"
 )
 
 const (
@@ -58,7 +58,7 @@ func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 
 // CheckList returns an error unless list is a valid list name.
 func CheckList(list string) error {
-	if !campaign.ListName.MatchString(list) {
+	if !policy.ListName.MatchString(list) {
 		return fmt.Errorf("list %q: 1-32 lower-case letters, digits, '_' or '-'", list)
 	}
 	return nil

@@ -109,6 +109,13 @@ func (w *Wait) Error() string {
 	return fmt.Sprintf("%s quota: %s; frees %s", w.Vendor, w.Why, w.Until.UTC().Format(time.RFC3339))
 }
 
+// The kinds of window the take and give-back scripts tell apart (their ARGV);
+// the scripts spell windowSliding, and a test (schema_test.go) holds them to these.
+const (
+	windowSliding = "s"
+	windowDay     = "d"
+)
+
 // takeScript takes n numbers from every window of a vendor and one in-flight slot,
 // all or nothing.
 //
@@ -187,11 +194,11 @@ func (l *Limiter) args(vendor string, v Vendor, now time.Time) (keys []string, w
 		if w.Day {
 			next := NextMidnight(now, l.cfg.Zone)
 			keys = append(keys, dayKey(vendor, Day(now, l.cfg.Zone)))
-			wargs = append(wargs, "d", w.Limit, next.UnixMilli(), next.Add(24*time.Hour).UnixMilli())
+			wargs = append(wargs, windowDay, w.Limit, next.UnixMilli(), next.Add(24*time.Hour).UnixMilli())
 			continue
 		}
 		keys = append(keys, slideKey(vendor, w))
-		wargs = append(wargs, "s", w.Limit, w.Len.Milliseconds(), bucketMS(w))
+		wargs = append(wargs, windowSliding, w.Limit, w.Len.Milliseconds(), bucketMS(w))
 	}
 	return keys, wargs
 }

@@ -364,7 +364,7 @@ func (rd *Redialer) record(ctx context.Context, m *batch.Manifest, pl RedialPayl
 	for _, x := range idx {
 		c.add(byIdx[x], 1)
 	}
-	args := []any{redialField(pl.Part, pl.Attempt), "sent:" + name, len(idx), c.Answered, c.NotAnswered, c.NotCalled,
+	args := []any{redialField(pl.Part, pl.Attempt), redialSent + name, len(idx), c.Answered, c.NotAnswered, c.NotCalled,
 		(retention(m) + DefaultWindow).Milliseconds()}
 	for _, x := range idx {
 		if why, ok := refused[x]; ok {

@@ -178,10 +178,10 @@ func (s *Store) Summary(ctx context.Context, id string) (*Summary, error) {
 		return nil, fmt.Errorf("batch %s results: %w", id, err)
 	}
 	sum := &Summary{Since: map[int]time.Time{}}
-	sum.Answered, sum.NotAnswered, sum.NotCalled = atoi(h["answered"]), atoi(h["not_answered"]), atoi(h["not_called"])
-	sum.Bad, sum.Redialled, sum.Refused = atoi(h["bad"]), atoi(h["redialled"]), atoi(h["refused"])
-	sum.Superseded = Counts{Answered: atoi(h["superseded_answered"]), NotAnswered: atoi(h["superseded_not_answered"]),
-		NotCalled: atoi(h["superseded_not_called"])}
+	sum.Answered, sum.NotAnswered, sum.NotCalled = atoi(h[fieldAnswered]), atoi(h[fieldNotAnswered]), atoi(h[fieldNotCalled])
+	sum.Bad, sum.Redialled, sum.Refused = atoi(h["bad"]), atoi(h[fieldRedialled]), atoi(h[fieldRefused])
+	sum.Superseded = Counts{Answered: atoi(h[fieldSupersededAnswered]), NotAnswered: atoi(h[fieldSupersededNotAnswered]),
+		NotCalled: atoi(h[fieldSupersededNotCalled])}
 	for k, v := range h {
 		switch {
 		case strings.HasPrefix(k, "redial:") && strings.HasPrefix(v, "due:"):
