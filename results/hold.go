@@ -32,21 +32,21 @@ func (s *Store) Hold(ctx context.Context, id, verb string) (bool, error) {
 	}
 	switch verb {
 	case "resume":
-		if h["hold"] != "paused" {
+		if h[fieldHold] != "paused" {
 			return false, nil
 		}
-		return true, s.rdb.HDel(ctx, key, "hold").Err()
+		return true, s.rdb.HDel(ctx, key, fieldHold).Err()
 	case "pause":
-		if len(due) == 0 || h["hold"] != "" {
+		if len(due) == 0 || h[fieldHold] != "" {
 			return false, nil
 		}
-		return true, s.rdb.HSet(ctx, key, "hold", "paused").Err()
+		return true, s.rdb.HSet(ctx, key, fieldHold, "paused").Err()
 	case "cancel":
-		if h["hold"] == "cancelled" || (len(due) == 0 && h["hold"] == "") {
+		if h[fieldHold] == "cancelled" || (len(due) == 0 && h[fieldHold] == "") {
 			return false, nil
 		}
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, "hold", "cancelled")
+			p.HSet(ctx, key, fieldHold, "cancelled")
 			for _, f := range due {
 				p.HSet(ctx, key, f, "stopped")
 			}
@@ -59,7 +59,7 @@ func (s *Store) Hold(ctx context.Context, id, verb string) (bool, error) {
 
 // held reads the hold on batch id's redials: "", "paused" or "cancelled".
 func (s *Store) held(ctx context.Context, id string) (string, error) {
-	v, err := s.rdb.HGet(ctx, hashKey(id), "hold").Result()
+	v, err := s.rdb.HGet(ctx, hashKey(id), fieldHold).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}

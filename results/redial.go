@@ -165,7 +165,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	if strings.HasPrefix(state, "sent:") || strings.HasPrefix(state, "uncertain:") || state == "none" || state == "stopped" {
+	if strings.HasPrefix(state, redialSent) || strings.HasPrefix(state, "uncertain:") || state == "none" || state == "stopped" {
 		return nil // done by an earlier run
 	}
 	hold, err := rd.Results.held(ctx, m.ID)
@@ -412,7 +412,7 @@ func (s *Store) attemptResults(ctx context.Context, m *batch.Manifest, part, k, 
 // false when attempt k was not sent.
 func (s *Store) redialSent(ctx context.Context, id string, part, k int) (idx []int, name string, ok bool, err error) {
 	v, err := s.rdb.HGet(ctx, hashKey(id), redialField(part, k)).Result()
-	if errors.Is(err, redis.Nil) || (err == nil && !strings.HasPrefix(v, "sent:")) {
+	if errors.Is(err, redis.Nil) || (err == nil && !strings.HasPrefix(v, redialSent)) {
 		return nil, "", false, nil
 	}
 	if err != nil {
@@ -423,7 +423,7 @@ func (s *Store) redialSent(ctx context.Context, id string, part, k int) (idx []i
 		return nil, "", false, err
 	}
 	idx, err = decodeIndexes(b)
-	return idx, strings.TrimPrefix(v, "sent:"), err == nil, err
+	return idx, strings.TrimPrefix(v, redialSent), err == nil, err
 }
 
 func encodeIndexes(idx []int) []byte {

@@ -1,5 +1,7 @@
 package results
 
+import "github.com/dialq/dialq/batch"
+
 // The results hash's counter fields and the redial state prefix the Lua scripts
 // (putScript, recordScript) spell; the Go side reads and writes them through
 // these, and a test (schema_test.go) refuses any other name in a script.
@@ -14,8 +16,12 @@ const (
 	fieldSupersededNotCalled   = "superseded_not_called"
 	// redialSent prefixes a redial's field once its call went out: "sent:<task name>".
 	redialSent = "sent:"
+	// fieldHold holds an operator's pause or cancel of the batch's redials, valued
+	// like the manifest's control (batch.ControlPaused, batch.ControlCancelled).
+	fieldHold = "hold"
 )
 
 // schemaNames is every name the results scripts may spell.
 var schemaNames = []string{fieldAnswered, fieldNotAnswered, fieldNotCalled, fieldRedialled, fieldRefused,
-	fieldSupersededAnswered, fieldSupersededNotAnswered, fieldSupersededNotCalled, redialSent}
+	fieldSupersededAnswered, fieldSupersededNotAnswered, fieldSupersededNotCalled, redialSent,
+	fieldHold, batch.FieldControl, string(batch.ControlPaused), string(batch.ControlCancelled)}
