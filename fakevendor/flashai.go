@@ -242,26 +242,10 @@ func (s *Server) flashaiAddPlan(p map[string]string) flashaiReply {
 	case p["recall"] == "1" && p["recallParams"] == "":
 		return illegal("recallParams required when recall is 1")
 	}
-	records, err := flashaiParseMobileList(p["mobileList"])
-	if err != nil {
-		return illegal("mobileList: %v", err)
+	accepted, acceptedNums, fails, refused := s.flashaiReadList(p["mobileList"])
+	if refused != nil {
+		return *refused
 	}
-	maxPerCall := cfg.MaxPerCall
-	if maxPerCall <= 0 {
-		maxPerCall = flashaiDefaultMaxPerCall
-	}
-	if len(records) > maxPerCall {
-		return flashaiFail(flashai.CodeTooManyNumbers, "too many numbers: %d over %d", len(records), maxPerCall)
-	}
-	phones := make([]string, len(records))
-	for i, rec := range records {
-		phones[i] = rec.phone
-	}
-	if _, bad := s.anyPoisoned(phones); bad {
-		return illegal("illegal parameters in mobileList")
-	}
-
-	accepted, acceptedNums, fails := s.flashaiScreen(records)
 
 	st := &s.flashai
 	st.mu.Lock()

@@ -210,25 +210,10 @@ func (s *Server) flashaiAddAgentPlan(p map[string]string) flashaiReply {
 	if !agent {
 		return flashaiFail(flashai.CodeOperationFailed, "agent not found in group")
 	}
-	records, err := flashaiParseMobileList(p["mobileList"])
-	if err != nil {
-		return illegal("mobileList: %v", err)
+	accepted, nums, fails, refused := s.flashaiReadList(p["mobileList"])
+	if refused != nil {
+		return *refused
 	}
-	maxPerCall := s.cfg.FlashAI.MaxPerCall
-	if maxPerCall <= 0 {
-		maxPerCall = flashaiDefaultMaxPerCall
-	}
-	if len(records) > maxPerCall {
-		return flashaiFail(flashai.CodeTooManyNumbers, "too many numbers: %d over %d", len(records), maxPerCall)
-	}
-	phones := make([]string, len(records))
-	for i, rec := range records {
-		phones[i] = rec.phone
-	}
-	if _, bad := s.anyPoisoned(phones); bad {
-		return illegal("illegal parameters in mobileList")
-	}
-	accepted, nums, fails := s.flashaiScreen(records)
 	st := &s.flashai
 	st.mu.Lock()
 	if _, dup := st.plans[p["batchName"]]; dup {
@@ -246,6 +231,34 @@ func (s *Server) flashaiAddAgentPlan(p map[string]string) flashaiReply {
 
 // flashaiScreen refuses, for addPlan and addAgentPlan, numbers that are malformed,
 // repeated in the list or set to be refused; fails are "phone:reason" items.
+// flashaiReadList is what addPlan and addAgentPlan check of a mobileList alike:
+// its encoding, the per-call limit and poisoned numbers; then it screens the
+// records (accepted, their numbers, the failMobileInfo entries). A non-nil reply
+// refuses the whole call.
+func (s *Server) flashaiReadList(mobileList string) (accepted []flashaiRecord, nums, fails []string, refused *flashaiReply) {
+	refuse := func(r flashaiReply) ([]flashaiRecord, []string, []string, *flashaiReply) { return nil, nil, nil, &r }
+	records, err := flashaiParseMobileList(mobileList)
+	if err != nil {
+		return refuse(flashaiFail(flashai.CodeIllegalParams, "mobileList: %v", err))
+	}
+	maxPerCall := s.cfg.FlashAI.MaxPerCall
+	if maxPerCall <= 0 {
+		maxPerCall = flashaiDefaultMaxPerCall
+	}
+	if len(records) > maxPerCall {
+		return refuse(flashaiFail(flashai.CodeTooManyNumbers, "too many numbers: %d over %d", len(records), maxPerCall))
+	}
+	phones := make([]string, len(records))
+	for i, rec := range records {
+		phones[i] = rec.phone
+	}
+	if _, bad := s.anyPoisoned(phones); bad {
+		return refuse(flashaiFail(flashai.CodeIllegalParams, "illegal parameters in mobileList"))
+	}
+	accepted, nums, fails = s.flashaiScreen(records)
+	return accepted, nums, fails, nil
+}
+
 func (s *Server) flashaiScreen(records []flashaiRecord) (accepted []flashaiRecord, nums, fails []string) {
 	seen := map[string]bool{}
 	for _, rec := range records {
