@@ -3,7 +3,7 @@ package compliance
 import (
 	"strconv"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Every Redis key of the package is built here.
@@ -28,6 +28,6 @@ func bloomScratchKey(list, id string) string { return bloomKey(list) + ":merge:"
 
 func capKey(n uint64) string { return "dialq:cap:" + strconv.FormatUint(n, 10) }
 
-// AuditKey is the batch's audit list, built with the ledger's keys (batch/keys.go);
+// AuditKey is the batch's audit list, built with the ledger's keys (lifecycle/internal/ledgerstore/keys.go);
 // appendAudit gives it its expiry, DefaultAuditTTL after the last entry.
-func AuditKey(batchID string) string { return batch.AuditKey(batchID) }
+func AuditKey(batchID string) string { return ledger.AuditKey(batchID) }

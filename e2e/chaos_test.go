@@ -19,10 +19,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 var chaosDuration = flag.Duration("chaos.duration", 3*time.Minute, "how long the chaos test kills workers (and restarts Redis once)")
@@ -116,7 +116,7 @@ func TestChaos(t *testing.T) {
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", rs.Port)
 	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rs.Port)})
 	defer rdb.Close()
-	store := batch.NewStore(rdb)
+	store := ledger.NewReader(rdb)
 
 	w := newWorld(t, redisDB(url), nil, nil)
 	// Timeouts hold a request past the clients' fixed 15 s timeout, so they are rare.
@@ -218,7 +218,7 @@ func TestChaos(t *testing.T) {
 		settled := 0
 		for _, v := range chunking.Vendors {
 			st, err := store.Status(context.Background(), ids[v])
-			if err == nil && st.Pending == 0 && st.PartStates[batch.PartQueued]+st.PartStates[batch.PartRunning] == 0 {
+			if err == nil && st.Pending == 0 && st.PartStates[ledger.PartQueued]+st.PartStates[ledger.PartRunning] == 0 {
 				settled++
 			}
 		}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 func list(phones []string) string { return strings.Join(phones, "\n") + "\n" }
@@ -92,7 +92,7 @@ func TestWorkerVendorsWithBinaries(t *testing.T) {
 	w.startWorker("WORKER_VENDORS=flashai")
 	time.Sleep(3 * time.Second)
 	st := w.status(id)
-	if st.Pending != 300 || st.PartStates[batch.PartQueued] != 3 || len(w.fake.Ledger(chunking.NXCloud).Numbers) != 0 {
+	if st.Pending != 300 || st.PartStates[ledger.PartQueued] != 3 || len(w.fake.Ledger(chunking.NXCloud).Numbers) != 0 {
 		t.Fatalf("with only a flashai worker: %+v; want every nxcloud part queued", st)
 	}
 	w.startWorker("WORKER_VENDORS=nxcloud")

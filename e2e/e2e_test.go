@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 var bin string
@@ -118,7 +118,7 @@ func (w *world) enqueue(vendor, list string, extra ...string) map[string]any {
 }
 
 // status runs `enqueue status -json`.
-func (w *world) status(id string) batch.Status {
+func (w *world) status(id string) ledger.Status {
 	w.t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "enqueue"), "status", "-json", id)
 	cmd.Env = w.environ()
@@ -126,7 +126,7 @@ func (w *world) status(id string) batch.Status {
 	if err != nil {
 		w.t.Fatalf("enqueue status: %v", err)
 	}
-	var st batch.Status
+	var st ledger.Status
 	if err := json.Unmarshal(out, &st); err != nil {
 		w.t.Fatalf("status -json: %v: %s", err, out)
 	}
@@ -177,15 +177,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func (w *world) waitSettled(id string, timeout time.Duration) batch.Status {
+func (w *world) waitSettled(id string, timeout time.Duration) ledger.Status {
 	w.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		st := w.status(id)
-		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		final := st.PartStates[ledger.PartDone] + st.PartStates[ledger.PartFailed] + st.PartStates[ledger.PartCancelled]
 		finishing := final == st.Parts && !st.Finished // the finish is a moment behind the parts
-		if st.Pending == 0 && st.PartStates[batch.PartQueued]+st.PartStates[batch.PartRunning]+
-			st.PartStates[batch.PartThrottled]+st.PartStates[batch.PartPaused] == 0 && !finishing {
+		if st.Pending == 0 && st.PartStates[ledger.PartQueued]+st.PartStates[ledger.PartRunning]+
+			st.PartStates[ledger.PartThrottled]+st.PartStates[ledger.PartPaused] == 0 && !finishing {
 			return st
 		}
 		if time.Now().After(deadline) {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // campaignWith writes the example NXCloud campaign with extra fields.
@@ -68,7 +68,7 @@ func TestQuotaTwoWorkers(t *testing.T) {
 	for {
 		st := w.status(id)
 		for _, p := range st.Waiting {
-			if p.State == batch.PartThrottled && strings.Contains(p.WaitReason, "nxcloud quota") {
+			if p.State == ledger.PartThrottled && strings.Contains(p.WaitReason, "nxcloud quota") {
 				sawThrottled = true
 			}
 		}
@@ -171,7 +171,7 @@ func TestDailyCapNextDay(t *testing.T) {
 	id := w.enqueueFile(file, numbers(400, 600000), 100)
 	wk := w.startWorker(fmt.Sprintf("DIALQ_TEST_CLOCK_OFFSET=%s", offset))
 
-	waitFor := func(what string, timeout time.Duration, ok func(batch.Status) bool) batch.Status {
+	waitFor := func(what string, timeout time.Duration, ok func(ledger.Status) bool) ledger.Status {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		for {
@@ -185,11 +185,11 @@ func TestDailyCapNextDay(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	day1 := waitFor("day 1 sent its cap", 15*time.Second, func(st batch.Status) bool {
-		return st.Delivered == 150 && st.PartStates[batch.PartWaiting] >= 2
+	day1 := waitFor("day 1 sent its cap", 15*time.Second, func(st ledger.Status) bool {
+		return st.Delivered == 150 && st.PartStates[ledger.PartWaiting] >= 2
 	})
 	for _, p := range day1.Waiting {
-		if p.State == batch.PartWaiting && (p.ResumeAt == nil || !p.ResumeAt.Equal(midnight.UTC()) || !strings.Contains(p.WaitReason, "daily cap of 150")) {
+		if p.State == ledger.PartWaiting && (p.ResumeAt == nil || !p.ResumeAt.Equal(midnight.UTC()) || !strings.Contains(p.WaitReason, "daily cap of 150")) {
 			t.Errorf("part %d waits until %v (%q); want the next day's start %v", p.Part, p.ResumeAt, p.WaitReason, midnight.UTC())
 		}
 	}
@@ -198,12 +198,12 @@ func TestDailyCapNextDay(t *testing.T) {
 	}
 	// The worker's next day starts in a few seconds of real time.
 	next := midnight.AddDate(0, 0, 1)
-	waitFor("day 2 sent its cap", 60*time.Second, func(st batch.Status) bool {
+	waitFor("day 2 sent its cap", 60*time.Second, func(st ledger.Status) bool {
 		if st.Delivered != 300 {
 			return false
 		}
 		for _, p := range st.Waiting {
-			if p.State == batch.PartWaiting && p.ResumeAt != nil && p.ResumeAt.Equal(next.UTC()) {
+			if p.State == ledger.PartWaiting && p.ResumeAt != nil && p.ResumeAt.Equal(next.UTC()) {
 				return true
 			}
 		}
@@ -213,8 +213,8 @@ func TestDailyCapNextDay(t *testing.T) {
 	if r := w.run("enqueue", "", nil, "pause", id); r.code != 0 {
 		t.Fatalf("pause: %+v", r)
 	}
-	waitFor("paused at once", 15*time.Second, func(st batch.Status) bool {
-		return st.PartStates[batch.PartWaiting] == 0 && st.PartStates[batch.PartPaused] >= 1
+	waitFor("paused at once", 15*time.Second, func(st ledger.Status) bool {
+		return st.PartStates[ledger.PartWaiting] == 0 && st.PartStates[ledger.PartPaused] >= 1
 	})
 	wk.stop(t)
 	// The day after: a worker whose clock is a day on; resume runs the parts now.
@@ -222,7 +222,7 @@ func TestDailyCapNextDay(t *testing.T) {
 	if r := w.run("enqueue", "", nil, "resume", id); r.code != 0 {
 		t.Fatalf("resume: %+v", r)
 	}
-	st := waitFor("day 3 sent the rest", 60*time.Second, func(st batch.Status) bool { return st.Finished })
+	st := waitFor("day 3 sent the rest", 60*time.Second, func(st ledger.Status) bool { return st.Finished })
 	if st.Delivered != 400 {
 		t.Fatalf("finished with %+v", st)
 	}

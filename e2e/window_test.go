@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // A campaign's calling window that opens at the next minute holds the batch's parts
@@ -46,7 +46,7 @@ func TestWindowOpensWithBinaries(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := w.status(id)
-		if st.PartStates[batch.PartWaiting] == 2 {
+		if st.PartStates[ledger.PartWaiting] == 2 {
 			for _, p := range st.Waiting {
 				if p.ResumeAt == nil || !p.ResumeAt.Equal(opens.UTC()) {
 					t.Errorf("part %d waits until %v; want %v", p.Part, p.ResumeAt, opens.UTC())

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // BenchmarkStage measures each stage of enqueue's ingest on one goroutine, per row,
@@ -93,7 +93,7 @@ func BenchmarkStage(b *testing.B) {
 	}
 	b.Run("encode", func(b *testing.B) {
 		for b.Loop() {
-			batch.EncodeRecords(recs)
+			ledger.EncodeRecords(recs)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(len(recs)*b.N), "ns/row")
 	})

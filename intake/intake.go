@@ -16,12 +16,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -143,8 +143,13 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, err
 	}
 	sink := &stagingSink{ctx: ctx, onReject: req.OnReject}
+	var life *lifecycle.Manager
 	if !req.DryRun {
-		sink.staging = batch.NewStore(rdb).NewStaging()
+		client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
+		defer client.Close()
+		defer insp.Close()
+		life = lifecycle.New(rdb, client, insp, nil)
+		sink.staging = life.Stage()
 	}
 	abort := func() {
 		if sink.staging != nil {
@@ -199,7 +204,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	if req.DryRun {
 		return sum, nil
 	}
-	m := &batch.Manifest{
+	m := &ledger.Manifest{
 		ID: id, Vendor: req.Vendor, Region: req.Region, Queue: req.Queue, Campaign: req.Campaign, Profile: req.Profile,
 		Read: counts.Read, Accepted: counts.Accepted, Rejected: counts.Rejected, Duplicates: counts.Duplicates,
 		Parts: splitter.Parts(), Created: time.Now().UTC(), Retention: req.Retention, Source: req.Source,
@@ -208,7 +213,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	commitCtx, commitSpan := tracing.Start(ctx, "enqueue.commit")
 	existing, err := sink.staging.Commit(commitCtx, m)
 	tracing.End(commitSpan, err)
-	var conflict *batch.ConflictError
+	var conflict *ledger.ConflictError
 	if errors.As(err, &conflict) {
 		return sum, &ConfigError{err}
 	}
@@ -224,19 +229,16 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 	}
 	if existing {
 		// The stored manifest is the truth: the same input gave the same parts.
-		if m, err = batch.NewStore(rdb).Manifest(ctx, id); err != nil {
+		if m, err = life.Manifest(ctx, id); err != nil {
 			return sum, err
 		}
 	}
-	sum.Enqueued, sum.AlreadyQueued, err = QueueParts(ctx, aopt, m)
+	sum.Enqueued, sum.AlreadyQueued, err = queueParts(ctx, life, m)
 	if err != nil {
 		return sum, fmt.Errorf("%w (run the same command again to finish)", err)
 	}
 	if m.Parts == 0 {
-		client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
-		defer client.Close()
-		defer insp.Close()
-		if err := lifecycle.New(batch.NewStore(rdb), client, insp, nil).Committed(ctx, m); err != nil {
+		if err := life.Committed(ctx, m); err != nil {
 			return sum, fmt.Errorf("%w (run the same command again to finish)", err)
 		}
 	}
@@ -253,35 +255,17 @@ func Fingerprint(vendor, region string, campaignJSON []byte, p chunking.Profile,
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// QueueParts puts one task per part on the queue. A part whose task exists already
-// (the same batch was enqueued before) is counted, not an error.
-func QueueParts(ctx context.Context, aopt asynq.RedisConnOpt, m *batch.Manifest) (enqueued, already int, err error) {
+// queueParts puts one task per part on the queue, traced. A part whose task exists
+// already (the same batch was enqueued before) is counted, not an error.
+func queueParts(ctx context.Context, life *lifecycle.Manager, m *ledger.Manifest) (enqueued, already int, err error) {
 	ctx, span := tracing.Start(ctx, "enqueue.queue")
 	defer func() { endQueue(span, m, enqueued, already, err) }()
-	headers := tracing.Headers(ctx)
-	client := asynq.NewClient(aopt)
-	defer client.Close()
-	for n := range m.Parts {
-		task, err := tasks.NewPartTaskWithHeaders(headers, m.Vendor, m.ID, n, lifecycle.PartRecords(m, n), asynq.Queue(m.Queue))
-		if err != nil {
-			return enqueued, already, err
-		}
-		_, err = client.EnqueueContext(ctx, task)
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			already++
-		case err != nil:
-			return enqueued, already, fmt.Errorf("enqueue part %d: %w", n, err)
-		default:
-			enqueued++
-		}
-	}
-	return enqueued, already, nil
+	return life.Queue(ctx, m, tracing.Headers(ctx))
 }
 
 type stagingSink struct {
 	ctx      context.Context
-	staging  *batch.Staging
+	staging  *lifecycle.Staging
 	splitter *chunking.Splitter
 	onReject func(ingest.Reject) error
 	// gate, when set, holds rows back to check them in blocks (compliance.go).
@@ -313,7 +297,7 @@ func (s *stagingSink) reject(r ingest.Reject) error {
 	if s.staging == nil {
 		return nil
 	}
-	return s.staging.AddReject(s.ctx, batch.Reject{Line: r.Line, Raw: r.Raw, Reason: r.Reason})
+	return s.staging.AddReject(s.ctx, ledger.Reject{Line: r.Line, Raw: r.Raw, Reason: r.Reason})
 }
 
 func (s *stagingSink) writePart(n int, recs []chunking.Record) error {

@@ -10,9 +10,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/internal/tracing"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Enqueue reads in to the end and, unless DryRun or a Strict failure, commits the
@@ -72,7 +72,7 @@ func endStage(span trace.Span, part, records int, err error) {
 	tracing.End(span, err)
 }
 
-func endQueue(span trace.Span, m *batch.Manifest, enqueued, already int, err error) {
+func endQueue(span trace.Span, m *ledger.Manifest, enqueued, already int, err error) {
 	if span.IsRecording() {
 		span.SetAttributes(tracing.AttrBatch.String(m.ID), attribute.Int("dialq.parts", m.Parts),
 			attribute.Int("dialq.enqueued", enqueued), attribute.Int("dialq.already_queued", already))

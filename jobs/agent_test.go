@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -51,14 +51,14 @@ func TestAgentCampaignDelivered(t *testing.T) {
 	if st.Delivered != 498 || st.Refused != 1 || st.Failed != 1 || !st.Finished {
 		t.Fatalf("status %+v; want 498 delivered, 1 refused, 1 failed", st)
 	}
-	var got []batch.Outcome
+	var got []ledger.Outcome
 	for part := range 2 {
-		_ = h.store.Outcomes(context.Background(), sum.Batch, part, func(o batch.Outcome) error {
+		_ = h.store.Outcomes(context.Background(), sum.Batch, part, func(o ledger.Outcome) error {
 			got = append(got, o)
 			return nil
 		})
 	}
-	if len(got) != 2 || got[0].Phone != phones[10] || got[0].State != batch.OutcomeRefused ||
+	if len(got) != 2 || got[0].Phone != phones[10] || got[0].State != ledger.OutcomeRefused ||
 		got[1].Phone != phones[321] || got[1].Code != "1010" {
 		t.Errorf("outcomes = %+v", got)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
@@ -123,11 +122,11 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 	}
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.WarnLevel)
-	d.Store, d.Log = batch.NewStore(rdb), logrus.NewEntry(quiet)
+	d.Log = logrus.NewEntry(quiet)
 	client, insp := asynq.NewClient(aopt), asynq.NewInspector(aopt)
 	defer client.Close()
 	defer insp.Close()
-	d.Lifecycle = lifecycle.New(d.Store, client, insp, d.Log)
+	d.Lifecycle = lifecycle.New(rdb, client, insp, d.Log)
 	if withQuota != nil {
 		withQuota(rdb, d)
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // A part's failure budget is kept in the ledger: when it runs out the part settles
@@ -22,7 +22,7 @@ func TestFailureBudgetSettlesThePart(t *testing.T) {
 	h.startWorker(d)
 	sum := h.enqueue("yccall", lines(numbers(40, 350000)), 20, 0)
 	st := h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Failed != 40 || !st.Finished || st.PartStates[batch.PartFailed] != 2 {
+	if st.Failed != 40 || !st.Finished || st.PartStates[ledger.PartFailed] != 2 {
 		t.Fatalf("status %+v; want every number failed and the batch finished", st)
 	}
 	// retry gives the parts a fresh budget, and they go through once the vendor is back.

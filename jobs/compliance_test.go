@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // nxcloudWith is the example NXCloud campaign with a compliance block.
@@ -41,7 +42,7 @@ func TestOptOutAfterEnqueueNotSent(t *testing.T) {
 		t.Error("the opted-out number reached the vendor")
 	}
 	var code string
-	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o batch.Outcome) error { code = o.State + " " + o.Code; return nil })
+	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error { code = o.State + " " + o.Code; return nil })
 	if code != "suppressed suppressed:dnc" {
 		t.Errorf("outcome %q; want suppressed with its list", code)
 	}
@@ -83,7 +84,8 @@ func TestWindowHoldsThePartUntilItOpens(t *testing.T) {
 	shanghai, _ := time.LoadLocation("Asia/Shanghai")
 	opens := time.Now().In(shanghai).Truncate(time.Minute).Add(24 * time.Hour) // a minute boundary tomorrow
 	offset := opens.Add(-3 * time.Second).Sub(time.Now())
-	h.store = batch.NewStore(h.db.Client, batch.WithClock(func() time.Time { return time.Now().Add(offset) }))
+	h.ledgerOpts = []ledger.Option{ledger.WithClock(func() time.Time { return time.Now().Add(offset) })}
+	h.store = lifecycle.New(h.db.Client, nil, nil, nil, h.ledgerOpts...)
 	block := fmt.Sprintf(`{"window":{"timezone":"Asia/Shanghai","days":["mon","tue","wed","thu","fri","sat","sun"],"from":%q,"to":%q}}`,
 		opens.Format("15:04"), opens.Add(2*time.Hour).Format("15:04"))
 	phones := numbers(30, 390000)
@@ -92,7 +94,7 @@ func TestWindowHoldsThePartUntilItOpens(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, _ := h.store.Status(context.Background(), sum.Batch)
-		if len(st.Waiting) == 1 && st.Waiting[0].State == batch.PartWaiting {
+		if len(st.Waiting) == 1 && st.Waiting[0].State == ledger.PartWaiting {
 			if at := st.Waiting[0].ResumeAt; at == nil || !at.Equal(opens.UTC()) {
 				t.Errorf("waiting until %v; want %v", at, opens.UTC())
 			}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -19,7 +19,7 @@ type invalidRecords struct{ error }
 
 func (invalidRecords) Class() vendors.Class { return vendors.InvalidPart }
 
-func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p tasks.ControlPayload, name string) error {
+func (d *Deps) flashaiControl(ctx context.Context, _ *ledger.Manifest, p tasks.ControlPayload, name string) error {
 	switch p.Action {
 	case tasks.ActionPause:
 		return d.FlashAI.BatchPlanPause(ctx, name)
@@ -33,12 +33,12 @@ func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p tasks.Co
 
 // flashaiDelete removes numbers from every plan of the batch. Numbers are
 // normalised as enqueue did, so an operator may paste them in any spelling.
-func (d *Deps) flashaiDelete(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, name string) error {
+func (d *Deps) flashaiDelete(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, name string) error {
 	norm, err := ingest.NewNormaliser(chunking.FlashAI, m.Region)
 	if err != nil {
 		return err
 	}
-	numbers, err := d.Store.ControlNumbers(ctx, m.ID, p.Request)
+	numbers, err := d.Lifecycle.ControlNumbers(ctx, m.ID, p.Request)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (d *Deps) flashaiDelete(ctx context.Context, m *batch.Manifest, p tasks.Con
 
 var taskStatus = map[string]yccall.TaskStatus{tasks.ActionRestart: yccall.TaskStart, tasks.ActionPause: yccall.TaskPause, tasks.ActionStop: yccall.TaskEnd}
 
-func (d *Deps) yccallTaskSet(ctx context.Context, _ *batch.Manifest, p tasks.ControlPayload, taskID string) error {
+func (d *Deps) yccallTaskSet(ctx context.Context, _ *ledger.Manifest, p tasks.ControlPayload, taskID string) error {
 	st, ok := taskStatus[p.Action]
 	if !ok {
 		return fmt.Errorf("unknown action %q", p.Action)

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
@@ -55,7 +55,7 @@ func (c Controls) withDefaults() Controls {
 // parallel, and writes its progress and at last each answer as the task's result.
 type controlHandler struct {
 	deps *Deps
-	run  func(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, target string) error
+	run  func(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, target string) error
 }
 
 // controlRun is one control task's progress, written as the task's result.
@@ -105,7 +105,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("control payload: %v: %w", err, asynq.SkipRetry)
 	}
-	m, err := h.deps.Store.Manifest(ctx, p.Batch)
+	m, err := h.deps.Lifecycle.Manifest(ctx, p.Batch)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
@@ -118,7 +118,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	settling := p.Action == tasks.ActionStop || p.Action == tasks.ActionPause
 	deadline := time.Now().Add(cfg.Settle)
 	for {
-		view, err := h.deps.Store.ControlView(ctx, m)
+		view, err := h.deps.Lifecycle.ControlView(ctx, m)
 		if err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // runAll controls targets, cfg.Parallel at a time.
-func (h *controlHandler) runAll(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, cfg Controls, targets []string, run *controlRun) error {
+func (h *controlHandler) runAll(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, cfg Controls, targets []string, run *controlRun) error {
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
 	// A beat while calls wait for a slow vendor or its rate: the command waits as
@@ -209,7 +209,7 @@ func (h *controlHandler) runAll(ctx context.Context, m *batch.Manifest, p tasks.
 
 // one controls one vendor task within the vendor's fleet rate, retrying what may
 // pass (a repeat of a control is harmless).
-func (h *controlHandler) one(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, cfg Controls, target string) error {
+func (h *controlHandler) one(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, cfg Controls, target string) error {
 	var err error
 	for attempt := 1; attempt <= cfg.Attempts; attempt++ {
 		if err = h.rate(ctx, m.Vendor); err != nil {

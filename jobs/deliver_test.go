@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 func TestDeliverEveryVendor(t *testing.T) {
@@ -49,14 +49,14 @@ func TestRefusedNumbersAreRecorded(t *testing.T) {
 			if st.Delivered != 298 || st.Refused != 2 || !st.Finished {
 				t.Fatalf("status %+v; want 298 delivered, 2 refused", st)
 			}
-			var got []batch.Outcome
-			if err := h.store.Outcomes(context.Background(), sum.Batch, 0, func(o batch.Outcome) error {
+			var got []ledger.Outcome
+			if err := h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error {
 				got = append(got, o)
 				return nil
 			}); err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 2 || got[0].Phone != phones[5] || got[0].Line != 6 || got[0].State != batch.OutcomeRefused || got[0].Reason == "" {
+			if len(got) != 2 || got[0].Phone != phones[5] || got[0].Line != 6 || got[0].State != ledger.OutcomeRefused || got[0].Reason == "" {
 				t.Errorf("outcomes = %+v", got)
 			}
 			h.ledgerOnce(vendor, append(append([]string{}, phones[:5]...), append(phones[6:250], phones[251:]...)...))
@@ -77,8 +77,8 @@ func TestBisectionIsolatesABadRecord(t *testing.T) {
 			if st.Delivered != 999 || st.Failed != 1 || !st.Finished {
 				t.Fatalf("status %+v; want 999 delivered, 1 failed", st)
 			}
-			var failed []batch.Outcome
-			_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o batch.Outcome) error {
+			var failed []ledger.Outcome
+			_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error {
 				failed = append(failed, o)
 				return nil
 			})

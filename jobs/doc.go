@@ -1,7 +1,7 @@
 // Package jobs is the worker's side of the task contract (package tasks): one
 // asynq handler per task type, registered by Register on a ServeMux, with the
-// dependencies each needs in Deps (vendor clients from ClientsFromEnv, the ledger,
-// the lifecycle, the rate limiter, the compliance gate, the webhook).
+// dependencies each needs in Deps (vendor clients from ClientsFromEnv, the
+// lifecycle, which is the ledger, the rate limiter, the compliance gate, the webhook).
 //
 // The part engine (engine.go) delivers one part: it reconciles calls a dead worker
 // left in flight, then for each vendor-sized call waits for the fleet rate limit,
@@ -15,7 +15,8 @@
 // the asynq server with dialq's retry policy (Retry-After honoured, throttling not
 // a failure, exhausted parts settled).
 //
-// Part states move through package lifecycle (its PartTransitions table), except
-// the start of a call, which the ledger makes in one step with the check of the
-// operator's controls (batch.Store.MarkInflight).
+// Every write to the ledger is a named move of package lifecycle (Deps.Lifecycle;
+// the raw store is internal to it, so there is no other way): the start of a call
+// (MarkInflight) is one step with the check of the operator's controls, and part
+// states follow its PartTransitions table.
 package jobs

@@ -12,9 +12,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
 )
@@ -100,7 +100,7 @@ type caller interface {
 
 // partRun is one attempt at one part.
 type partRun struct {
-	m        *batch.Manifest
+	m        *ledger.Manifest
 	campaign campaign.Campaign
 	part     int
 	recs     []chunking.Record
@@ -143,24 +143,24 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	d := e.deps
 	log := d.Log.WithContext(ctx).WithFields(logrus.Fields{"vendor": e.caller.vendor(), "batch": pl.Batch, "part": pl.Part})
-	m, err := d.Store.Manifest(ctx, pl.Batch)
+	m, err := d.Lifecycle.Manifest(ctx, pl.Batch)
 	switch {
-	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy):
+	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrLegacy):
 		// Its keys are gone (expired, evicted, or a Redis that kept nothing): the
 		// numbers cannot be sent, and the operator must hear of it.
 		log.WithError(err).Error("batch lost: its records are gone from Redis; nothing sent for this part")
 		d.Metrics.Problem(e.caller.vendor(), "lost_batch")
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
-	case errors.Is(err, batch.ErrCorrupt) && m != nil:
+	case errors.Is(err, ledger.ErrCorrupt) && m != nil:
 		return e.corrupt(ctx, m, pl.Part, log, err)
 	case err != nil:
 		return err
 	}
-	ps, err := d.Store.Progress(ctx, m.ID, pl.Part)
+	ps, err := d.Lifecycle.Progress(ctx, m.ID, pl.Part)
 	if err != nil {
 		return err
 	}
-	if ps.State.Final() || ps.State == batch.PartUncertain {
+	if ps.State.Final() || ps.State == ledger.PartUncertain {
 		// Redelivered after its outcome was recorded: nothing to do but make sure
 		// a finish it caused was announced.
 		log.WithField("state", ps.State).Info("part already settled")
@@ -169,17 +169,17 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		return d.Lifecycle.EnsureAnnounced(context.WithoutCancel(ctx), m.ID)
 	}
-	if ctl, err := d.Store.Control(ctx, m.ID); err != nil {
+	if ctl, err := d.Lifecycle.Control(ctx, m.ID); err != nil {
 		return err
-	} else if ctl == batch.ControlPaused {
-		return e.defer_(ctx, t, m, pl.Part, log, &deferred{state: batch.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
+	} else if ctl == ledger.ControlPaused {
+		return e.defer_(ctx, t, m, pl.Part, log, &deferred{state: ledger.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil {
 		return e.corrupt(ctx, m, pl.Part, log, fmt.Errorf("batch campaign no longer decodes: %w", err))
 	}
-	recs, err := d.Store.LoadPart(ctx, m, pl.Part)
-	if errors.Is(err, batch.ErrCorrupt) {
+	recs, err := d.Lifecycle.LoadPart(ctx, m, pl.Part)
+	if errors.Is(err, ledger.ErrCorrupt) {
 		return e.corrupt(ctx, m, pl.Part, log, err)
 	}
 	if err != nil {
@@ -201,7 +201,7 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := e.reconcile(ctx, p, ps); err != nil {
 		return err
 	}
-	ps, err = d.Store.Progress(ctx, m.ID, pl.Part)
+	ps, err = d.Lifecycle.Progress(ctx, m.ID, pl.Part)
 	if err != nil {
 		return err
 	}
@@ -241,9 +241,9 @@ func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // corrupt fails every number of a part whose records or campaign fail their check:
 // nothing of it is sent, the batch's other parts go on.
-func (e *engine) corrupt(ctx context.Context, m *batch.Manifest, part int, log *logrus.Entry, cause error) error {
+func (e *engine) corrupt(ctx context.Context, m *ledger.Manifest, part int, log *logrus.Entry, cause error) error {
 	ctx = context.WithoutCancel(ctx)
-	if ps, err := e.deps.Store.Progress(ctx, m.ID, part); err != nil {
+	if ps, err := e.deps.Lifecycle.Progress(ctx, m.ID, part); err != nil {
 		return err
 	} else if ps.State.Final() {
 		return nil
@@ -254,13 +254,13 @@ func (e *engine) corrupt(ctx context.Context, m *batch.Manifest, part int, log *
 	if err != nil {
 		return err
 	}
-	e.deps.Metrics.AddNumbers(e.caller.vendor(), batch.OutcomeFailed, n)
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), ledger.OutcomeFailed, n)
 	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)
 }
 
 // reconcile settles calls a dead worker left in flight: sent again where the vendor
 // recognises repeats, parked as uncertain where it cannot tell.
-func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartProgress) error {
+func (e *engine) reconcile(ctx context.Context, p *partRun, ps *ledger.PartProgress) error {
 	for _, r := range ps.Inflight {
 		if _, done := ps.Done[r]; done {
 			continue
@@ -276,7 +276,7 @@ func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartProgre
 			continue
 		}
 		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("call left in flight and the vendor cannot tell if it arrived: parked as uncertain")
-		if err := e.recordAll(ctx, p, r, batch.OutcomeUncertain, "inflight",
+		if err := e.recordAll(ctx, p, r, ledger.OutcomeUncertain, "inflight",
 			"the worker stopped during this call; the vendor cannot say whether it arrived"); err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func (e *engine) reconcile(ctx context.Context, p *partRun, ps *batch.PartProgre
 func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range) error {
 	if p.permanent != nil {
 		// Credentials or the campaign are refused: no call of this part can pass.
-		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(p.permanent), errReason(p.permanent))
+		return e.recordAll(ctx, p, r, ledger.OutcomeFailed, errCode(p.permanent), errReason(p.permanent))
 	}
 	res, cur, err := e.sendWithRetry(ctx, p, r)
 	if err == nil {
@@ -305,12 +305,12 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 	var nw *neverWhole
 	if errors.As(err, &nw) {
 		p.log.WithField("range", fmt.Sprintf("%d-%d", r.Lo, r.Hi)).Warn("a call to resend is larger than a quota allows: parked as uncertain")
-		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "quota", nw.Error())
+		return e.recordAll(ctx, p, r, ledger.OutcomeUncertain, "quota", nw.Error())
 	}
 	switch vendors.ClassOf(err) {
 	case vendors.InvalidPart:
 		if r.Len() == 1 {
-			return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
+			return e.recordAll(ctx, p, r, ledger.OutcomeFailed, errCode(err), errReason(err))
 		}
 		// One bad record must not fail the rest: split and try each half. Each
 		// half's call checks the batch's controls again before it starts.
@@ -324,7 +324,7 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		// AuthRefused reaches here only once its fresh-signature attempts ran out.
 		p.permanent = err
 		p.log.WithError(err).Error("vendor refused the call for good")
-		return e.recordAll(ctx, p, r, batch.OutcomeFailed, errCode(err), errReason(err))
+		return e.recordAll(ctx, p, r, ledger.OutcomeFailed, errCode(err), errReason(err))
 	case vendors.Ambiguous:
 		if e.caller.resendSafe(p, cur) {
 			// Out of in-handler retries: the part goes back to the queue with the
@@ -332,7 +332,7 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 			return err
 		}
 		p.log.WithError(err).Warn("no answer to a call the vendor may have processed: parked as uncertain")
-		if err := e.recordAll(ctx, p, cur, batch.OutcomeUncertain, "no-answer", errReason(err)); err != nil || cur == r {
+		if err := e.recordAll(ctx, p, cur, ledger.OutcomeUncertain, "no-answer", errReason(err)); err != nil || cur == r {
 			return err
 		}
 		// Only the prefix a quota left went out: the rest is a call of its own.
@@ -341,10 +341,10 @@ func (e *engine) deliverRange(ctx context.Context, p *partRun, r chunking.Range)
 		// The same refusal again and again (a vendor that answers a create it holds
 		// already with a code we do not know as "duplicate") must not loop for
 		// weeks: past RepeatCap the call's numbers wait for an operator.
-		n, nerr := e.deps.Store.NoteRepeat(context.WithoutCancel(ctx), p.m.ID, p.part, r, errCode(err)+" "+errReason(err))
+		n, nerr := e.deps.Lifecycle.NoteRepeat(context.WithoutCancel(ctx), p.m.ID, p.part, r, errCode(err)+" "+errReason(err))
 		if nerr == nil && n >= e.deps.Retry.RepeatCap {
 			p.log.WithError(err).WithField("attempts", n).Warn("call refused the same way again and again: parked as uncertain")
-			return e.recordAll(ctx, p, r, batch.OutcomeUncertain, errCode(err),
+			return e.recordAll(ctx, p, r, ledger.OutcomeUncertain, errCode(err),
 				fmt.Sprintf("refused the same way %d times, may have arrived: %s", n, errReason(err)))
 		}
 	}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/webhook"
@@ -111,7 +111,7 @@ func TestUncertainUntilResolved(t *testing.T) {
 			}
 			h.startWorker(h.deps())
 			st := h.waitSettled(sum.Batch, 30*time.Second)
-			if st.Delivered != 250 || st.Uncertain != 250 || st.Finished || st.PartStates[batch.PartUncertain] != 1 {
+			if st.Delivered != 250 || st.Uncertain != 250 || st.Finished || st.PartStates[ledger.PartUncertain] != 1 {
 				t.Fatalf("status %+v; want part 1 uncertain", st)
 			}
 			if n := len(h.fake.Ledger("nxcloud").Numbers); n != 250 {
@@ -181,7 +181,7 @@ func TestCancelStopsFurtherCalls(t *testing.T) {
 	}
 	h.startWorker(h.deps())
 	st := h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Delivered != 0 || st.Failed != 2000 || !st.Finished || st.PartStates[batch.PartCancelled] != 20 {
+	if st.Delivered != 0 || st.Failed != 2000 || !st.Finished || st.PartStates[ledger.PartCancelled] != 20 {
 		t.Fatalf("status %+v; want every number failed as cancelled", st)
 	}
 	if n := len(h.fake.Ledger("nxcloud").Numbers); n != 0 {
@@ -220,9 +220,9 @@ func TestFleetRateLimit(t *testing.T) {
 
 func TestFinishedBatchEventAndWebhook(t *testing.T) {
 	h := setup(t)
-	got := make(chan batch.Event, 1)
+	got := make(chan ledger.Event, 1)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev batch.Event
+		var ev ledger.Event
 		b, _ := io.ReadAll(r.Body)
 		if !webhook.Verify("hook-secret", b, r.Header.Get("X-Dialq-Signature")) {
 			t.Errorf("webhook signature %q does not verify", r.Header.Get("X-Dialq-Signature"))

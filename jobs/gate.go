@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -65,7 +65,7 @@ func (e *engine) gate(ctx context.Context, p *partRun, r chunking.Range, recs []
 		}
 		phones[i] = n
 	}
-	now := e.deps.Store.Now()
+	now := e.deps.Lifecycle.Now()
 	dec, err := e.deps.Gate.BeforeCall(ctx, p.m.ID, p.gate.cfg, phones, now)
 	if errors.Is(err, window.ErrNeverOpens) {
 		return gateCall{}, dec, errWindowNeverOpens{err}
@@ -74,7 +74,7 @@ func (e *engine) gate(ctx context.Context, p *partRun, r chunking.Range, recs []
 		return gateCall{}, dec, err
 	}
 	if !dec.WindowOpensAt.IsZero() {
-		return gateCall{}, dec, &deferred{state: batch.PartWaiting, after: dec.WindowOpensAt.Sub(now), at: dec.WindowOpensAt,
+		return gateCall{}, dec, &deferred{state: ledger.PartWaiting, after: dec.WindowOpensAt.Sub(now), at: dec.WindowOpensAt,
 			why: "outside the campaign's calling window; it opens " + dec.WindowOpensAt.UTC().Format(time.RFC3339)}
 	}
 	call := gateCall{recs: recs}

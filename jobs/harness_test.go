@@ -17,7 +17,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
@@ -25,19 +24,23 @@ import (
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors"
 )
 
 // harness is one test's world: a Redis, the fake vendor over loopback HTTP, and
 // vendor clients configured from the same environment as the fake.
 type harness struct {
-	t     *testing.T
-	db    *testredis.DB
-	aopt  asynq.RedisClientOpt
-	fake  *fakevendor.Server
-	env   map[string]string
-	store *batch.Store
-	log   *logrus.Logger
+	t    *testing.T
+	db   *testredis.DB
+	aopt asynq.RedisClientOpt
+	fake *fakevendor.Server
+	env  map[string]string
+	// store reads the ledger and makes the moves a test sets up by hand.
+	store *lifecycle.Manager
+	// ledgerOpts are the ledger options of every Manager the harness builds.
+	ledgerOpts []ledger.Option
+	log        *logrus.Logger
 	// setHandler replaces what the vendor's address serves (a wrapper around fake).
 	setHandler func(http.Handler)
 }
@@ -75,7 +78,7 @@ func setup(t *testing.T) *harness {
 		handler = h
 		mu.Unlock()
 	}
-	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: batch.NewStore(db.Client),
+	return &harness{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: lifecycle.New(db.Client, nil, nil, nil),
 		log: log, setHandler: setHandler}
 }
 
@@ -99,7 +102,6 @@ func (h *harness) deps() *jobs.Deps {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	d.Store = h.store
 	d.Retry = fastRetry
 	d.Log = logrus.NewEntry(h.log)
 	d.Lifecycle = h.lifecycle()
@@ -155,7 +157,7 @@ func (h *harness) enqueue(vendor, list string, partSize, callSize int) *intake.S
 }
 
 // waitSettled waits until the batch has no pending numbers and no part runs.
-func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
+func (h *harness) waitSettled(id string, timeout time.Duration) *ledger.Status {
 	h.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -164,12 +166,12 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 			h.t.Fatal(err)
 		}
 		checkSum(h.t, st)
-		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+		final := st.PartStates[ledger.PartDone] + st.PartStates[ledger.PartFailed] + st.PartStates[ledger.PartCancelled]
 		// Status reads the manifest before the parts: a snapshot may show every
 		// part final a moment before the batch's finish.
 		finishing := final == st.Parts && !st.Finished
-		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
-			st.PartStates[batch.PartThrottled] == 0 && st.PartStates[batch.PartPaused] == 0 && !finishing {
+		if st.Pending == 0 && st.PartStates[ledger.PartQueued] == 0 && st.PartStates[ledger.PartRunning] == 0 &&
+			st.PartStates[ledger.PartThrottled] == 0 && st.PartStates[ledger.PartPaused] == 0 && !finishing {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -180,7 +182,7 @@ func (h *harness) waitSettled(id string, timeout time.Duration) *batch.Status {
 }
 
 // checkSum asserts the batch's account adds up.
-func checkSum(t *testing.T, st *batch.Status) {
+func checkSum(t *testing.T, st *ledger.Status) {
 	t.Helper()
 	if got := st.Rejected + st.Suppressed + st.Delivered + st.Refused + st.Failed + st.Uncertain + st.Pending; got != st.Read || st.Pending < 0 {
 		t.Fatalf("account does not add up: read %d != rejected %d + suppressed %d + delivered %d + refused %d + failed %d + uncertain %d + pending %d",
@@ -253,5 +255,5 @@ func (h *harness) lifecycle() *lifecycle.Manager {
 	h.t.Helper()
 	c, insp := asynq.NewClient(h.aopt), asynq.NewInspector(h.aopt)
 	h.t.Cleanup(func() { c.Close(); insp.Close() })
-	return lifecycle.New(h.store, c, insp, logrus.NewEntry(h.log))
+	return lifecycle.New(h.db.Client, c, insp, logrus.NewEntry(h.log), h.ledgerOpts...)
 }

@@ -11,12 +11,12 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
@@ -86,11 +86,11 @@ func TestDuplicateBatchNameIsVerified(t *testing.T) {
 	}
 	h.startWorker(d)
 	st := h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Delivered != 0 || st.Failed != 200 || st.PartStates[batch.PartFailed] != 1 {
+	if st.Delivered != 0 || st.Failed != 200 || st.PartStates[ledger.PartFailed] != 1 {
 		t.Fatalf("status %+v; want the part failed", st)
 	}
 	var reasons []string
-	_ = h.store.Outcomes(ctx, sum.Batch, 0, func(o batch.Outcome) error {
+	_ = h.store.Outcomes(ctx, sum.Batch, 0, func(o ledger.Outcome) error {
 		reasons = append(reasons, o.Code+" "+o.Reason)
 		return nil
 	})
@@ -156,10 +156,10 @@ func TestCancelUnderLoad(t *testing.T) {
 	if after-atCancel > concurrency*50 {
 		t.Errorf("%d numbers reached the vendor after cancel returned; at most %d were in flight", after-atCancel, concurrency*50)
 	}
-	if !st.Finished || st.Failed == 0 || st.Delivered != int64(after) || st.State != batch.StateFinished || !st.Cancelled {
+	if !st.Finished || st.Failed == 0 || st.Delivered != int64(after) || st.State != ledger.StateFinished || !st.Cancelled {
 		t.Errorf("status %+v; want finished, cancelled, delivered = the vendor's %d", st, after)
 	}
-	if err := h.lifecycle().Cancel(ctx, sum.Batch); !errors.Is(err, batch.ErrFinished) {
+	if err := h.lifecycle().Cancel(ctx, sum.Batch); !errors.Is(err, ledger.ErrFinished) {
 		t.Errorf("cancel of a finished batch = %v; want ErrFinished", err)
 	}
 	for n, c := range h.fake.Ledger("nxcloud").Numbers {
@@ -183,8 +183,8 @@ func TestPauseHoldsAndResumeReleases(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, _ := h.store.Status(ctx, sum.Batch)
-		if st.PartStates[batch.PartPaused] == 4 {
-			if st.State != batch.StatePaused || len(st.Waiting) != 4 {
+		if st.PartStates[ledger.PartPaused] == 4 {
+			if st.State != ledger.StatePaused || len(st.Waiting) != 4 {
 				t.Errorf("paused batch status %+v", st)
 			}
 			break
@@ -236,7 +236,7 @@ func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
 	if ns.Finished {
 		t.Errorf("nxcloud batch finished at 1 call/s within seconds: %+v", ns)
 	}
-	if ns.PartStates[batch.PartThrottled] == 0 {
+	if ns.PartStates[ledger.PartThrottled] == 0 {
 		t.Errorf("no nxcloud part shown as throttled: %+v", ns.PartStates)
 	}
 }
@@ -254,7 +254,7 @@ func TestWorkerServesOnlyItsVendors(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := h.deps()
-	only.Store, only.Retry, only.Log, only.Lifecycle = full.Store, full.Retry, full.Log, full.Lifecycle
+	only.Retry, only.Log, only.Lifecycle = full.Retry, full.Log, full.Lifecycle
 	if got := only.Served(); len(got) != 1 || got[0] != "flashai" {
 		t.Fatalf("served %v", got)
 	}
@@ -268,7 +268,7 @@ func TestWorkerServesOnlyItsVendors(t *testing.T) {
 		t.Fatalf("nxcloud queue %+v, %v; want 2 parts pending", q, err)
 	}
 	st, _ := h.store.Status(context.Background(), sum.Batch)
-	if st.Pending != 100 || st.PartStates[batch.PartQueued] != 2 {
+	if st.Pending != 100 || st.PartStates[ledger.PartQueued] != 2 {
 		t.Fatalf("status %+v; want every part queued", st)
 	}
 	h.startWorker(full)
@@ -336,7 +336,7 @@ func TestLongRetryAfterShownThrottled(t *testing.T) {
 		st, _ := h.store.Status(context.Background(), sum.Batch)
 		if len(st.Waiting) == 1 {
 			w := st.Waiting[0]
-			if w.State != batch.PartThrottled || w.ResumeAt == nil || time.Until(*w.ResumeAt) < 59*time.Minute {
+			if w.State != ledger.PartThrottled || w.ResumeAt == nil || time.Until(*w.ResumeAt) < 59*time.Minute {
 				t.Errorf("waiting part %+v; want throttled for about an hour", w)
 			}
 			return
@@ -384,7 +384,7 @@ func TestCorruptRecordsNeverSent(t *testing.T) {
 				t.Fatalf("status %+v; want part 1 failed, the others delivered", st)
 			}
 			var codes []string
-			_ = h.store.Outcomes(context.Background(), sum.Batch, 1, func(o batch.Outcome) error {
+			_ = h.store.Outcomes(context.Background(), sum.Batch, 1, func(o ledger.Outcome) error {
 				codes = append(codes, o.Code)
 				return nil
 			})

@@ -7,11 +7,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 )
 
@@ -40,18 +40,18 @@ const maxCuts = 4
 type hold struct {
 	r     chunking.Range
 	take  *quota.Take
-	daily *batch.Daily
+	daily *ledger.Daily
 	sent  int
 }
 
 // dailyCap is the part's daily cap at now, nil without one.
-func (e *engine) dailyCap(p *partRun, now time.Time) (*batch.Daily, *time.Location) {
+func (e *engine) dailyCap(p *partRun, now time.Time) (*ledger.Daily, *time.Location) {
 	return DailyCap(p.campaign, e.deps.Quota, now)
 }
 
 // DailyCap is campaign c's daily cap at now and its zone (the campaign's, else the
 // quotas', else quota.DefaultTZ); nil without a cap. Redials take it as first sends do.
-func DailyCap(c campaign.Campaign, q *quota.Limiter, now time.Time) (*batch.Daily, *time.Location) {
+func DailyCap(c campaign.Campaign, q *quota.Limiter, now time.Time) (*ledger.Daily, *time.Location) {
 	n := campaign.DailyCapOf(c)
 	if n == 0 {
 		return nil, nil
@@ -63,12 +63,12 @@ func DailyCap(c campaign.Campaign, q *quota.Limiter, now time.Time) (*batch.Dail
 	if loc == nil {
 		loc, _ = window.Location(quota.DefaultTZ)
 	}
-	return &batch.Daily{Cap: n, Day: quota.Day(now, loc), Ends: quota.NextMidnight(now, loc)}, loc
+	return &ledger.Daily{Cap: n, Day: quota.Day(now, loc), Ends: quota.NextMidnight(now, loc)}, loc
 }
 
 // dailyFull is a deferral until the next day when the batch's day is used up.
-func dailyFull(d *batch.Daily, loc *time.Location, now time.Time) *deferred {
-	return &deferred{state: batch.PartWaiting, after: d.Ends.Sub(now), at: d.Ends,
+func dailyFull(d *ledger.Daily, loc *time.Location, now time.Time) *deferred {
+	return &deferred{state: ledger.PartWaiting, after: d.Ends.Sub(now), at: d.Ends,
 		why: fmt.Sprintf("daily cap of %d numbers reached for %s (%s); the next day starts %s",
 			d.Cap, d.Day, loc, d.Ends.Format(time.RFC3339))}
 }
@@ -76,12 +76,12 @@ func dailyFull(d *batch.Daily, loc *time.Location, now time.Time) *deferred {
 // dailyLeft reads the batch's day before the gate: a day used up waits for the next
 // without asking the gate (no cap taken, nothing audited). -1 without a cap.
 func (e *engine) dailyLeft(ctx context.Context, p *partRun) (int, error) {
-	now := e.deps.Store.Now()
+	now := e.deps.Lifecycle.Now()
 	d, loc := e.dailyCap(p, now)
 	if d == nil {
 		return -1, nil
 	}
-	used, err := e.deps.Store.DailyUsed(ctx, p.m.ID, d.Day)
+	used, err := e.deps.Lifecycle.DailyUsed(ctx, p.m.ID, d.Day)
 	if err != nil {
 		return 0, err
 	}
@@ -99,10 +99,10 @@ func (e *engine) dailyLeft(ctx context.Context, p *partRun) (int, error) {
 func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, call *gateCall, dec *compliance.Decision, fixed bool) (*hold, error) {
 	d := e.deps
 	vendor := e.caller.vendor()
-	now := d.Store.Now()
+	now := d.Lifecycle.Now()
 	daily, loc := e.dailyCap(p, now)
 	if daily == nil && !d.Quota.Has(vendor) {
-		return &hold{r: r}, d.Store.MarkInflight(ctx, p.m.ID, p.part, r)
+		return &hold{r: r}, d.Lifecycle.MarkInflight(ctx, p.m.ID, p.part, r)
 	}
 	h := &hold{r: r, daily: daily}
 	want := len(call.recs)
@@ -111,7 +111,7 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 		take, err := d.Quota.Take(ctx, vendor, min(want, h.sent), d.Retry.MaxInlineWait)
 		var w *quota.Wait
 		if errors.As(err, &w) {
-			return nil, &deferred{state: batch.PartThrottled, after: w.Until.Sub(now), at: w.Until, why: w.Error()}
+			return nil, &deferred{state: ledger.PartThrottled, after: w.Until.Sub(now), at: w.Until, why: w.Error()}
 		}
 		if err != nil {
 			return nil, err
@@ -126,7 +126,7 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 			}
 			if fixed {
 				_ = d.Quota.GiveBack(context.WithoutCancel(ctx), take)
-				return nil, &deferred{state: batch.PartThrottled, after: time.Second,
+				return nil, &deferred{state: ledger.PartThrottled, after: time.Second,
 					why: fmt.Sprintf("%s quota: %d numbers left, and this call is resent whole (%d)", vendor, take.N, h.sent)}
 			}
 			h.r = e.cut(ctx, p, h.r, call, dec, take.N)
@@ -134,15 +134,15 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 		}
 		h.take = take
 		if daily == nil {
-			err = d.Store.MarkInflight(ctx, p.m.ID, p.part, h.r)
+			err = d.Lifecycle.MarkInflight(ctx, p.m.ID, p.part, h.r)
 		} else {
-			err = d.Store.MarkInflightDaily(ctx, p.m.ID, p.part, h.r, h.sent, *daily)
+			err = d.Lifecycle.MarkInflightDaily(ctx, p.m.ID, p.part, h.r, h.sent, *daily)
 		}
 		if err == nil {
 			return h, nil
 		}
 		_ = d.Quota.GiveBack(context.WithoutCancel(ctx), take)
-		var short *batch.DailyShort
+		var short *ledger.DailyShort
 		if !errors.As(err, &short) {
 			return nil, err
 		}
@@ -153,12 +153,12 @@ func (e *engine) holdAndMark(ctx context.Context, p *partRun, r chunking.Range, 
 			return nil, &neverWhole{why: fmt.Sprintf("the campaign's daily cap is %d numbers", daily.Cap)}
 		}
 		if fixed {
-			return nil, &deferred{state: batch.PartWaiting, after: daily.Ends.Sub(now), at: daily.Ends,
+			return nil, &deferred{state: ledger.PartWaiting, after: daily.Ends.Sub(now), at: daily.Ends,
 				why: fmt.Sprintf("daily cap: %d numbers left today, and this call is resent whole (%d)", short.Left, h.sent)}
 		}
 		want = short.Left
 	}
-	return nil, &deferred{state: batch.PartThrottled, after: time.Second, why: "quotas taken by other calls while this one was cut to fit"}
+	return nil, &deferred{state: ledger.PartThrottled, after: time.Second, why: "quotas taken by other calls while this one was cut to fit"}
 }
 
 // neverWhole is a resend larger than a quota allows: it can neither go out whole
@@ -193,7 +193,7 @@ func (e *engine) cut(ctx context.Context, p *partRun, r chunking.Range, call *ga
 	}
 	dec.Caps = keep
 	if len(back) > 0 {
-		_ = e.deps.Gate.Release(context.WithoutCancel(ctx), p.m.ID, back, e.deps.Store.Now())
+		_ = e.deps.Gate.Release(context.WithoutCancel(ctx), p.m.ID, back, e.deps.Lifecycle.Now())
 	}
 	return chunking.Range{Lo: r.Lo, Hi: r.Lo + end}
 }
@@ -206,7 +206,7 @@ func (h *hold) giveBack(ctx context.Context, e *engine, p *partRun) {
 	ctx = context.WithoutCancel(ctx)
 	_ = e.deps.Quota.GiveBack(ctx, h.take)
 	if h.daily != nil {
-		_ = e.deps.Store.GiveBackDaily(ctx, p.m.ID, h.daily.Day, h.sent)
+		_ = e.deps.Lifecycle.GiveBackDaily(ctx, p.m.ID, h.daily.Day, h.sent)
 	}
 }
 
@@ -222,7 +222,7 @@ func (h *hold) finish(ctx context.Context, e *engine) {
 
 // calls are the part's calls still to make: the resends first, whole, then the
 // rest in calls of the profile's size.
-func (p *partRun) calls(ps *batch.PartProgress) []chunking.Range {
+func (p *partRun) calls(ps *ledger.PartProgress) []chunking.Range {
 	var out []chunking.Range
 	taken := ps.DoneRanges()
 	for r := range p.resend {

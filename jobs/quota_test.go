@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/quota"
 )
 
@@ -110,7 +111,9 @@ func TestNoQuotaNoExtraRoundTrip(t *testing.T) {
 			t.Cleanup(func() { rdb.Close() })
 			rdb.AddHook(counter)
 			d := h.deps()
-			d.Store = batch.NewStore(rdb)
+			c, insp := asynq.NewClient(h.aopt), asynq.NewInspector(h.aopt)
+			t.Cleanup(func() { c.Close(); insp.Close() })
+			d.Lifecycle = lifecycle.New(rdb, c, insp, d.Log)
 			if env != nil {
 				cfg, err := quota.FromEnv(func(k string) string { return env[k] }, nil)
 				if err != nil {

@@ -10,9 +10,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -28,7 +28,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("reconcile payload: %v: %w", err, asynq.SkipRetry)
 	}
-	m, err := d.Store.Manifest(ctx, p.Batch)
+	m, err := d.Lifecycle.Manifest(ctx, p.Batch)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
@@ -36,7 +36,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 	if err != nil || m.Vendor != chunking.FlashAI {
 		return fmt.Errorf("batch %s cannot be reconciled with FlashAI: %w", m.ID, asynq.SkipRetry)
 	}
-	parts, err := d.Store.Parts(ctx, m.ID, m.Parts)
+	parts, err := d.Lifecycle.Parts(ctx, m.ID, m.Parts)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 		every: d.Controls.withDefaults().Progress}
 	var todo []int
 	for _, ps := range parts {
-		if ps.State == batch.PartUncertain {
+		if ps.State == ledger.PartUncertain {
 			todo = append(todo, ps.Part)
 		}
 	}
@@ -70,12 +70,12 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 }
 
 // reconcilePart settles one uncertain part if FlashAI proves its fate.
-func (d *Deps) reconcilePart(ctx context.Context, h *controlHandler, caller flashaiCaller, m *batch.Manifest, c campaign.Campaign, part int) (string, error) {
-	ps, err := d.Store.Progress(ctx, m.ID, part)
+func (d *Deps) reconcilePart(ctx context.Context, h *controlHandler, caller flashaiCaller, m *ledger.Manifest, c campaign.Campaign, part int) (string, error) {
+	ps, err := d.Lifecycle.Progress(ctx, m.ID, part)
 	if err != nil {
 		return "", err
 	}
-	recs, err := d.Store.LoadPart(ctx, m, part)
+	recs, err := d.Lifecycle.LoadPart(ctx, m, part)
 	if err != nil {
 		return "", err
 	}

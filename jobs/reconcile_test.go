@@ -9,10 +9,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -29,10 +29,10 @@ func TestReconcileFlashAI(t *testing.T) {
 	d := h.deps()
 	d.Retry.Elapsed = 50 * time.Millisecond
 	h.startWorker(d)
-	var st *batch.Status
+	var st *ledger.Status
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		st, _ = h.store.Status(ctx, sum.Batch)
-		if st != nil && st.PartStates[batch.PartUncertain] == 4 {
+		if st != nil && st.PartStates[ledger.PartUncertain] == 4 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -86,7 +86,7 @@ func TestReconcileFlashAI(t *testing.T) {
 		t.Errorf("answers %+v", res.Answers)
 	}
 	st = h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Delivered != 30 || st.Uncertain != 10 || st.PartStates[batch.PartUncertain] != 1 {
+	if st.Delivered != 30 || st.Uncertain != 10 || st.PartStates[ledger.PartUncertain] != 1 {
 		t.Errorf("after reconcile: %+v; want parts 0, 1 and 3 delivered, part 2 uncertain", st)
 	}
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, res *sent) error {
@@ -19,15 +19,15 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		e.deps.Metrics.Problem(e.caller.vendor(), "unmatched_refusal")
 		p.log.WithFields(logrus.Fields{"range": fmt.Sprintf("%d-%d", r.Lo, r.Hi), "unmatched": maskAll(res.unmatched)}).
 			Error("vendor refused numbers that match no record of the call: the call's numbers are parked as uncertain")
-		return e.recordAll(ctx, p, r, batch.OutcomeUncertain, "unmatched-refusal",
+		return e.recordAll(ctx, p, r, ledger.OutcomeUncertain, "unmatched-refusal",
 			fmt.Sprintf("the vendor refused %d numbers that match none of this call's records: %s", len(res.unmatched), res.refusedReason()))
 	}
-	out := batch.RangeResult{Range: r, Extra: res.extra}
+	out := ledger.RangeResult{Range: r, Extra: res.extra}
 	if res.taskRef != "" {
 		if out.Extra == nil {
 			out.Extra = map[string]string{}
 		}
-		out.Extra[batch.TaskField(r)] = res.taskRef
+		out.Extra[ledger.TaskField(r)] = res.taskRef
 	}
 	seen := map[int]bool{}
 	for _, rf := range res.refused {
@@ -36,13 +36,13 @@ func (e *engine) recordSent(ctx context.Context, p *partRun, r chunking.Range, r
 		}
 		seen[rf.idx] = true
 		rec := p.recs[r.Lo+rf.idx]
-		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: r.Lo + rf.idx, Line: rec.Line, Phone: rec.Phone,
-			State: batch.OutcomeRefused, Code: rf.code, Reason: rf.reason})
+		out.Outcomes = append(out.Outcomes, ledger.Outcome{Index: r.Lo + rf.idx, Line: rec.Line, Phone: rec.Phone,
+			State: ledger.OutcomeRefused, Code: rf.code, Reason: rf.reason})
 	}
 	for idx, verdict := range res.suppressed {
 		rec := p.recs[r.Lo+idx]
-		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: r.Lo + idx, Line: rec.Line, Phone: rec.Phone,
-			State: batch.OutcomeSuppressed, Code: verdict, Reason: "stopped by the compliance gate right before the call"})
+		out.Outcomes = append(out.Outcomes, ledger.Outcome{Index: r.Lo + idx, Line: rec.Line, Phone: rec.Phone,
+			State: ledger.OutcomeSuppressed, Code: verdict, Reason: "stopped by the compliance gate right before the call"})
 	}
 	out.Delivered = r.Len() - len(out.Outcomes)
 	if res.reconciled {
@@ -68,25 +68,25 @@ func (s *sent) refusedReason() string {
 
 // recordAll records every record of r with one outcome.
 func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, state, code, reason string) error {
-	out := batch.RangeResult{Range: r}
+	out := ledger.RangeResult{Range: r}
 	for i := r.Lo; i < r.Hi; i++ {
-		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
+		out.Outcomes = append(out.Outcomes, ledger.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
 			State: state, Code: code, Reason: reason})
 	}
-	if state == batch.OutcomeUncertain {
+	if state == ledger.OutcomeUncertain {
 		out.Extra = e.uncertainName(p, r)
 	}
 	return e.record(ctx, p, out)
 }
 
-func (e *engine) record(ctx context.Context, p *partRun, out batch.RangeResult) error {
+func (e *engine) record(ctx context.Context, p *partRun, out ledger.RangeResult) error {
 	// Recording must not be lost to a shutdown that starts after the call returned.
 	ctx = context.WithoutCancel(ctx)
-	added, err := e.deps.Store.RecordRange(ctx, p.m.ID, p.part, out)
+	added, err := e.deps.Lifecycle.RecordRange(ctx, p.m.ID, p.part, out)
 	if err != nil || !added {
 		return err
 	}
-	counts := map[string]int{batch.OutcomeDelivered: out.Delivered}
+	counts := map[string]int{ledger.OutcomeDelivered: out.Delivered}
 	for _, o := range out.Outcomes {
 		counts[o.State]++
 	}

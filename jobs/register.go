@@ -13,11 +13,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
@@ -35,7 +35,8 @@ type Webhook interface {
 
 // Deps are what the handlers need. A vendor whose client is nil is not served.
 type Deps struct {
-	Store     *batch.Store
+	// Lifecycle is the ledger: every write goes through its named moves, every
+	// read through the ledger.Reader it embeds.
 	Lifecycle *lifecycle.Manager
 	Limiter   RateLimiter
 	Metrics   Metrics
@@ -210,16 +211,16 @@ func ErrorHandler(d *Deps) asynq.ErrorHandler {
 }
 
 func (d *Deps) exhaust(ctx context.Context, pl tasks.PartPayload, cause error) error {
-	m, err := d.Store.Manifest(ctx, pl.Batch)
+	m, err := d.Lifecycle.Manifest(ctx, pl.Batch)
 	if err != nil {
 		return err
 	}
-	recs, err := d.Store.LoadPart(ctx, m, pl.Part)
-	if err != nil && !errors.Is(err, batch.ErrCorrupt) {
+	recs, err := d.Lifecycle.LoadPart(ctx, m, pl.Part)
+	if err != nil && !errors.Is(err, ledger.ErrCorrupt) {
 		return err
 	}
 	n, err := d.Lifecycle.Exhaust(ctx, m, pl.Part, recs, vendors.ClassOf(cause).String(), "gave up after retries: "+cause.Error())
-	d.Metrics.AddNumbers(m.Vendor, batch.OutcomeFailed, n)
+	d.Metrics.AddNumbers(m.Vendor, ledger.OutcomeFailed, n)
 	return err
 }
 
@@ -233,7 +234,7 @@ func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
 	}
 	log := d.Log.WithField("batch", pl.Batch)
 	ev, published, err := d.Lifecycle.Announce(ctx, pl.Batch, pl.Generation)
-	if errors.Is(err, batch.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	if err != nil {
@@ -245,22 +246,22 @@ func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
 	}
 	// The webhook is tracked apart from the stream: an announcement that died
 	// after publishing posts it on its retry.
-	due, err := d.Store.WebhookDue(ctx, pl.Batch, pl.Generation)
+	due, err := d.Lifecycle.WebhookDue(ctx, pl.Batch, pl.Generation)
 	if err != nil || !due {
 		return err
 	}
-	m, err := d.Store.Manifest(ctx, pl.Batch)
+	m, err := d.Lifecycle.Manifest(ctx, pl.Batch)
 	if err != nil {
 		return err
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil || c.WebhookURL() == "" {
-		return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
+		return d.Lifecycle.WebhookDone(ctx, pl.Batch, pl.Generation)
 	}
 	if d.Webhook == nil {
 		log.Warn("campaign names a webhook, but webhooks are off on this worker (WEBHOOK_ALLOWED_HOSTS)")
 		d.Metrics.Problem(m.Vendor, "webhook_off")
-		return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
+		return d.Lifecycle.WebhookDone(ctx, pl.Batch, pl.Generation)
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -269,7 +270,7 @@ func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
 	// The sender retries, logs (masked) and counts a refused or failed delivery
 	// itself; it never holds the batch, so its error ends here.
 	_ = d.Webhook.Send(ctx, c.WebhookURL(), ev.ID, body)
-	return d.Store.WebhookDone(ctx, pl.Batch, pl.Generation)
+	return d.Lifecycle.WebhookDone(ctx, pl.Batch, pl.Generation)
 }
 
 // maskAll masks numbers for a log line.

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -45,7 +45,7 @@ func TestResendThatWaitsKeepsItsRange(t *testing.T) {
 			}
 			h.startWorker(d)
 			if cause == "throttle" {
-				h.waitPartState(m.ID, batch.PartThrottled, 30*time.Second)
+				h.waitPartState(m.ID, ledger.PartThrottled, 30*time.Second)
 				h.fake.SetFaults(fakevendor.Faults{})
 			}
 			st := h.waitSettled(sum.Batch, 60*time.Second)
@@ -58,7 +58,7 @@ func TestResendThatWaitsKeepsItsRange(t *testing.T) {
 }
 
 // waitPartState waits until some part of batch id is in state.
-func (h *harness) waitPartState(id string, state batch.PartState, timeout time.Duration) {
+func (h *harness) waitPartState(id string, state ledger.PartState, timeout time.Duration) {
 	h.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -103,7 +103,7 @@ func TestResendLargerThanQuotaParkedUncertain(t *testing.T) {
 // deadFlashAICall plays a worker that died during part 0's FlashAI call over r
 // after the vendor made its plan: the call is marked in flight, and the plan,
 // named as the engine names it, holds r's numbers.
-func (h *harness) deadFlashAICall(d *jobs.Deps, id string, r chunking.Range) *batch.Manifest {
+func (h *harness) deadFlashAICall(d *jobs.Deps, id string, r chunking.Range) *ledger.Manifest {
 	h.t.Helper()
 	ctx := context.Background()
 	m, err := h.store.Manifest(ctx, id)

@@ -10,7 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 )
 
@@ -32,17 +32,17 @@ func (e *engine) retrying(ctx context.Context, t *asynq.Task, p *partRun, n int,
 	d := e.deps
 	retried, _ := asynq.GetRetryCount(ctx)
 	after := d.retryDelay(retried, err, t)
-	at := d.Store.Now().Add(after)
+	at := d.Lifecycle.Now().Add(after)
 	code, msg := errCode(err), redact.Message(errReason(err))
 	why := fmt.Sprintf("attempt %d of %d failed: %s: %s", n, d.Retry.MaxFailures, code, msg)
-	if werr := d.Lifecycle.Wait(ctx, p.m.ID, p.part, batch.PartRetrying, at, why); werr != nil {
-		if errors.Is(werr, batch.ErrPartFinal) {
+	if werr := d.Lifecycle.Wait(ctx, p.m.ID, p.part, ledger.PartRetrying, at, why); werr != nil {
+		if errors.Is(werr, ledger.ErrPartFinal) {
 			return nil // settled by another attempt meanwhile
 		}
 		return werr
 	}
-	_ = d.Store.NoteCode(ctx, p.m.ID, p.part, code)
-	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(batch.PartRetrying), ResumeAt: &at, Reason: why})
+	_ = d.Lifecycle.NoteCode(ctx, p.m.ID, p.part, code)
+	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(ledger.PartRetrying), ResumeAt: &at, Reason: why})
 	d.failLog.log(p.log.WithFields(logrus.Fields{"code": code, "attempt": n, "next_attempt": at.Format(time.RFC3339)}),
 		e.caller.vendor(), "vendor call failed, part retries: "+msg)
 	return &retryIn{error: err, after: after}

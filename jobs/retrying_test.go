@@ -9,9 +9,9 @@ import (
 	"github.com/hibiken/asynq"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
 )
@@ -41,14 +41,14 @@ func TestRetryingPartsInSight(t *testing.T) {
 	}
 	t.Cleanup(srv.Shutdown)
 	started := time.Now()
-	var st *batch.Status
+	var st *ledger.Status
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var err error
 		if st, err = h.store.Status(context.Background(), sum.Batch); err != nil {
 			t.Fatal(err)
 		}
-		if st.PartStates[batch.PartRetrying] == 2 {
+		if st.PartStates[ledger.PartRetrying] == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -60,7 +60,7 @@ func TestRetryingPartsInSight(t *testing.T) {
 		t.Fatalf("waiting %+v; want both parts", st.Waiting)
 	}
 	for _, p := range st.Waiting {
-		if p.State != batch.PartRetrying || p.LastCode != "99" || !strings.Contains(p.WaitReason, "99") ||
+		if p.State != ledger.PartRetrying || p.LastCode != "99" || !strings.Contains(p.WaitReason, "99") ||
 			!strings.Contains(p.WaitReason, "system error") || !strings.Contains(p.WaitReason, "attempt 1 of") {
 			t.Errorf("part %+v; want retrying with code 99 and the vendor's message", p)
 		}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/vendors"
 )
@@ -39,7 +39,7 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		waited, err := d.Limiter.Wait(ctx, vendor, d.Retry.MaxInlineWait)
 		var busy *ratelimit.Busy
 		if errors.As(err, &busy) {
-			return backoff.Permanent(&deferred{state: batch.PartThrottled, after: busy.RetryAfter, why: busy.Error()})
+			return backoff.Permanent(&deferred{state: ledger.PartThrottled, after: busy.RetryAfter, why: busy.Error()})
 		}
 		if err != nil {
 			return backoff.Permanent(err)
@@ -62,12 +62,12 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		}
 		releaseCaps := func() {
 			if len(decision.Caps) > 0 {
-				_ = d.Gate.Release(callCtx, p.m.ID, decision.Caps, d.Store.Now())
+				_ = d.Gate.Release(callCtx, p.m.ID, decision.Caps, d.Lifecycle.Now())
 			}
 		}
 		if fixed {
 			// The dead attempt's mark goes just before this attempt's own.
-			if err := d.Store.ClearInflight(callCtx, p.m.ID, p.part, r); err != nil {
+			if err := d.Lifecycle.ClearInflight(callCtx, p.m.ID, p.part, r); err != nil {
 				releaseCaps()
 				return backoff.Permanent(err)
 			}
@@ -79,10 +79,10 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		h, err := e.holdAndMark(callCtx, p, r, &call, &decision, fixed)
 		if err != nil {
 			releaseCaps() // nothing goes out
-			if fixed && !errors.Is(err, batch.ErrCancelled) {
+			if fixed && !errors.Is(err, ledger.ErrCancelled) {
 				// The dead attempt's call may have gone through: its mark
 				// comes back, so the next attempt resends it whole.
-				if kerr := d.Store.KeepInflight(callCtx, p.m.ID, p.part, r); kerr != nil {
+				if kerr := d.Lifecycle.KeepInflight(callCtx, p.m.ID, p.part, r); kerr != nil {
 					return backoff.Permanent(kerr)
 				}
 			}
@@ -91,11 +91,11 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		}
 		release := func() { releaseCaps(); h.giveBack(callCtx, e, p) }
 		switch {
-		case errors.Is(err, batch.ErrCancelled):
+		case errors.Is(err, ledger.ErrCancelled):
 			return backoff.Permanent(errStopped)
-		case errors.Is(err, batch.ErrPaused):
-			return backoff.Permanent(&deferred{state: batch.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
-		case errors.Is(err, batch.ErrInflight):
+		case errors.Is(err, ledger.ErrPaused):
+			return backoff.Permanent(&deferred{state: ledger.PartPaused, after: d.Retry.PauseRecheck, why: "batch paused by an operator"})
+		case errors.Is(err, ledger.ErrInflight):
 			return backoff.Permanent(&deferred{after: 5 * time.Second, why: "another attempt of this part is calling the vendor"})
 		case err != nil:
 			return backoff.Permanent(err)
@@ -127,7 +127,7 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 				release()
 				keep := fixed && cur == r && (class == vendors.Transient || class == vendors.Throttled || class == vendors.AuthRefused)
 				if !keep {
-					if cerr := d.Store.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
+					if cerr := d.Lifecycle.ClearInflight(callCtx, p.m.ID, p.part, cur); cerr != nil {
 						return backoff.Permanent(cerr)
 					}
 				}
@@ -163,7 +163,7 @@ func (e *engine) sendWithRetry(ctx context.Context, p *partRun, r chunking.Range
 		case class == vendors.Throttled:
 			wait := vendors.RetryAfter(err)
 			if wait > d.Retry.MaxInlineWait {
-				return backoff.Permanent(&deferred{state: batch.PartThrottled, after: wait, vendorThrottle: true,
+				return backoff.Permanent(&deferred{state: ledger.PartThrottled, after: wait, vendorThrottle: true,
 					why: "vendor asked to wait (Retry-After): " + errReason(err)})
 			}
 			d.Metrics.ThrottledWait(vendor, wait)

@@ -13,7 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -38,7 +38,7 @@ type PartResult struct {
 // a closed calling window, a worker shutting down.
 type deferred struct {
 	// state is what the part shows meanwhile; "" leaves it as it is.
-	state batch.PartState
+	state ledger.PartState
 	after time.Duration
 	why   string
 	// vendorThrottle counts against Retry.ThrottleCap (the vendor said 429).
@@ -71,20 +71,20 @@ func (e *engine) retryable(ctx context.Context, t *asynq.Task, p *partRun, err e
 	var df *deferred
 	if errors.As(err, &df) {
 		if df.vendorThrottle {
-			if n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
+			if n, nerr := e.deps.Lifecycle.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
 				return e.giveUp(ctx, t, p, fmt.Errorf("throttled %d times: %w", n, err))
 			}
 		}
 		return e.defer_(ctx, t, p.m, p.part, p.log, df)
 	}
-	_ = e.deps.Store.NoteError(ctx, p.m.ID, p.part, errReason(err))
+	_ = e.deps.Lifecycle.NoteError(ctx, p.m.ID, p.part, errReason(err))
 	if vendors.ClassOf(err) == vendors.Throttled {
-		if n, nerr := e.deps.Store.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
+		if n, nerr := e.deps.Lifecycle.NoteThrottle(ctx, p.m.ID, p.part); nerr == nil && n > e.deps.Retry.ThrottleCap {
 			return e.giveUp(ctx, t, p, fmt.Errorf("throttled %d times: %w", n, err))
 		}
 		return err
 	}
-	n, nerr := e.deps.Store.NoteFailure(ctx, p.m.ID, p.part)
+	n, nerr := e.deps.Lifecycle.NoteFailure(ctx, p.m.ID, p.part)
 	if nerr != nil {
 		return err
 	}
@@ -102,19 +102,19 @@ func (e *engine) giveUp(ctx context.Context, t *asynq.Task, p *partRun, cause er
 	if err != nil {
 		return err
 	}
-	e.deps.Metrics.AddNumbers(e.caller.vendor(), batch.OutcomeFailed, n)
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), ledger.OutcomeFailed, n)
 	p.log.WithError(cause).Error("part gave up; its remaining numbers are failed (enqueue retry runs it again)")
-	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(batch.PartFailed), Reason: errReason(cause)})
+	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(ledger.PartFailed), Reason: errReason(cause)})
 	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)
 }
 
 // defer_ records why and until when the part waits, and hands it back to asynq,
 // which re-schedules it after df.after (RetryDelay) without counting a failure.
-func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *batch.Manifest, part int, log *logrus.Entry, df *deferred) error {
-	at := df.resumeAt(e.deps.Store.Now())
+func (e *engine) defer_(ctx context.Context, t *asynq.Task, m *ledger.Manifest, part int, log *logrus.Entry, df *deferred) error {
+	at := df.resumeAt(e.deps.Lifecycle.Now())
 	if df.state != "" {
 		if err := e.deps.Lifecycle.Wait(context.WithoutCancel(ctx), m.ID, part, df.state, at, df.why); err != nil {
-			if errors.Is(err, batch.ErrPartFinal) {
+			if errors.Is(err, ledger.ErrPartFinal) {
 				return nil // settled by another attempt meanwhile
 			}
 			return err
@@ -139,12 +139,12 @@ func (e *engine) settle(ctx context.Context, p *partRun, t *asynq.Task, started 
 	if err != nil {
 		return err
 	}
-	ps, err := d.Store.Progress(ctx, p.m.ID, p.part)
+	ps, err := d.Lifecycle.Progress(ctx, p.m.ID, p.part)
 	if err != nil {
 		return err
 	}
 	res := PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(state), DurationMS: time.Since(started).Milliseconds()}
-	res.Tasks = batch.TaskRefs(ps.Extra)
+	res.Tasks = ledger.TaskRefs(ps.Extra)
 	for r := range ps.Done {
 		sm := ps.Done[r]
 		res.Delivered += sm.Delivered

@@ -4,16 +4,16 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/speech"
 )
 
 // UncertainTaskPrefix is the extra under which an uncertain call's vendor task is
 // kept ("uncertain:<lo>-<hi>"): what an operator asks the vendor about. It is not a
 // control target (Yccall controls take the vendor's task id, not a name).
-const UncertainTaskPrefix = batch.PrefixUncertainTask + ":"
+const UncertainTaskPrefix = ledger.PrefixUncertainTask + ":"
 
 // callNamer names the vendor task a call over r makes or fills, for an operator
 // settling an uncertain call.
@@ -54,5 +54,5 @@ func (e *engine) uncertainName(p *partRun, r chunking.Range) map[string]string {
 	if !ok {
 		return nil
 	}
-	return map[string]string{batch.UncertainTaskField(r): n.callName(p, r)}
+	return map[string]string{ledger.UncertainTaskField(r): n.callName(p, r)}
 }

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/speech"
 )
 
@@ -41,11 +41,11 @@ func TestPersistentAuthRefusalFails(t *testing.T) {
 	h.startWorker(h.deps())
 	sum := h.enqueue("speech", lines(numbers(50, 320000)), 50, 50)
 	st := h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Failed != 50 || st.PartStates[batch.PartFailed] != 1 {
+	if st.Failed != 50 || st.PartStates[ledger.PartFailed] != 1 {
 		t.Fatalf("status %+v; want the part failed", st)
 	}
 	var code string
-	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o batch.Outcome) error { code = o.Code; return nil })
+	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error { code = o.Code; return nil })
 	if code != speech.CodeAuthFailed {
 		t.Errorf("failed with code %q; want the vendor's 10001", code)
 	}
@@ -103,11 +103,11 @@ func TestSameRefusalAgainIsBounded(t *testing.T) {
 	h.startWorker(d)
 	sum := h.enqueue("speech", lines(numbers(20, 340000)), 20, 20)
 	st := h.waitSettled(sum.Batch, 30*time.Second)
-	if st.Uncertain != 20 || st.PartStates[batch.PartUncertain] != 1 {
+	if st.Uncertain != 20 || st.PartStates[ledger.PartUncertain] != 1 {
 		t.Fatalf("status %+v; want the call parked uncertain", st)
 	}
 	var reason string
-	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o batch.Outcome) error { reason = o.Code + " " + o.Reason; return nil })
+	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error { reason = o.Code + " " + o.Reason; return nil })
 	if reason == "" {
 		t.Error("no reason recorded")
 	}

@@ -37,38 +37,45 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/internal/ledgerstore"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
 // ErrNothingToDo means an operator's command found nothing to act on.
 var ErrNothingToDo = errors.New("nothing to act on")
 
-// Manager moves batches between states.
+// Manager moves batches between states. It is the only writer of the ledger: the
+// raw store is internal to this package, and everyone else reads through the
+// ledger.Reader it embeds.
 type Manager struct {
-	store  *batch.Store
+	ledger.Reader
+	store  *ledgerstore.Store
 	client *asynq.Client
 	insp   *asynq.Inspector
 	log    *logrus.Entry
 }
 
-// New returns a Manager. client queues parts and announcements; insp finds and
-// runs a batch's waiting tasks.
-func New(store *batch.Store, client *asynq.Client, insp *asynq.Inspector, log *logrus.Entry) *Manager {
+// New returns a Manager writing the ledger on rdb. client queues parts and
+// announcements; insp finds and runs a batch's waiting tasks. Either may be nil for
+// a Manager that only records calls (it then must not queue).
+func New(rdb redis.UniversalClient, client *asynq.Client, insp *asynq.Inspector, log *logrus.Entry, opts ...ledger.Option) *Manager {
 	if log == nil {
 		// The operator commands report what they did themselves.
 		quiet := logrus.New()
 		quiet.SetOutput(io.Discard)
 		log = logrus.NewEntry(quiet)
 	}
-	return &Manager{store: store, client: client, insp: insp, log: log}
+	store := ledgerstore.NewStore(rdb, opts...)
+	return &Manager{Reader: ledger.ReaderOf(store), store: store, client: client, insp: insp, log: log}
 }
 
 // Committed finishes a batch that has no parts the moment it exists.
-func (m *Manager) Committed(ctx context.Context, man *batch.Manifest) error {
+func (m *Manager) Committed(ctx context.Context, man *ledger.Manifest) error {
 	if man.Parts > 0 {
 		return nil
 	}
@@ -81,7 +88,7 @@ func (m *Manager) Committed(ctx context.Context, man *batch.Manifest) error {
 
 // finished queues the announcement of a finish. Its task id is the event id, so a
 // finish asked to be announced twice is announced once.
-func (m *Manager) finished(ctx context.Context, id string, s batch.Settled) error {
+func (m *Manager) finished(ctx context.Context, id string, s ledger.Settled) error {
 	if !s.Finished {
 		// Not finished by this move; a finish whose announcement was never queued
 		// (the queueing failed, and its attempt ended) is queued now.
@@ -118,12 +125,12 @@ func (m *Manager) EnsureAnnounced(ctx context.Context, id string) error {
 
 // Announce publishes finish gen of batch id on the events stream; it returns the
 // event, and false when that finish was published before.
-func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*batch.Event, bool, error) {
+func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*ledger.Event, bool, error) {
 	st, err := m.store.Status(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
-	ev := &batch.Event{ID: tasks.EventID(id, gen), Type: "batch.finished", Status: st}
+	ev := &ledger.Event{ID: tasks.EventID(id, gen), Type: "batch.finished", Status: st}
 	published, err := m.store.Publish(ctx, ev, gen)
 	return ev, published, err
 }
@@ -131,7 +138,7 @@ func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*batch.Ev
 // Settle ends one run of a part whose calls are all recorded: uncertain (a call waits
 // for an operator: that wins, so the batch cannot finish past it), failed (a call
 // refused for good), cancelled or done.
-func (m *Manager) Settle(ctx context.Context, man *batch.Manifest, part int, refusedForGood bool) (batch.PartState, error) {
+func (m *Manager) Settle(ctx context.Context, man *ledger.Manifest, part int, refusedForGood bool) (ledger.PartState, error) {
 	ps, err := m.store.Progress(ctx, man.ID, part)
 	if err != nil {
 		return "", err
@@ -143,25 +150,25 @@ func (m *Manager) Settle(ctx context.Context, man *batch.Manifest, part int, ref
 	return state, m.move(ctx, man.ID, part, state)
 }
 
-func (m *Manager) endState(ctx context.Context, id string, ps *batch.PartProgress, refusedForGood bool) (batch.PartState, error) {
+func (m *Manager) endState(ctx context.Context, id string, ps *ledger.PartProgress, refusedForGood bool) (ledger.PartState, error) {
 	switch {
 	case ps.HasUncertain():
-		return batch.PartUncertain, nil
+		return ledger.PartUncertain, nil
 	case refusedForGood:
-		return batch.PartFailed, nil
+		return ledger.PartFailed, nil
 	case ps.HasFailed():
 		ctl, err := m.store.Control(ctx, id)
 		if err != nil {
 			return "", err
 		}
-		if ctl == batch.ControlCancelled {
-			return batch.PartCancelled, nil
+		if ctl == ledger.ControlCancelled {
+			return ledger.PartCancelled, nil
 		}
 	}
-	return batch.PartDone, nil
+	return ledger.PartDone, nil
 }
 
-func (m *Manager) move(ctx context.Context, id string, part int, state batch.PartState) error {
+func (m *Manager) move(ctx context.Context, id string, part int, state ledger.PartState) error {
 	s, err := m.store.SetPartState(ctx, id, part, state, time.Time{}, "")
 	if err != nil {
 		return err
@@ -173,9 +180,9 @@ func (m *Manager) move(ctx context.Context, id string, part int, state batch.Par
 // Retry-After or the fleet rate limit), paused, waiting for its calling window, or
 // retrying after a failed call that may pass (why names the vendor's code and
 // message).
-func (m *Manager) Wait(ctx context.Context, id string, part int, state batch.PartState, at time.Time, why string) error {
+func (m *Manager) Wait(ctx context.Context, id string, part int, state ledger.PartState, at time.Time, why string) error {
 	switch state {
-	case batch.PartThrottled, batch.PartPaused, batch.PartWaiting, batch.PartRetrying:
+	case ledger.PartThrottled, ledger.PartPaused, ledger.PartWaiting, ledger.PartRetrying:
 	default:
 		return fmt.Errorf("part %d: %s is not a waiting state", part, state)
 	}
@@ -186,7 +193,7 @@ func (m *Manager) Wait(ctx context.Context, id string, part int, state batch.Par
 // FailRemaining records every number of part not yet recorded as failed with code
 // and reason. recs may be nil when the part's records cannot be read (corrupt):
 // the numbers are then counted without their lines.
-func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
+func (m *Manager) FailRemaining(ctx context.Context, man *ledger.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
 	ps, err := m.store.Progress(ctx, man.ID, part)
 	if err != nil {
 		return 0, err
@@ -203,13 +210,13 @@ func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part i
 	}
 	failed := 0
 	for _, r := range gaps {
-		state, c, why := batch.OutcomeFailed, code, reason
+		state, c, why := ledger.OutcomeFailed, code, reason
 		if inflight(r, ps.Inflight) {
-			state, c, why = batch.OutcomeUncertain, "inflight", "the part was given up while this call was in flight: "+reason
+			state, c, why = ledger.OutcomeUncertain, "inflight", "the part was given up while this call was in flight: "+reason
 		}
-		out := batch.RangeResult{Range: r}
+		out := ledger.RangeResult{Range: r}
 		for i := r.Lo; i < r.Hi; i++ {
-			o := batch.Outcome{Index: i, State: state, Code: c, Reason: why}
+			o := ledger.Outcome{Index: i, State: state, Code: c, Reason: why}
 			if recs != nil {
 				o.Line, o.Phone = recs[i].Line, recs[i].Phone
 			}
@@ -219,7 +226,7 @@ func (m *Manager) FailRemaining(ctx context.Context, man *batch.Manifest, part i
 		if err != nil {
 			return failed, err
 		}
-		if added && state == batch.OutcomeFailed {
+		if added && state == ledger.OutcomeFailed {
 			failed += r.Len()
 		}
 	}
@@ -259,7 +266,7 @@ func inflight(r chunking.Range, marks []chunking.Range) bool {
 // Exhaust settles a part whose retries ran out (or whose records are corrupt):
 // every number not yet recorded is failed with code and reason, and the part is
 // failed, so the batch's account stays whole and the batch can finish.
-func (m *Manager) Exhaust(ctx context.Context, man *batch.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
+func (m *Manager) Exhaust(ctx context.Context, man *ledger.Manifest, part int, recs []chunking.Record, code, reason string) (int, error) {
 	ps, err := m.store.Progress(ctx, man.ID, part)
 	if err != nil {
 		return 0, err
@@ -275,9 +282,9 @@ func (m *Manager) Exhaust(ctx context.Context, man *batch.Manifest, part int, re
 	if ps, err = m.store.Progress(ctx, man.ID, part); err != nil {
 		return n, err
 	}
-	state := batch.PartFailed
+	state := ledger.PartFailed
 	if ps.HasUncertain() {
-		state = batch.PartUncertain
+		state = ledger.PartUncertain
 	}
 	return n, m.move(ctx, man.ID, part, state)
 }
@@ -292,7 +299,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	changed, err := m.store.SetControl(ctx, id, batch.ControlCancelled)
+	changed, err := m.store.SetControl(ctx, id, ledger.ControlCancelled)
 	if err != nil {
 		return err
 	}
@@ -310,7 +317,7 @@ func (m *Manager) Pause(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	changed, err := m.store.SetControl(ctx, id, batch.ControlPaused)
+	changed, err := m.store.SetControl(ctx, id, ledger.ControlPaused)
 	if err != nil {
 		return err
 	}
@@ -330,10 +337,10 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if ctl != batch.ControlPaused {
+	if ctl != ledger.ControlPaused {
 		return fmt.Errorf("batch %s is not paused: %w", id, ErrNothingToDo)
 	}
-	if _, err := m.store.SetControl(ctx, id, batch.ControlNone); err != nil {
+	if _, err := m.store.SetControl(ctx, id, ledger.ControlNone); err != nil {
 		return err
 	}
 	return m.runWaiting(ctx, man)
@@ -342,7 +349,7 @@ func (m *Manager) Resume(ctx context.Context, id string) error {
 // runWaiting runs the batch's scheduled and retrying parts now, so that a cancel or
 // resume takes effect without waiting for their delay. A part that is pending or
 // running already, or has no task, is left alone.
-func (m *Manager) runWaiting(ctx context.Context, man *batch.Manifest) error {
+func (m *Manager) runWaiting(ctx context.Context, man *ledger.Manifest) error {
 	parts, err := m.store.Parts(ctx, man.ID, man.Parts)
 	if err != nil {
 		return err
@@ -369,15 +376,15 @@ func (m *Manager) Retry(ctx context.Context, id string) (parts, numbers int, err
 	}
 	if ctl, err := m.store.Control(ctx, id); err != nil {
 		return 0, 0, err
-	} else if ctl == batch.ControlCancelled {
-		return 0, 0, fmt.Errorf("batch %s: %w", id, batch.ErrAlreadyCancelled)
+	} else if ctl == ledger.ControlCancelled {
+		return 0, 0, fmt.Errorf("batch %s: %w", id, ledger.ErrAlreadyCancelled)
 	}
 	states, err := m.store.Parts(ctx, id, man.Parts)
 	if err != nil {
 		return 0, 0, err
 	}
 	for _, p := range states {
-		if p.State != batch.PartFailed {
+		if p.State != ledger.PartFailed {
 			continue
 		}
 		// The old task goes first: if it cannot (it runs), nothing has moved.
@@ -414,7 +421,7 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 	if err != nil {
 		return 0, err
 	}
-	if ps.State != batch.PartUncertain {
+	if ps.State != ledger.PartUncertain {
 		return 0, fmt.Errorf("part %d is %s, not uncertain: %w", part, ps.State, ErrNothingToDo)
 	}
 	if !delivered {
@@ -436,55 +443,10 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 		if err != nil {
 			return moved, err
 		}
-		if state == batch.PartDone && ps.HasFailed() {
-			state = batch.PartFailed
+		if state == ledger.PartDone && ps.HasFailed() {
+			state = ledger.PartFailed
 		}
 		return moved, m.move(ctx, id, part, state)
 	}
 	return moved, m.requeue(ctx, man, part)
-}
-
-// dropTask deletes part n's old task (archived, or completed and retained): its id
-// is fixed, so it must go before the part is queued again. A running task cannot.
-func (m *Manager) dropTask(man *batch.Manifest, n int) error {
-	if err := m.insp.DeleteTask(man.Queue, tasks.PartTaskID(man.ID, n)); err != nil &&
-		!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-		return fmt.Errorf("part %d: remove old task: %w", n, err)
-	}
-	return nil
-}
-
-// requeue puts part n's task back on the queue, its old task dropped.
-func (m *Manager) requeue(ctx context.Context, man *batch.Manifest, n int) error {
-	if err := m.dropTask(man, n); err != nil {
-		return err
-	}
-	prev, err := m.store.Progress(ctx, man.ID, n)
-	if err != nil {
-		return err
-	}
-	if _, err := m.store.SetPartState(ctx, man.ID, n, batch.PartQueued, time.Time{}, ""); err != nil {
-		return err
-	}
-	task, err := tasks.NewPartTask(man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
-	if err == nil {
-		_, err = m.client.EnqueueContext(ctx, task)
-	}
-	if err != nil {
-		// A queued part without a task would wait for ever: put it back as it was,
-		// so that the same command can be run again.
-		if _, rerr := m.store.SetPartState(context.WithoutCancel(ctx), man.ID, n, prev.State, time.Time{}, ""); rerr != nil {
-			return fmt.Errorf("part %d: enqueue: %w (and putting it back: %v)", n, err, rerr)
-		}
-		return fmt.Errorf("part %d: enqueue: %w", n, err)
-	}
-	return nil
-}
-
-// PartRecords is the number of records in part n, known from the manifest.
-func PartRecords(man *batch.Manifest, n int) int {
-	if n < man.Parts-1 {
-		return man.Profile.PartSize
-	}
-	return int(man.Accepted - int64(man.Parts-1)*int64(man.Profile.PartSize))
 }

@@ -15,9 +15,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/internal/ledgerstore"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -28,7 +29,7 @@ const queue = "dialq-test"
 type fixture struct {
 	ctx   context.Context
 	db    *testredis.DB
-	store *batch.Store
+	store *ledgerstore.Store
 	insp  *asynq.Inspector
 	cl    *asynq.Client
 	m     *Manager
@@ -44,14 +45,13 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(func() { cl.Close(); insp.Close() })
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	store := batch.NewStore(db.Client)
-	return &fixture{ctx: context.Background(), db: db, store: store, insp: insp, cl: cl,
-		m: New(store, cl, insp, logrus.NewEntry(log))}
+	m := New(db.Client, cl, insp, logrus.NewEntry(log))
+	return &fixture{ctx: context.Background(), db: db, store: m.store, insp: insp, cl: cl, m: m}
 }
 
 // commit stages and commits batch id with parts of partSize records, the last one
 // last records (0: full), queues every part's task on queue, and returns the manifest.
-func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *batch.Manifest {
+func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *ledger.Manifest {
 	t.Helper()
 	if last == 0 {
 		last = partSize
@@ -72,10 +72,10 @@ func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *ba
 		}
 		accepted += int64(size)
 	}
-	if err := st.AddReject(f.ctx, batch.Reject{Line: 1, Raw: "x", Reason: "invalid phone"}); err != nil {
+	if err := st.AddReject(f.ctx, ledger.Reject{Line: 1, Raw: "x", Reason: "invalid phone"}); err != nil {
 		t.Fatal(err)
 	}
-	m := &batch.Manifest{
+	m := &ledger.Manifest{
 		ID: id, Vendor: chunking.Yccall, Region: "CN", Queue: queue, Campaign: json.RawMessage(`{"task":"t1"}`),
 		Profile: chunking.Profile{Vendor: chunking.Yccall, PartSize: partSize, CallSize: 5},
 		Read:    accepted + 3, Accepted: accepted, Rejected: 1, Suppressed: 2, Parts: parts,
@@ -100,14 +100,14 @@ func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *ba
 // d delivered, r refused, f failed, u uncertain.
 func (f *fixture) record(t *testing.T, id string, n, lo int, outcomes string) {
 	t.Helper()
-	res := batch.RangeResult{Range: chunking.Range{Lo: lo, Hi: lo + len(outcomes)}}
+	res := ledger.RangeResult{Range: chunking.Range{Lo: lo, Hi: lo + len(outcomes)}}
 	for i, c := range outcomes {
-		state := map[rune]string{'r': batch.OutcomeRefused, 'f': batch.OutcomeFailed, 'u': batch.OutcomeUncertain}[c]
+		state := map[rune]string{'r': ledger.OutcomeRefused, 'f': ledger.OutcomeFailed, 'u': ledger.OutcomeUncertain}[c]
 		if state == "" {
 			res.Delivered++
 			continue
 		}
-		res.Outcomes = append(res.Outcomes, batch.Outcome{Index: lo + i, Phone: "x", State: state, Reason: "test"})
+		res.Outcomes = append(res.Outcomes, ledger.Outcome{Index: lo + i, Phone: "x", State: state, Reason: "test"})
 	}
 	if err := f.store.MarkInflight(f.ctx, id, n, res.Range); err != nil {
 		t.Fatalf("MarkInflight(%d, %v): %v", n, res.Range, err)
@@ -118,7 +118,7 @@ func (f *fixture) record(t *testing.T, id string, n, lo int, outcomes string) {
 }
 
 // status reads batch id's account and checks that it adds up.
-func (f *fixture) status(t *testing.T, id string) *batch.Status {
+func (f *fixture) status(t *testing.T, id string) *ledger.Status {
 	t.Helper()
 	st, err := f.store.Status(f.ctx, id)
 	if err != nil {
@@ -131,7 +131,7 @@ func (f *fixture) status(t *testing.T, id string) *batch.Status {
 	return st
 }
 
-func (f *fixture) partState(t *testing.T, id string, n int) batch.PartState {
+func (f *fixture) partState(t *testing.T, id string, n int) ledger.PartState {
 	t.Helper()
 	ps, err := f.store.Progress(f.ctx, id, n)
 	if err != nil {
@@ -226,17 +226,17 @@ func TestSettle(t *testing.T) {
 		outcomes  string // part 0's one call
 		cancelled bool
 		forGood   bool
-		want      batch.PartState
+		want      ledger.PartState
 	}{
-		{"delivered", "ddddd", false, false, batch.PartDone},
-		{"refused numbers still done", "drrdd", false, false, batch.PartDone},
-		{"failed numbers, retries left to the caller", "ddffd", false, false, batch.PartDone},
-		{"refused for good", "ddrrd", false, true, batch.PartFailed},
-		{"uncertain beats refused for good: the batch must wait for an operator", "duddd", false, true, batch.PartUncertain},
-		{"uncertain waits for an operator", "dduud", false, false, batch.PartUncertain},
-		{"cancelled with numbers failed", "ddfff", true, false, batch.PartCancelled},
-		{"cancelled after all went out", "ddddd", true, false, batch.PartDone},
-		{"cancelled with an uncertain call", "ddffu", true, false, batch.PartUncertain},
+		{"delivered", "ddddd", false, false, ledger.PartDone},
+		{"refused numbers still done", "drrdd", false, false, ledger.PartDone},
+		{"failed numbers, retries left to the caller", "ddffd", false, false, ledger.PartDone},
+		{"refused for good", "ddrrd", false, true, ledger.PartFailed},
+		{"uncertain beats refused for good: the batch must wait for an operator", "duddd", false, true, ledger.PartUncertain},
+		{"uncertain waits for an operator", "dduud", false, false, ledger.PartUncertain},
+		{"cancelled with numbers failed", "ddfff", true, false, ledger.PartCancelled},
+		{"cancelled after all went out", "ddddd", true, false, ledger.PartDone},
+		{"cancelled with an uncertain call", "ddffu", true, false, ledger.PartUncertain},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,7 +324,7 @@ func TestSettleWithPending(t *testing.T) {
 	}
 	f.wantAnnounced(t, "b1")
 	// The call is reconciled (recorded without a new mark: the part is final).
-	if ok, err := f.store.RecordRange(f.ctx, "b1", 0, batch.RangeResult{Range: chunking.Range{Lo: 2, Hi: 4}, Delivered: 2}); err != nil || !ok {
+	if ok, err := f.store.RecordRange(f.ctx, "b1", 0, ledger.RangeResult{Range: chunking.Range{Lo: 2, Hi: 4}, Delivered: 2}); err != nil || !ok {
 		t.Fatalf("RecordRange = %v, %v", ok, err)
 	}
 	if _, err := f.m.Settle(f.ctx, m, 0, false); err != nil {
@@ -336,11 +336,11 @@ func TestSettleWithPending(t *testing.T) {
 func TestWait(t *testing.T) {
 	at := time.UnixMilli(1_800_000_000_000).UTC()
 	tests := []struct {
-		state batch.PartState
+		state ledger.PartState
 		ok    bool
 	}{
-		{batch.PartThrottled, true}, {batch.PartPaused, true}, {batch.PartWaiting, true},
-		{batch.PartDone, false}, {batch.PartQueued, false}, {batch.PartFailed, false}, {batch.PartUncertain, false},
+		{ledger.PartThrottled, true}, {ledger.PartPaused, true}, {ledger.PartWaiting, true},
+		{ledger.PartDone, false}, {ledger.PartQueued, false}, {ledger.PartFailed, false}, {ledger.PartUncertain, false},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.state), func(t *testing.T) {
@@ -352,7 +352,7 @@ func TestWait(t *testing.T) {
 			}
 			ps, _ := f.store.Progress(f.ctx, "b1", 0)
 			if !tt.ok {
-				if ps.State != batch.PartQueued || !ps.ResumeAt.IsZero() {
+				if ps.State != ledger.PartQueued || !ps.ResumeAt.IsZero() {
 					t.Errorf("a refused Wait wrote %+v", ps)
 				}
 				return
@@ -380,14 +380,14 @@ func TestCancel(t *testing.T) {
 	if _, err := f.cl.EnqueueContext(f.ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.m.Wait(f.ctx, "b1", 1, batch.PartThrottled, time.Now().Add(time.Hour), "429"); err != nil {
+	if err := f.m.Wait(f.ctx, "b1", 1, ledger.PartThrottled, time.Now().Add(time.Hour), "429"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.m.Cancel(f.ctx, "b1"); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
 	for n := range 2 {
-		if err := f.store.MarkInflight(f.ctx, "b1", n, chunking.Range{Lo: 0, Hi: 5}); !errors.Is(err, batch.ErrCancelled) {
+		if err := f.store.MarkInflight(f.ctx, "b1", n, chunking.Range{Lo: 0, Hi: 5}); !errors.Is(err, ledger.ErrCancelled) {
 			t.Errorf("MarkInflight(part %d) after Cancel = %v; want ErrCancelled", n, err)
 		}
 	}
@@ -402,7 +402,7 @@ func TestCancel(t *testing.T) {
 		t.Errorf("Cancel twice = %v; want ErrNothingToDo", err)
 	}
 	st := f.status(t, "b1")
-	if st.State != batch.StateCancelled || !st.Cancelled || st.Finished {
+	if st.State != ledger.StateCancelled || !st.Cancelled || st.Finished {
 		t.Errorf("Status after Cancel = %+v", st)
 	}
 	// Parts settle as cancelled and the cancelled batch finishes, announced once.
@@ -415,11 +415,11 @@ func TestCancel(t *testing.T) {
 		t.Errorf("Status after the parts settled = %+v", st)
 	}
 	f.wantAnnounced(t, "b1", 1)
-	if err := f.m.Cancel(f.ctx, "b1"); !errors.Is(err, batch.ErrFinished) {
-		t.Errorf("Cancel of a finished batch = %v; want batch.ErrFinished", err)
+	if err := f.m.Cancel(f.ctx, "b1"); !errors.Is(err, ledger.ErrFinished) {
+		t.Errorf("Cancel of a finished batch = %v; want ledger.ErrFinished", err)
 	}
-	if err := f.m.Cancel(f.ctx, "nope"); !errors.Is(err, batch.ErrNotFound) {
-		t.Errorf("Cancel(nope) = %v; want batch.ErrNotFound", err)
+	if err := f.m.Cancel(f.ctx, "nope"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Cancel(nope) = %v; want ledger.ErrNotFound", err)
 	}
 }
 
@@ -433,14 +433,14 @@ func TestPauseResume(t *testing.T) {
 		mark error // what MarkInflight returns after it
 	}{
 		{"resume a running batch", func() error { return f.m.Resume(f.ctx, "b1") }, ErrNothingToDo, nil},
-		{"pause", func() error { return f.m.Pause(f.ctx, "b1") }, nil, batch.ErrPaused},
-		{"pause twice", func() error { return f.m.Pause(f.ctx, "b1") }, ErrNothingToDo, batch.ErrPaused},
+		{"pause", func() error { return f.m.Pause(f.ctx, "b1") }, nil, ledger.ErrPaused},
+		{"pause twice", func() error { return f.m.Pause(f.ctx, "b1") }, ErrNothingToDo, ledger.ErrPaused},
 		{"resume", func() error { return f.m.Resume(f.ctx, "b1") }, nil, nil},
 		{"resume twice", func() error { return f.m.Resume(f.ctx, "b1") }, ErrNothingToDo, nil},
-		{"pause again", func() error { return f.m.Pause(f.ctx, "b1") }, nil, batch.ErrPaused},
-		{"cancel a paused batch", func() error { return f.m.Cancel(f.ctx, "b1") }, nil, batch.ErrCancelled},
-		{"pause a cancelled batch", func() error { return f.m.Pause(f.ctx, "b1") }, batch.ErrAlreadyCancelled, batch.ErrCancelled},
-		{"resume a cancelled batch", func() error { return f.m.Resume(f.ctx, "b1") }, ErrNothingToDo, batch.ErrCancelled},
+		{"pause again", func() error { return f.m.Pause(f.ctx, "b1") }, nil, ledger.ErrPaused},
+		{"cancel a paused batch", func() error { return f.m.Cancel(f.ctx, "b1") }, nil, ledger.ErrCancelled},
+		{"pause a cancelled batch", func() error { return f.m.Pause(f.ctx, "b1") }, ledger.ErrAlreadyCancelled, ledger.ErrCancelled},
+		{"resume a cancelled batch", func() error { return f.m.Resume(f.ctx, "b1") }, ErrNothingToDo, ledger.ErrCancelled},
 	}
 	for i, s := range steps {
 		if err := s.do(); !errors.Is(err, s.err) || (s.err == nil) != (err == nil) {
@@ -452,11 +452,11 @@ func TestPauseResume(t *testing.T) {
 			t.Errorf("%s: MarkInflight = %v; want %v", s.name, err, s.mark)
 		}
 	}
-	if err := f.m.Pause(f.ctx, "nope"); !errors.Is(err, batch.ErrNotFound) {
-		t.Errorf("Pause(nope) = %v; want batch.ErrNotFound", err)
+	if err := f.m.Pause(f.ctx, "nope"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Pause(nope) = %v; want ledger.ErrNotFound", err)
 	}
-	if err := f.m.Resume(f.ctx, "nope"); !errors.Is(err, batch.ErrNotFound) {
-		t.Errorf("Resume(nope) = %v; want batch.ErrNotFound", err)
+	if err := f.m.Resume(f.ctx, "nope"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Errorf("Resume(nope) = %v; want ledger.ErrNotFound", err)
 	}
 }
 
@@ -475,10 +475,10 @@ func TestResumeRunsHeldParts(t *testing.T) {
 	if _, err := f.cl.EnqueueContext(f.ctx, task); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.m.Wait(f.ctx, "b1", 0, batch.PartPaused, time.Now().Add(time.Hour), "paused"); err != nil {
+	if err := f.m.Wait(f.ctx, "b1", 0, ledger.PartPaused, time.Now().Add(time.Hour), "paused"); err != nil {
 		t.Fatal(err)
 	}
-	if st := f.status(t, "b1"); st.State != batch.StatePaused || !st.Paused {
+	if st := f.status(t, "b1"); st.State != ledger.StatePaused || !st.Paused {
 		t.Errorf("Status while paused = %+v", st)
 	}
 	if err := f.m.Resume(f.ctx, "b1"); err != nil {
@@ -488,7 +488,7 @@ func TestResumeRunsHeldParts(t *testing.T) {
 	if err != nil || ti.State != asynq.TaskStatePending {
 		t.Errorf("held part after Resume: %+v, %v; want pending", ti, err)
 	}
-	if st := f.status(t, "b1"); st.State != batch.StateEnqueued || st.Paused {
+	if st := f.status(t, "b1"); st.State != ledger.StateEnqueued || st.Paused {
 		t.Errorf("Status after Resume = %+v", st)
 	}
 }
@@ -510,7 +510,7 @@ func TestRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.record(t, "b1", 2, 0, "dfr")
-	if s, err := f.m.Settle(f.ctx, m, 2, true); err != nil || s != batch.PartFailed {
+	if s, err := f.m.Settle(f.ctx, m, 2, true); err != nil || s != ledger.PartFailed {
 		t.Fatalf("Settle(2) = %s, %v", s, err)
 	}
 	f.wantAnnounced(t, "b1", 1)
@@ -528,13 +528,13 @@ func TestRetry(t *testing.T) {
 	if err != nil || parts != 2 || numbers != 6 {
 		t.Fatalf("Retry = %d parts, %d numbers, %v; want 2, 6", parts, numbers, err)
 	}
-	for n, want := range []batch.PartState{batch.PartQueued, batch.PartDone, batch.PartQueued} {
+	for n, want := range []ledger.PartState{ledger.PartQueued, ledger.PartDone, ledger.PartQueued} {
 		if s := f.partState(t, "b1", n); s != want {
 			t.Errorf("part %d after Retry is %s; want %s", n, s, want)
 		}
 	}
 	st := f.status(t, "b1")
-	if st.Finished || st.State != batch.StateEnqueued || st.Failed != 0 || st.Pending != 6 {
+	if st.Finished || st.State != ledger.StateEnqueued || st.Failed != 0 || st.Pending != 6 {
 		t.Errorf("Status after Retry = %+v", st)
 	}
 	// The failed parts' tasks are queued again, on the manifest's queue, with their
@@ -582,10 +582,10 @@ func TestRetryCancelled(t *testing.T) {
 	if err := f.m.Cancel(f.ctx, "b1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.m.Retry(f.ctx, "b1"); !errors.Is(err, batch.ErrAlreadyCancelled) {
-		t.Errorf("Retry of a cancelled batch = %v; want batch.ErrAlreadyCancelled", err)
+	if _, _, err := f.m.Retry(f.ctx, "b1"); !errors.Is(err, ledger.ErrAlreadyCancelled) {
+		t.Errorf("Retry of a cancelled batch = %v; want ledger.ErrAlreadyCancelled", err)
 	}
-	if s := f.partState(t, "b1", 0); s != batch.PartFailed {
+	if s := f.partState(t, "b1", 0); s != ledger.PartFailed {
 		t.Errorf("part 0 after a refused Retry is %s", s)
 	}
 }
@@ -595,15 +595,15 @@ func TestResolve(t *testing.T) {
 		name      string
 		delivered bool
 		moved     int
-		part      batch.PartState
+		part      ledger.PartState
 		finished  bool
 		delivers  int64 // delivered after
 		pending   int64
 	}{
 		// Call 0-4 "dudr": resolved delivered, the uncertain one is delivered.
-		{"delivered", true, 1, batch.PartDone, true, 3, 0},
+		{"delivered", true, 1, ledger.PartDone, true, 3, 0},
 		// Sent again: the whole call goes back to pending, the part to the queue.
-		{"resend", false, 4, batch.PartQueued, false, 0, 4},
+		{"resend", false, 4, ledger.PartQueued, false, 0, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -614,7 +614,7 @@ func TestResolve(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.record(t, "b1", 0, 0, "dudr")
-			if s, err := f.m.Settle(f.ctx, m, 0, false); err != nil || s != batch.PartUncertain {
+			if s, err := f.m.Settle(f.ctx, m, 0, false); err != nil || s != ledger.PartUncertain {
 				t.Fatalf("Settle = %s, %v; want uncertain", s, err)
 			}
 			f.wantAnnounced(t, "b1")
@@ -667,7 +667,7 @@ func TestResolveRefused(t *testing.T) {
 		{"a queued part", "b1", 0, ErrNothingToDo},
 		{"part past the last", "b1", 2, ErrNothingToDo},
 		{"negative part", "b1", -1, ErrNothingToDo},
-		{"missing batch", "nope", 0, batch.ErrNotFound},
+		{"missing batch", "nope", 0, ledger.ErrNotFound},
 	}
 	for _, tt := range tests {
 		if _, err := f.m.Resolve(f.ctx, tt.id, tt.part, true); !errors.Is(err, tt.want) {
@@ -710,16 +710,16 @@ func TestExhaust(t *testing.T) {
 			if err != nil || n != tt.failed {
 				t.Fatalf("Exhaust = %d, %v; want %d", n, err, tt.failed)
 			}
-			if s := f.partState(t, "b1", tt.part); s != batch.PartFailed {
+			if s := f.partState(t, "b1", tt.part); s != ledger.PartFailed {
 				t.Errorf("part after Exhaust is %s; want failed", s)
 			}
 			st := f.status(t, "b1")
 			if st.Failed != int64(tt.failed) {
 				t.Errorf("failed = %d; want %d", st.Failed, tt.failed)
 			}
-			var outs []batch.Outcome
-			_ = f.store.Outcomes(f.ctx, "b1", tt.part, func(o batch.Outcome) error {
-				if o.State == batch.OutcomeFailed {
+			var outs []ledger.Outcome
+			_ = f.store.Outcomes(f.ctx, "b1", tt.part, func(o ledger.Outcome) error {
+				if o.State == ledger.OutcomeFailed {
 					outs = append(outs, o)
 				}
 				return nil
@@ -757,7 +757,7 @@ func TestExhaust(t *testing.T) {
 }
 
 func TestPartRecords(t *testing.T) {
-	m := &batch.Manifest{Parts: 3, Accepted: 23, Profile: chunking.Profile{PartSize: 10}}
+	m := &ledger.Manifest{Parts: 3, Accepted: 23, Profile: chunking.Profile{PartSize: 10}}
 	for n, want := range []int{10, 10, 3} {
 		if got := PartRecords(m, n); got != want {
 			t.Errorf("PartRecords(%d) = %d; want %d", n, got, want)
@@ -776,8 +776,8 @@ func TestWaitFinalPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.wantAnnounced(t, "b1", 1)
-	err := f.m.Wait(f.ctx, "b1", 0, batch.PartThrottled, time.Now().Add(time.Minute), "429")
-	if s := f.partState(t, "b1", 0); s != batch.PartDone {
+	err := f.m.Wait(f.ctx, "b1", 0, ledger.PartThrottled, time.Now().Add(time.Minute), "429")
+	if s := f.partState(t, "b1", 0); s != ledger.PartDone {
 		t.Errorf("Wait on a done part = %v; part is now %s, want done", err, s)
 	}
 	if st := f.status(t, "b1"); !st.Finished {
@@ -795,13 +795,13 @@ func TestFinishAnnouncedAfterQueueFailure(t *testing.T) {
 	tests := []struct {
 		name   string
 		parts  int
-		finish func(f *fixture, m *Manager, man *batch.Manifest) error
+		finish func(f *fixture, m *Manager, man *ledger.Manifest) error
 	}{
-		{"settle", 1, func(f *fixture, m *Manager, man *batch.Manifest) error {
+		{"settle", 1, func(f *fixture, m *Manager, man *ledger.Manifest) error {
 			_, err := m.Settle(f.ctx, man, 0, false)
 			return err
 		}},
-		{"committed empty", 0, func(f *fixture, m *Manager, man *batch.Manifest) error { return m.Committed(f.ctx, man) }},
+		{"committed empty", 0, func(f *fixture, m *Manager, man *ledger.Manifest) error { return m.Committed(f.ctx, man) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -813,7 +813,7 @@ func TestFinishAnnouncedAfterQueueFailure(t *testing.T) {
 			// A client whose Redis is gone: the finish is stored, its announcement not.
 			dead := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond})
 			defer dead.Close()
-			broken := New(f.store, dead, f.insp, f.m.log)
+			broken := New(f.db.Client, dead, f.insp, f.m.log)
 			if err := tt.finish(f, broken, man); err == nil {
 				t.Fatalf("finish with a dead queue = nil; want an error, so the task is retried")
 			}

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Resolved is one uncertain part settled by an operator, and its numbers moved.
@@ -31,7 +31,7 @@ func (m *Manager) ResolveParts(ctx context.Context, id string, parts []int, all,
 	if all {
 		parts = nil
 		for _, ps := range states {
-			if ps.State == batch.PartUncertain {
+			if ps.State == ledger.PartUncertain {
 				parts = append(parts, ps.Part)
 			}
 		}
@@ -46,7 +46,7 @@ func (m *Manager) ResolveParts(ctx context.Context, id string, parts []int, all,
 		switch {
 		case p < 0 || p >= man.Parts:
 			bad = append(bad, fmt.Sprintf("batch %s has parts 0-%d, not %d", id, man.Parts-1, p))
-		case states[p].State != batch.PartUncertain:
+		case states[p].State != ledger.PartUncertain:
 			bad = append(bad, fmt.Sprintf("part %d is %s, not uncertain", p, states[p].State))
 		}
 	}

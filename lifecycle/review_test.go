@@ -3,8 +3,8 @@ package lifecycle
 import (
 	"testing"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // A part given up while a call is in flight (its handler still in the call) has
@@ -26,11 +26,11 @@ func TestExhaustWithACallInFlight(t *testing.T) {
 	if st.Delivered != 3 || st.Uncertain != 3 || st.Failed != 4 || st.Finished {
 		t.Fatalf("status %+v; want 3 delivered, 3 uncertain, 4 failed, not finished", st)
 	}
-	if s := f.partState(t, "b1", 0); s != batch.PartUncertain {
+	if s := f.partState(t, "b1", 0); s != ledger.PartUncertain {
 		t.Errorf("part %s; want uncertain", s)
 	}
 	// The call in flight comes back: its record overlaps nothing new.
-	ok, err := f.store.RecordRange(f.ctx, "b1", 0, batch.RangeResult{Range: chunking.Range{Lo: 3, Hi: 6}, Delivered: 3})
+	ok, err := f.store.RecordRange(f.ctx, "b1", 0, ledger.RangeResult{Range: chunking.Range{Lo: 3, Hi: 6}, Delivered: 3})
 	if err != nil || ok {
 		t.Errorf("late record = %v, %v; want not counted", ok, err)
 	}
@@ -44,7 +44,7 @@ func TestExhaustWithACallInFlight(t *testing.T) {
 	if n, err := f.m.Exhaust(f.ctx, m, 0, nil, "transient", "again"); err != nil || n != 0 {
 		t.Errorf("Exhaust of a final part = %d, %v", n, err)
 	}
-	if s := f.partState(t, "b1", 0); s != batch.PartFailed {
+	if s := f.partState(t, "b1", 0); s != ledger.PartFailed {
 		t.Errorf("part %s after resolving; want failed (4 numbers failed)", s)
 	}
 }

@@ -3,7 +3,7 @@ package lifecycle
 import (
 	"slices"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Move is a named change of a part's state, or of a batch's operator control.
@@ -12,7 +12,7 @@ type Move string
 // Part moves. Each is one method (transitions_test.go holds the methods to the
 // table below on real Redis).
 const (
-	// MoveStart marks a call in flight and its part running (batch.Store.MarkInflight,
+	// MoveStart marks a call in flight and its part running (Manager.MarkInflight,
 	// called by the worker right before each vendor call).
 	MoveStart Move = "start"
 	// MoveSettle ends a part's run once its calls are recorded (Manager.Settle):
@@ -53,16 +53,16 @@ type Transition[S comparable] struct {
 }
 
 var (
-	notFinal = func() []batch.PartState {
-		var out []batch.PartState
-		for _, s := range batch.PartStates {
+	notFinal = func() []ledger.PartState {
+		var out []ledger.PartState
+		for _, s := range ledger.PartStates {
 			if !s.Final() {
 				out = append(out, s)
 			}
 		}
 		return out
 	}()
-	settled = []batch.PartState{batch.PartDone, batch.PartFailed, batch.PartCancelled, batch.PartUncertain}
+	settled = []ledger.PartState{ledger.PartDone, ledger.PartFailed, ledger.PartCancelled, ledger.PartUncertain}
 )
 
 // PartTransitions is every move of a part. A move from a state not in its From is
@@ -74,30 +74,30 @@ var (
 // allowed from uncertain because the ledger's guard (markScript, settleScript)
 // refuses final states only; an uncertain part's task has ended, so only an
 // operator's resolve requeues it in practice.
-var PartTransitions = []Transition[batch.PartState]{
-	{Move: MoveStart, From: notFinal, To: []batch.PartState{batch.PartRunning}},
-	{Move: MoveSettle, From: batch.PartStates, To: settled},
-	{Move: MoveThrottle, From: notFinal, To: []batch.PartState{batch.PartThrottled}},
-	{Move: MovePausePart, From: notFinal, To: []batch.PartState{batch.PartPaused}},
-	{Move: MoveWait, From: notFinal, To: []batch.PartState{batch.PartWaiting}},
-	{Move: MoveRetryLater, From: notFinal, To: []batch.PartState{batch.PartRetrying}},
-	{Move: MoveExhaust, From: notFinal, To: []batch.PartState{batch.PartFailed, batch.PartUncertain}},
-	{Move: MoveRetry, From: []batch.PartState{batch.PartFailed}, To: []batch.PartState{batch.PartQueued}},
-	{Move: MoveResolveDelivered, From: []batch.PartState{batch.PartUncertain},
-		To: []batch.PartState{batch.PartDone, batch.PartFailed, batch.PartCancelled}},
-	{Move: MoveResolveResend, From: []batch.PartState{batch.PartUncertain}, To: []batch.PartState{batch.PartQueued}},
+var PartTransitions = []Transition[ledger.PartState]{
+	{Move: MoveStart, From: notFinal, To: []ledger.PartState{ledger.PartRunning}},
+	{Move: MoveSettle, From: ledger.PartStates, To: settled},
+	{Move: MoveThrottle, From: notFinal, To: []ledger.PartState{ledger.PartThrottled}},
+	{Move: MovePausePart, From: notFinal, To: []ledger.PartState{ledger.PartPaused}},
+	{Move: MoveWait, From: notFinal, To: []ledger.PartState{ledger.PartWaiting}},
+	{Move: MoveRetryLater, From: notFinal, To: []ledger.PartState{ledger.PartRetrying}},
+	{Move: MoveExhaust, From: notFinal, To: []ledger.PartState{ledger.PartFailed, ledger.PartUncertain}},
+	{Move: MoveRetry, From: []ledger.PartState{ledger.PartFailed}, To: []ledger.PartState{ledger.PartQueued}},
+	{Move: MoveResolveDelivered, From: []ledger.PartState{ledger.PartUncertain},
+		To: []ledger.PartState{ledger.PartDone, ledger.PartFailed, ledger.PartCancelled}},
+	{Move: MoveResolveResend, From: []ledger.PartState{ledger.PartUncertain}, To: []ledger.PartState{ledger.PartQueued}},
 }
 
 // ControlTransitions is every move of a batch's control (of a batch not yet
 // finished: a finished batch refuses them all).
-var ControlTransitions = []Transition[batch.Control]{
-	{Move: MovePause, From: []batch.Control{batch.ControlNone}, To: []batch.Control{batch.ControlPaused}},
-	{Move: MoveResume, From: []batch.Control{batch.ControlPaused}, To: []batch.Control{batch.ControlNone}},
-	{Move: MoveCancel, From: []batch.Control{batch.ControlNone, batch.ControlPaused}, To: []batch.Control{batch.ControlCancelled}},
+var ControlTransitions = []Transition[ledger.Control]{
+	{Move: MovePause, From: []ledger.Control{ledger.ControlNone}, To: []ledger.Control{ledger.ControlPaused}},
+	{Move: MoveResume, From: []ledger.Control{ledger.ControlPaused}, To: []ledger.Control{ledger.ControlNone}},
+	{Move: MoveCancel, From: []ledger.Control{ledger.ControlNone, ledger.ControlPaused}, To: []ledger.Control{ledger.ControlCancelled}},
 }
 
 // Controls lists every batch control.
-var Controls = []batch.Control{batch.ControlNone, batch.ControlPaused, batch.ControlCancelled}
+var Controls = []ledger.Control{ledger.ControlNone, ledger.ControlPaused, ledger.ControlCancelled}
 
 // Allowed reports whether move may be made from state, and the states it may
 // lead to.

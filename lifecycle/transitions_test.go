@@ -7,43 +7,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // partMoves makes each move of the table through its method.
-var partMoves = map[Move]func(ctx context.Context, f *fixture, man *batch.Manifest) error{
-	MoveStart: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+var partMoves = map[Move]func(ctx context.Context, f *fixture, man *ledger.Manifest) error{
+	MoveStart: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		return f.store.MarkInflight(ctx, man.ID, 0, chunking.Range{Lo: 0, Hi: 5})
 	},
-	MoveSettle: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+	MoveSettle: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, err := f.m.Settle(ctx, man, 0, false)
 		return err
 	},
-	MoveThrottle:   waitMove(batch.PartThrottled),
-	MovePausePart:  waitMove(batch.PartPaused),
-	MoveWait:       waitMove(batch.PartWaiting),
-	MoveRetryLater: waitMove(batch.PartRetrying),
-	MoveExhaust: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+	MoveThrottle:   waitMove(ledger.PartThrottled),
+	MovePausePart:  waitMove(ledger.PartPaused),
+	MoveWait:       waitMove(ledger.PartWaiting),
+	MoveRetryLater: waitMove(ledger.PartRetrying),
+	MoveExhaust: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, err := f.m.Exhaust(ctx, man, 0, nil, "test", "retries ran out")
 		return err
 	},
-	MoveRetry: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+	MoveRetry: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, _, err := f.m.Retry(ctx, man.ID)
 		return err
 	},
-	MoveResolveDelivered: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+	MoveResolveDelivered: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, err := f.m.Resolve(ctx, man.ID, 0, true)
 		return err
 	},
-	MoveResolveResend: func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+	MoveResolveResend: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, err := f.m.Resolve(ctx, man.ID, 0, false)
 		return err
 	},
 }
 
-func waitMove(state batch.PartState) func(context.Context, *fixture, *batch.Manifest) error {
-	return func(ctx context.Context, f *fixture, man *batch.Manifest) error {
+func waitMove(state ledger.PartState) func(context.Context, *fixture, *ledger.Manifest) error {
+	return func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		return f.m.Wait(ctx, man.ID, 0, state, time.Now().Add(time.Minute), "test")
 	}
 }
@@ -61,7 +61,7 @@ func TestPartTransitions(t *testing.T) {
 		if move == nil {
 			t.Fatalf("no method for move %s", tr.Move)
 		}
-		for j, from := range batch.PartStates {
+		for j, from := range ledger.PartStates {
 			t.Run(fmt.Sprintf("%s/%s", tr.Move, from), func(t *testing.T) {
 				man := f.commit(t, fmt.Sprintf("tr-%d-%d", i, j), 1, 5, 0)
 				if _, err := f.store.SetPartState(f.ctx, man.ID, 0, from, time.Time{}, ""); err != nil {
@@ -100,7 +100,7 @@ func TestControlTransitions(t *testing.T) {
 		for j, from := range Controls {
 			t.Run(fmt.Sprintf("%s/%q", tr.Move, from), func(t *testing.T) {
 				man := f.commit(t, fmt.Sprintf("ctl-%d-%d", i, j), 1, 5, 0)
-				if from != batch.ControlNone {
+				if from != ledger.ControlNone {
 					if _, err := f.store.SetControl(f.ctx, man.ID, from); err != nil {
 						t.Fatal(err)
 					}

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // count is one term of an account, or parts in one state.
@@ -17,15 +17,15 @@ type count struct {
 }
 
 // accountOrder is the order of the account's terms on the pages. A term shows when
-// batch.Status has a field of that JSON name, so a state the batch lifecycle adds
+// ledger.Status has a field of that JSON name, so a state the batch lifecycle adds
 // (suppressed, lost) appears without a change here when its name is listed, and
 // without a template change in any case once it is.
-var accountOrder = []string{batch.OutcomeDelivered, batch.OutcomeRefused, batch.OutcomeFailed, batch.OutcomeUncertain, "pending",
-	batch.OutcomeSuppressed, "lost", "rejected"}
+var accountOrder = []string{ledger.OutcomeDelivered, ledger.OutcomeRefused, ledger.OutcomeFailed, ledger.OutcomeUncertain, "pending",
+	ledger.OutcomeSuppressed, "lost", "rejected"}
 
 // account lists where a batch's numbers are: the one place that turns a Status into
 // (state, count) terms for the progress bars, the funnel and the API.
-func account(st *batch.Status) []count {
+func account(st *ledger.Status) []count {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil
@@ -54,10 +54,10 @@ func account(st *batch.Status) []count {
 
 // partOrder is the order of part states on the pages; states not listed follow in
 // alphabetical order.
-var partOrder = batch.PartStates
+var partOrder = ledger.PartStates
 
 // partCounts lists Status.PartStates as it is, so that new part states show.
-func partCounts(st *batch.Status) []count {
+func partCounts(st *ledger.Status) []count {
 	rank := func(s string) int {
 		for i, o := range partOrder {
 			if string(o) == s {
@@ -84,11 +84,11 @@ func partCounts(st *batch.Status) []count {
 }
 
 // settled counts the numbers the workers are done with: what pending goes down by.
-func settled(st *batch.Status) int64 { return st.Accepted - st.Pending }
+func settled(st *ledger.Status) int64 { return st.Accepted - st.Pending }
 
 // funnel is the account read as a funnel: read, accepted, handed to the vendor,
 // delivered. Each step's Pct is its share of what was read.
-func funnel(st *batch.Status) []count {
+func funnel(st *ledger.Status) []count {
 	steps := []count{
 		{Name: "read", N: st.Read},
 		{Name: "accepted", N: st.Accepted},

@@ -13,9 +13,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Browser tests drive a real headless Chromium over the batch pages while a real
@@ -78,12 +78,12 @@ func domNumbers(ctx context.Context, sel, attr string) (map[string]int64, error)
 }
 
 // statusTerms is what the batch page's account must show for st, from its fields.
-func statusTerms(st *batch.Status) map[string]int64 {
+func statusTerms(st *ledger.Status) map[string]int64 {
 	return map[string]int64{"read": st.Read, "delivered": st.Delivered, "refused": st.Refused, "failed": st.Failed,
 		"uncertain": st.Uncertain, "pending": st.Pending, "rejected": st.Rejected}
 }
 
-func statusParts(st *batch.Status) map[string]int64 {
+func statusParts(st *ledger.Status) map[string]int64 {
 	out := map[string]int64{"total": int64(st.Parts)}
 	for s, n := range st.PartStates {
 		out[string(s)] = int64(n)
@@ -281,9 +281,9 @@ func TestBrowserBatchPages(t *testing.T) {
 	notReloaded := evaluate[bool](t, ctx, `window.notReloaded === true`)
 	refreshes := evaluate[int](t, ctx, `window.dialqRefreshes`)
 	state := evaluate[string](t, ctx, `document.querySelector('main [data-field="state"]').textContent`)
-	if !notReloaded || refreshes < 3 || state != string(batch.StateFinished) {
+	if !notReloaded || refreshes < 3 || state != string(ledger.StateFinished) {
 		t.Errorf("page refreshed in place %v, %d times, shows state %q; want in place, 3+ times, %q",
-			notReloaded, refreshes, state, batch.StateFinished)
+			notReloaded, refreshes, state, ledger.StateFinished)
 	}
 	// The vendor section, reasons and resolve commands are there.
 	vendorRows := evaluate[int](t, ctx, `document.querySelectorAll('#vendor [data-vendor]').length`)

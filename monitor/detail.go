@@ -10,15 +10,15 @@ import (
 	"sort"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
 // partRow is one part on the batch page.
 type partRow struct {
-	Part  int             `json:"part"`
-	State batch.PartState `json:"state"`
+	Part  int              `json:"part"`
+	State ledger.PartState `json:"state"`
 	// ResumeAt and WaitReason say when and why a throttled, paused or waiting part goes on.
 	ResumeAt   *time.Time `json:"resume_at,omitempty"`
 	WaitReason string     `json:"wait_reason,omitempty"`
@@ -106,18 +106,18 @@ func (d *detail) rows(quiet bool) []partRow {
 }
 
 // quietPart reports whether a part in state s needs nobody: waiting its turn or over.
-func quietPart(s batch.PartState) bool {
-	return s == batch.PartQueued || s == batch.PartDone || s == batch.PartCancelled
+func quietPart(s ledger.PartState) bool {
+	return s == ledger.PartQueued || s == ledger.PartDone || s == ledger.PartCancelled
 }
 
 // partRows reads the parts most worth a look: uncertain, failed, running and any
 // state but queued, done and cancelled first, then the rest, up to maxPartRows.
-func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([]partRow, int, error) {
+func (p *pages) partRows(ctx context.Context, st *ledger.Status, queue string) ([]partRow, int, error) {
 	parts, err := p.br.Parts(ctx, st.Batch, st.Parts)
 	if err != nil {
 		return nil, 0, err
 	}
-	states := make([]batch.PartState, len(parts))
+	states := make([]ledger.PartState, len(parts))
 	for i, ps := range parts {
 		states[i] = ps.State
 	}
@@ -142,12 +142,12 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 			row.ResumeAt, row.WaitReason = &at, maskDigits(ps.WaitReason)
 		}
 		switch ps.State {
-		case batch.PartUncertain:
+		case ledger.PartUncertain:
 			row.Commands = []string{
 				fmt.Sprintf("enqueue resolve %s -delivered %d", st.Batch, part),
 				fmt.Sprintf("enqueue resolve %s -not-delivered %d", st.Batch, part),
 			}
-		case batch.PartFailed:
+		case ledger.PartFailed:
 			row.Commands = []string{fmt.Sprintf("enqueue retry %s", st.Batch)}
 		}
 		rows = append(rows, row)
@@ -159,7 +159,7 @@ func (p *pages) partRows(ctx context.Context, st *batch.Status, queue string) ([
 // fields, and "uncertain:lo-hi" for an uncertain call's), in call order.
 func taskNames(extra map[string]string) []string {
 	var out []string
-	for _, t := range batch.CallTasks(extra) {
+	for _, t := range ledger.CallTasks(extra) {
 		if t.Uncertain {
 			// The task an uncertain call was making: what to ask the vendor about.
 			t.Name += " (uncertain)"

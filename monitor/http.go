@@ -47,7 +47,7 @@ type HTTPConfig struct {
 	Ready func(ctx context.Context) error
 	// Batches, when set, serves the batch pages at /batches/ and their JSON at
 	// /api/batches, behind the same basic auth as the dashboard. Pass a
-	// *batch.Store.
+	// ledger.Reader (or the *lifecycle.Manager, which embeds one).
 	Batches BatchReader
 	// FlashAI, when set, adds FlashAI's own call summary to FlashAI batch pages.
 	// Leave it nil (not a nil *flashai.Client) when the worker has no FlashAI client.

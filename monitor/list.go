@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // summary is a batch as the list shows it, and as /api/batches returns it: the
 // `enqueue status -json` fields and what the pages add.
 type summary struct {
-	*batch.Status
+	*ledger.Status
 	Queue   string  `json:"queue,omitempty"`
 	Account []count `json:"account"`
 	// Rate is numbers settled a second; RateFrom says how it was measured.
@@ -24,7 +24,7 @@ type summary struct {
 	Active   bool       `json:"-"`
 }
 
-func (p *pages) summarize(st *batch.Status) *summary {
+func (p *pages) summarize(st *ledger.Status) *summary {
 	now := p.now()
 	p.rates.observe(st.Batch, now, st.Delivered, settled(st))
 	pub := *st
@@ -57,7 +57,7 @@ func (p *pages) list(ctx context.Context, vendor, state string) (*listView, erro
 	vendors, states := map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
 		st, err := p.br.Status(ctx, id)
-		if errors.Is(err, batch.ErrNotFound) {
+		if errors.Is(err, ledger.ErrNotFound) {
 			continue // expired since it was listed
 		}
 		if err != nil {

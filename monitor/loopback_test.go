@@ -8,8 +8,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Without auth, the dashboard and the batch pages answer 403 to a request from an
@@ -19,7 +19,7 @@ func TestPagesLoopbackOnlyByDefault(t *testing.T) {
 	db := testredis.New(t)
 	opt := asynq.RedisClientOpt{Addr: db.Opt.Addr, Password: db.Opt.Password, DB: db.Opt.DB}
 	handler := func(cfg HTTPConfig) http.Handler {
-		cfg.RedisConnOpt, cfg.Registry, cfg.Batches = opt, prometheus.NewRegistry(), batch.NewStore(db.Client)
+		cfg.RedisConnOpt, cfg.Registry, cfg.Batches = opt, prometheus.NewRegistry(), ledger.NewReader(db.Client)
 		h, err := NewHandler(cfg)
 		if err != nil {
 			t.Fatal(err)

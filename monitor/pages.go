@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -24,15 +24,15 @@ const (
 	APIPath     = "/api/batches"
 )
 
-// BatchReader is what the batch pages read. *batch.Store implements it.
+// BatchReader is what the batch pages read. *ledger.Store implements it.
 type BatchReader interface {
 	List(ctx context.Context, limit int) ([]string, error)
-	Status(ctx context.Context, id string) (*batch.Status, error)
-	Manifest(ctx context.Context, id string) (*batch.Manifest, error)
-	Parts(ctx context.Context, id string, parts int) ([]batch.PartStatus, error)
-	Progress(ctx context.Context, id string, n int) (*batch.PartProgress, error)
-	Rejects(ctx context.Context, id string, fn func(batch.Reject) error) error
-	Outcomes(ctx context.Context, id string, n int, fn func(batch.Outcome) error) error
+	Status(ctx context.Context, id string) (*ledger.Status, error)
+	Manifest(ctx context.Context, id string) (*ledger.Manifest, error)
+	Parts(ctx context.Context, id string, parts int) ([]ledger.PartStatus, error)
+	Progress(ctx context.Context, id string, n int) (*ledger.PartProgress, error)
+	Rejects(ctx context.Context, id string, fn func(ledger.Reject) error) error
+	Outcomes(ctx context.Context, id string, n int, fn func(ledger.Outcome) error) error
 }
 
 // CallSummarizer is FlashAI's own count of a plan's numbers. *flashai.Client
@@ -106,7 +106,7 @@ func newPages(br BatchReader, fa CallSummarizer) *pages {
 		},
 		"accountNames": func() []string {
 			var out []string
-			for _, c := range account(&batch.Status{}) {
+			for _, c := range account(&ledger.Status{}) {
 				out = append(out, c.Name)
 			}
 			return out
@@ -136,7 +136,7 @@ func (p *pages) render(w http.ResponseWriter, name string, data any) {
 // fail answers 404 for an unknown batch and 500 otherwise. Store errors name keys
 // and batch ids, never numbers; masked all the same.
 func (p *pages) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, batch.ErrNotFound) {
+	if errors.Is(err, ledger.ErrNotFound) {
 		http.Error(w, "no such batch (it may have expired)", http.StatusNotFound)
 		return
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -52,7 +52,7 @@ func (w *world) getJSON(path string, v any) {
 
 // apiDetail is /api/batches/{id} as a client reads it.
 type apiDetail struct {
-	batch.Status
+	ledger.Status
 	Queue    string    `json:"queue"`
 	Account  []count   `json:"account"`
 	Funnel   []count   `json:"funnel"`
@@ -109,7 +109,7 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 	var refusals int64
 	byReason := map[string]int64{}
 	for _, r := range got.Outcomes {
-		if r.State == batch.OutcomeRefused {
+		if r.State == ledger.OutcomeRefused {
 			refusals += r.Count
 		}
 		byReason[r.Reason] += r.Count
@@ -132,7 +132,7 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 	}
 	for _, r := range got.PartRows {
 		wantURL := "/monitoring/queues/" + got.Queue + "/tasks/" + tasks.PartTaskID(id, r.Part)
-		if r.TaskURL != wantURL || len(r.Tasks) == 0 || r.State != batch.PartDone {
+		if r.TaskURL != wantURL || len(r.Tasks) == 0 || r.State != ledger.PartDone {
 			t.Errorf("part row %+v; want state done, vendor tasks, task URL %s", r, wantURL)
 		}
 	}
@@ -227,7 +227,7 @@ func TestUncertainPartCommands(t *testing.T) {
 	}
 	w.startWorker()
 	st := w.waitSettled(id, 30*time.Second)
-	if st.PartStates[batch.PartUncertain] != 1 {
+	if st.PartStates[ledger.PartUncertain] != 1 {
 		t.Fatalf("status %+v; want part 1 uncertain", st)
 	}
 	var got apiDetail
@@ -361,11 +361,11 @@ func TestReasonsSampled(t *testing.T) {
 func TestAccount(t *testing.T) {
 	tests := []struct {
 		name string
-		st   batch.Status
+		st   ledger.Status
 		want []count
 	}{
-		{"empty", batch.Status{}, []count{{"delivered", 0, 0}, {"refused", 0, 0}, {"failed", 0, 0}, {"uncertain", 0, 0}, {"pending", 0, 0}, {"suppressed", 0, 0}, {"rejected", 0, 0}}},
-		{"mixed", batch.Status{Read: 10, Rejected: 1, Delivered: 5, Refused: 1, Failed: 1, Uncertain: 1, Pending: 1},
+		{"empty", ledger.Status{}, []count{{"delivered", 0, 0}, {"refused", 0, 0}, {"failed", 0, 0}, {"uncertain", 0, 0}, {"pending", 0, 0}, {"suppressed", 0, 0}, {"rejected", 0, 0}}},
+		{"mixed", ledger.Status{Read: 10, Rejected: 1, Delivered: 5, Refused: 1, Failed: 1, Uncertain: 1, Pending: 1},
 			[]count{{"delivered", 5, 50}, {"refused", 1, 10}, {"failed", 1, 10}, {"uncertain", 1, 10}, {"pending", 1, 10}, {"suppressed", 0, 0}, {"rejected", 1, 10}}},
 	}
 	for _, tt := range tests {
@@ -378,8 +378,8 @@ func TestAccount(t *testing.T) {
 }
 
 func TestPartCounts(t *testing.T) {
-	st := &batch.Status{Parts: 4, PartStates: map[batch.PartState]int{"done": 1, "paused": 1, "queued": 1, "corrupt": 1}}
-	// Known states in batch.PartStates order, an unknown one after them.
+	st := &ledger.Status{Parts: 4, PartStates: map[ledger.PartState]int{"done": 1, "paused": 1, "queued": 1, "corrupt": 1}}
+	// Known states in ledger.PartStates order, an unknown one after them.
 	want := []count{{"queued", 1, 25}, {"paused", 1, 25}, {"done", 1, 25}, {"corrupt", 1, 25}}
 	if diff := cmp.Diff(want, partCounts(st)); diff != "" {
 		t.Errorf("partCounts (-want +got):\n%s", diff)
@@ -391,20 +391,20 @@ func TestRate(t *testing.T) {
 	fin := t0.Add(100 * time.Second)
 	tests := []struct {
 		name     string
-		st       batch.Status
+		st       ledger.Status
 		samples  []rateSample
 		now      time.Time
 		want     float64
 		wantFrom string
 	}{
-		{"none", batch.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 100}, nil, t0.Add(time.Minute), 0, "none yet"},
-		{"average", batch.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 40}, nil, t0.Add(60 * time.Second), 1, "average since created"},
-		{"finished", batch.Status{Batch: "b", Created: t0, Accepted: 100, Finished: true, FinishedAt: &fin},
+		{"none", ledger.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 100}, nil, t0.Add(time.Minute), 0, "none yet"},
+		{"average", ledger.Status{Batch: "b", Created: t0, Accepted: 100, Pending: 40}, nil, t0.Add(60 * time.Second), 1, "average since created"},
+		{"finished", ledger.Status{Batch: "b", Created: t0, Accepted: 100, Finished: true, FinishedAt: &fin},
 			[]rateSample{{t0, 0, 0}, {t0.Add(10 * time.Second), 50, 50}}, t0.Add(time.Hour), 1, "average since created"},
 		// 100 delivered in 100 s, then cancelled: the 900 failed at once do not count.
-		{"cancelled", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Delivered: 100, Failed: 900, Cancelled: true, Finished: true, FinishedAt: &fin},
+		{"cancelled", ledger.Status{Batch: "b", Created: t0, Accepted: 1000, Delivered: 100, Failed: 900, Cancelled: true, Finished: true, FinishedAt: &fin},
 			nil, t0.Add(time.Hour), 1, "average since created"},
-		{"sampled window", batch.Status{Batch: "b", Created: t0, Accepted: 1000, Pending: 500},
+		{"sampled window", ledger.Status{Batch: "b", Created: t0, Accepted: 1000, Pending: 500},
 			[]rateSample{{t0, 0, 0}, {t0.Add(100 * time.Second), 100, 100}, {t0.Add(140 * time.Second), 300, 300}, {t0.Add(160 * time.Second), 500, 500}},
 			t0.Add(160 * time.Second), 400.0 / 60, "sampled"},
 	}

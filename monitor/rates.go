@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Rates are measured here, in memory, from samples of a batch's counters: Redis
@@ -76,7 +76,7 @@ func (rb *rateBook) samples(id string) []rateSample {
 // rate is numbers settled a second: while the batch runs, over the last rateWindow
 // of samples when there are two at least sampleGap apart; else (and once it is
 // over) the average from creation to now or to its end. The second value says which.
-func (rb *rateBook) rate(st *batch.Status, now time.Time) (float64, string) {
+func (rb *rateBook) rate(st *ledger.Status, now time.Time) (float64, string) {
 	s := rb.samples(st.Batch)
 	if n := len(s); n >= 2 && !st.Finished && !st.Cancelled {
 		last := s[n-1]

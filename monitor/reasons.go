@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 var (
@@ -82,7 +82,7 @@ func (c *reasonCache) put(id string, v *reasonCounts) {
 
 // reasons counts rejects and not-delivered numbers by reason, or reuses the last
 // count while it stands.
-func (p *pages) reasons(ctx context.Context, st *batch.Status) (rejects, outcomes []reason, sampled bool, err error) {
+func (p *pages) reasons(ctx context.Context, st *ledger.Status) (rejects, outcomes []reason, sampled bool, err error) {
 	key := fmt.Sprintf("%d/%d/%d/%d", st.Rejected, st.Refused, st.Failed, st.Uncertain)
 	now := p.now()
 	if c := p.counts.get(st.Batch, key, now); c != nil {
@@ -98,7 +98,7 @@ func (p *pages) reasons(ctx context.Context, st *batch.Status) (rejects, outcome
 
 // countReasons counts rejects and not-delivered numbers by reason, reading at most
 // maxReasonItems of them. Reasons are vendor and parser text: masked.
-func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, outcomes []reason, sampled bool, err error) {
+func (p *pages) countReasons(ctx context.Context, st *ledger.Status) (rejects, outcomes []reason, sampled bool, err error) {
 	errEnough := errors.New("enough")
 	seen := 0
 	take := func() error {
@@ -111,7 +111,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 	}
 	rj := map[reason]int64{}
 	if st.Rejected > 0 {
-		err = p.br.Rejects(ctx, st.Batch, func(r batch.Reject) error {
+		err = p.br.Rejects(ctx, st.Batch, func(r ledger.Reject) error {
 			if err := take(); err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func (p *pages) countReasons(ctx context.Context, st *batch.Status) (rejects, ou
 	oc := map[reason]int64{}
 	if st.Refused+st.Failed+st.Uncertain > 0 && !sampled {
 		for part := 0; part < st.Parts && !sampled; part++ {
-			err = p.br.Outcomes(ctx, st.Batch, part, func(o batch.Outcome) error {
+			err = p.br.Outcomes(ctx, st.Batch, part, func(o ledger.Outcome) error {
 				if err := take(); err != nil {
 					return err
 				}

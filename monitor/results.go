@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 )
 
@@ -53,7 +53,7 @@ type ResultsData struct {
 
 // ResultsReader reads a batch's call results for its page.
 type ResultsReader interface {
-	Results(ctx context.Context, st *batch.Status) (*ResultsData, error)
+	Results(ctx context.Context, st *ledger.Status) (*ResultsData, error)
 }
 
 // resultsView is the batch page's results section.
@@ -71,7 +71,7 @@ type resultsView struct {
 	NextRedial   *time.Time `json:"next_redial,omitempty"`
 }
 
-func (p *pages) callResults(ctx context.Context, st *batch.Status) *resultsView {
+func (p *pages) callResults(ctx context.Context, st *ledger.Status) *resultsView {
 	if p.results == nil || st.Delivered == 0 {
 		return nil
 	}

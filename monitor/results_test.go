@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // stubResults answers every batch with fixed counts.
 type stubResults struct{ next time.Time }
 
-func (s stubResults) Results(_ context.Context, st *batch.Status) (*ResultsData, error) {
+func (s stubResults) Results(_ context.Context, st *ledger.Status) (*ResultsData, error) {
 	return &ResultsData{Answered: 20, NotAnswered: 10, NotCalled: 4, Pending: st.Delivered - 34, Redialled: 14,
 		Tags: map[string]int64{"A": 20, "F": 10, "13800138000": 1}, Attempts: map[int]int64{1: 36, 2: 14},
 		OpenVendorBatches: 2, NextRedial: s.next, PollEvery: time.Minute}, nil

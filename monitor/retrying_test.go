@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
-	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // A part retrying after a failed call shows on the batch page and its JSON with
@@ -17,7 +16,7 @@ func TestRetryingPartOnPage(t *testing.T) {
 	id := w.enqueue("nxcloud", listOf(phones(20, 0)), 10)
 	at := time.Now().Add(3 * time.Minute).UTC().Truncate(time.Millisecond)
 	why := "attempt 2 of 25 failed: 99: nxcloud system error"
-	if err := lifecycle.New(w.store, nil, nil, nil).Wait(context.Background(), id, 1, batch.PartRetrying, at, why); err != nil {
+	if err := w.store.Wait(context.Background(), id, 1, ledger.PartRetrying, at, why); err != nil {
 		t.Fatal(err)
 	}
 	var got apiDetail
@@ -25,10 +24,10 @@ func TestRetryingPartOnPage(t *testing.T) {
 	found := false
 	for _, r := range got.PartRows {
 		if r.Part == 1 {
-			found = r.State == batch.PartRetrying && r.ResumeAt != nil && r.ResumeAt.Equal(at) && r.WaitReason == why
+			found = r.State == ledger.PartRetrying && r.ResumeAt != nil && r.ResumeAt.Equal(at) && r.WaitReason == why
 		}
 	}
-	if !found || got.PartStates[batch.PartRetrying] != 1 {
+	if !found || got.PartStates[ledger.PartRetrying] != 1 {
 		t.Errorf("api: parts %+v, states %v; want part 1 retrying at %v", got.PartRows, got.PartStates, at)
 	}
 	_, page := w.get("/batches/"+id, nil)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // The batch page says why and until when each waiting part waits.
@@ -15,7 +15,7 @@ func TestBatchPageShowsWhyPartsWait(t *testing.T) {
 	id := w.enqueue("nxcloud", listOf(phones(20, 0)), 10)
 	at := time.Date(2026, 12, 7, 16, 0, 0, 0, time.UTC)
 	why := "daily cap of 10 numbers reached for 2026-12-07 (Asia/Shanghai); the next day starts 2026-12-08T00:00:00+08:00"
-	if _, err := w.store.SetPartState(context.Background(), id, 1, batch.PartWaiting, at, why); err != nil {
+	if err := w.store.Wait(context.Background(), id, 1, ledger.PartWaiting, at, why); err != nil {
 		t.Fatal(err)
 	}
 	_, page := w.get("/batches/"+id, nil)

@@ -4,13 +4,13 @@ import (
 	"sort"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // waitGroup is why some of a batch's parts wait: a quota, a daily cap, a calling
 // window, a pause or a vendor's Retry-After, with how many parts and until when.
 type waitGroup struct {
-	State  batch.PartState
+	State  ledger.PartState
 	Reason string
 	Parts  int
 	Until  time.Time

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
@@ -26,6 +25,7 @@ import (
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -38,7 +38,7 @@ type world struct {
 	aopt  asynq.RedisClientOpt
 	fake  *fakevendor.Server
 	env   map[string]string
-	store *batch.Store
+	store *lifecycle.Manager
 	deps  *jobs.Deps
 	srv   *httptest.Server
 	// summaries counts FlashAI call summaries asked through the pages.
@@ -98,15 +98,14 @@ func newWorld(t *testing.T, cfg HTTPConfig) *world {
 	log := logrus.New()
 	log.SetOutput(testLog{t})
 	log.SetLevel(logrus.WarnLevel)
-	store := batch.NewStore(db.Client)
-	deps.Store = store
+	store := lifecycle.New(db.Client, nil, nil, nil)
 	deps.Log = logrus.NewEntry(log)
 	deps.Retry = jobs.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Elapsed: 3 * time.Second,
 		MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 3, PauseRecheck: 200 * time.Millisecond}
 	aopt := redisconf.AsynqOpt(db.Opt)
 	lc, li := asynq.NewClient(aopt), asynq.NewInspector(aopt)
 	t.Cleanup(func() { lc.Close(); li.Close() })
-	deps.Lifecycle = lifecycle.New(store, lc, li, deps.Log)
+	deps.Lifecycle = lifecycle.New(db.Client, lc, li, deps.Log)
 	deps.Gate = compliance.NewGate(compliance.NewStore(db.Client))
 
 	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: store, deps: deps}
@@ -178,7 +177,7 @@ func (w *world) enqueue(vendor, list string, partSize int) string {
 }
 
 // waitSettled waits until batch id has nothing pending and no part queued or running.
-func (w *world) waitSettled(id string, timeout time.Duration) *batch.Status {
+func (w *world) waitSettled(id string, timeout time.Duration) *ledger.Status {
 	w.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -186,9 +185,9 @@ func (w *world) waitSettled(id string, timeout time.Duration) *batch.Status {
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		final := st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
-		if st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0 &&
-			st.PartStates[batch.PartThrottled] == 0 && !(final == st.Parts && !st.Finished) {
+		final := st.PartStates[ledger.PartDone] + st.PartStates[ledger.PartFailed] + st.PartStates[ledger.PartCancelled]
+		if st.Pending == 0 && st.PartStates[ledger.PartQueued] == 0 && st.PartStates[ledger.PartRunning] == 0 &&
+			st.PartStates[ledger.PartThrottled] == 0 && !(final == st.Parts && !st.Finished) {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -199,7 +198,7 @@ func (w *world) waitSettled(id string, timeout time.Duration) *batch.Status {
 }
 
 // waitFinished waits until batch id is finished (its end time set).
-func (w *world) waitFinished(id string, timeout time.Duration) *batch.Status {
+func (w *world) waitFinished(id string, timeout time.Duration) *ledger.Status {
 	w.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -214,7 +213,7 @@ func (w *world) waitFinished(id string, timeout time.Duration) *batch.Status {
 	}
 }
 
-func (w *world) status(id string) *batch.Status {
+func (w *world) status(id string) *ledger.Status {
 	w.t.Helper()
 	st, err := w.store.Status(context.Background(), id)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 )
 
@@ -73,7 +73,7 @@ func tokenKey(token string) string { return "dialq:cb:" + token }
 
 // Issue remembers which part a vendor batch name belongs to and returns its
 // notifyUrl; the FlashAI caller sends it with addPlan.
-func (c *Callbacks) Issue(ctx context.Context, m *batch.Manifest, part int, name string) (string, error) {
+func (c *Callbacks) Issue(ctx context.Context, m *ledger.Manifest, part int, name string) (string, error) {
 	ttl := retention(m) + c.Window
 	if ttl <= retention(m) {
 		ttl += DefaultWindow

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // The results of one slice (one vendor task of one part and attempt) are one Redis
 // string, written whole by each poll or import, in a compact binary form modelled
-// on batch/codec.go:
+// on lifecycle/internal/ledgerstore/codec.go:
 //
 //	version 1: version byte, 16-byte seal, DEFLATE (RFC 1951) of the body
 //	body: uvarint count, then per result: uvarint index delta (from the previous
@@ -308,4 +308,4 @@ func (sl Slice) field() string {
 
 // sealOf is the manifest's seal (the batch's random id); every slice of a batch
 // is sealed with it.
-func sealOf(m *batch.Manifest) string { return m.Seal + "\x00results" }
+func sealOf(m *ledger.Manifest) string { return m.Seal + "\x00results" }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Row is one number and attempt, as exported.
@@ -43,7 +43,7 @@ var Columns = []string{"phone", "vendor", "batch", "attempt", "vendor_task", "di
 // a part's records and results are read, written and dropped, so memory stays
 // bounded by one part whatever the batch's size. A number without a result is
 // pending.
-func Export(ctx context.Context, batches *batch.Store, st *Store, id string, fn func(Row) error) error {
+func Export(ctx context.Context, batches ledger.Reader, st *Store, id string, fn func(Row) error) error {
 	m, err := batches.Manifest(ctx, id)
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func Export(ctx context.Context, batches *batch.Store, st *Store, id string, fn 
 	return nil
 }
 
-func exportPart(ctx context.Context, batches *batch.Store, st *Store, m *batch.Manifest, part int, metas []Meta, fn func(Row) error) error {
+func exportPart(ctx context.Context, batches ledger.Reader, st *Store, m *ledger.Manifest, part int, metas []Meta, fn func(Row) error) error {
 	ps, err := batches.Progress(ctx, m.ID, part)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func exportPart(ctx context.Context, batches *batch.Store, st *Store, m *batch.M
 		return err
 	}
 	notTaken := map[int]bool{}
-	if err := batches.Outcomes(ctx, m.ID, part, func(o batch.Outcome) error {
+	if err := batches.Outcomes(ctx, m.ID, part, func(o ledger.Outcome) error {
 		notTaken[o.Index] = true
 		return nil
 	}); err != nil {
@@ -199,7 +199,7 @@ func inAny(i int, rs []chunking.Range) bool {
 	return false
 }
 
-func rowOf(m *batch.Manifest, phone string, attempt int, task string, r Result) Row {
+func rowOf(m *ledger.Manifest, phone string, attempt int, task string, r Result) Row {
 	return Row{Phone: phone, Vendor: m.Vendor, Batch: m.ID, Attempt: attempt, VendorTask: task,
 		Disposition: r.Disposition.String(), Answered: r.Disposition == Answered,
 		CallStart: stamp(r.CallStart), AnswerTime: stamp(r.Answer), HangupTime: stamp(r.Hangup),

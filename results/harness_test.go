@@ -15,7 +15,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
@@ -35,7 +34,7 @@ type world struct {
 	fake    *fakevendor.Server
 	fakeURL string
 	env     map[string]string
-	batches *batch.Store
+	batches *lifecycle.Manager
 	results *results.Store
 	log     *logrus.Logger
 	deps    *jobs.Deps
@@ -60,7 +59,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window time.Duration) *world {
 	t.Helper()
 	db := testredis.New(t)
-	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), batches: batch.NewStore(db.Client), results: results.NewStore(db.Client, nil)}
+	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), batches: lifecycle.New(db.Client, nil, nil, nil), results: results.NewStore(db.Client, nil)}
 	var hmu sync.Mutex
 	var handler http.Handler = http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -97,9 +96,8 @@ func setup(t *testing.T, calls fakevendor.FlashAICallsConfig, interval, window t
 	}
 	c, insp := asynq.NewClient(w.aopt), asynq.NewInspector(w.aopt)
 	t.Cleanup(func() { c.Close(); insp.Close() })
-	d.Store = w.batches
 	d.Log = logrus.NewEntry(w.log)
-	d.Lifecycle = lifecycle.New(w.batches, c, insp, d.Log)
+	d.Lifecycle = lifecycle.New(w.db.Client, c, insp, d.Log)
 	d.Retry = jobs.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Elapsed: 3 * time.Second,
 		MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 3, PauseRecheck: 200 * time.Millisecond}
 	w.sched = &results.Scheduler{Client: c, Inspector: insp, Batches: w.batches, Results: w.results, Interval: interval}

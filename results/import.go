@@ -13,10 +13,10 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/csvcell"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // ImportColumns name the columns of a vendor's export, as its header spells them.
@@ -80,7 +80,7 @@ type importRow struct {
 // number not in the batch, or not delivered, a duplicate, a disposition or time
 // that does not parse, is refused with its line (ImportError). FlashAI batches
 // are polled, not imported.
-func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in io.Reader, cols ImportColumns) (*Imported, error) {
+func Import(ctx context.Context, batches ledger.Reader, st *Store, id string, in io.Reader, cols ImportColumns) (*Imported, error) {
 	m, err := batches.Manifest(ctx, id)
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func Import(ctx context.Context, batches *batch.Store, st *Store, id string, in 
 			return nil, err
 		}
 		notTaken := map[int]string{}
-		if err := batches.Outcomes(ctx, id, part, func(o batch.Outcome) error {
+		if err := batches.Outcomes(ctx, id, part, func(o ledger.Outcome) error {
 			notTaken[o.Index] = o.State
 			return nil
 		}); err != nil {

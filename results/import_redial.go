@@ -10,7 +10,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 )
 
@@ -54,7 +53,7 @@ func (s *Store) latestAttempts(ctx context.Context, id string, part int) (map[in
 // names, the part's next attempt, unless max_attempts is reached. Numbers whose
 // part's next attempt already went out (or ran and found nothing) are counted in
 // imp.Late: they are stored, not redialled. It sets imp.Redials.
-func ScheduleRedials(ctx context.Context, batches *batch.Store, st *Store, q *asynq.Client, id string, imp *Imported) error {
+func ScheduleRedials(ctx context.Context, batches RedialLedger, st *Store, q *asynq.Client, id string, imp *Imported) error {
 	m, err := batches.Manifest(ctx, id)
 	if err != nil {
 		return err

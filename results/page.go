@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Page is what a batch's page shows of its results.
@@ -25,7 +25,7 @@ type Page struct {
 
 // PageOf reads batch bs's results for its page, decoding at most limit results
 // for the intent tags.
-func PageOf(ctx context.Context, st *Store, bs *batch.Status, limit int) (*Page, error) {
+func PageOf(ctx context.Context, st *Store, bs *ledger.Status, limit int) (*Page, error) {
 	rs, err := StatusOf(ctx, st, bs)
 	if err != nil {
 		return nil, err
@@ -81,6 +81,6 @@ func PageOf(ctx context.Context, st *Store, bs *batch.Status, limit int) (*Page,
 }
 
 // batchManifest reads the manifest the slices are sealed with.
-func batchManifest(ctx context.Context, st *Store, id string) (*batch.Manifest, error) {
-	return batch.NewStore(st.rdb).Manifest(ctx, id)
+func batchManifest(ctx context.Context, st *Store, id string) (*ledger.Manifest, error) {
+	return ledger.NewReader(st.rdb).Manifest(ctx, id)
 }

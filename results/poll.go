@@ -15,8 +15,8 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
@@ -89,7 +89,7 @@ type Metrics interface {
 
 // Poller collects FlashAI parts' results: the handler of TypePollFlashAI.
 type Poller struct {
-	Batches *batch.Store
+	Batches ledger.Reader
 	Results *Store
 	Client  FlashAI
 	// Limiter: nil means none.
@@ -141,7 +141,7 @@ func (p *Poller) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log := p.log().WithFields(logrus.Fields{"vendor": chunking.FlashAI, "batch": pl.Batch, "part": pl.Part})
 	m, err := p.Batches.Manifest(ctx, pl.Batch)
-	if errors.Is(err, batch.ErrNotFound) || errors.Is(err, batch.ErrLegacy) || errors.Is(err, batch.ErrCorrupt) {
+	if errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrLegacy) || errors.Is(err, ledger.ErrCorrupt) {
 		log.WithError(err).Warn("results poll: batch gone or corrupt; polling stops")
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
@@ -211,7 +211,7 @@ type namedSlice struct {
 // slices lists part's vendor batches of attempt k: for the first, the addPlan
 // batch names its calls checkpointed; for a redial, its one plan over the numbers
 // it sent (which it returns).
-func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part, k int) ([]namedSlice, map[int]bool, error) {
+func (p *Poller) slices(ctx context.Context, m *ledger.Manifest, part, k int) ([]namedSlice, map[int]bool, error) {
 	if k > 1 {
 		idx, name, ok, err := p.Results.redialSent(ctx, m.ID, part, k)
 		if err != nil || !ok {
@@ -258,7 +258,7 @@ func (p *Poller) slices(ctx context.Context, m *batch.Manifest, part, k int) ([]
 // pollRun is one poll of one part.
 type pollRun struct {
 	p    *Poller
-	m    *batch.Manifest
+	m    *ledger.Manifest
 	part int
 	log  *logrus.Entry
 	over bool
@@ -417,7 +417,7 @@ func (r *pollRun) load(ctx context.Context) error {
 		return err
 	}
 	out := map[int]bool{}
-	if err := r.p.Batches.Outcomes(ctx, r.m.ID, r.part, func(o batch.Outcome) error {
+	if err := r.p.Batches.Outcomes(ctx, r.m.ID, r.part, func(o ledger.Outcome) error {
 		out[o.Index] = true
 		return nil
 	}); err != nil {

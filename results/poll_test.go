@@ -12,9 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/results"
 )
 
@@ -75,7 +75,7 @@ func TestResultLoop(t *testing.T) {
 		}
 	}
 	// Keys expire with the batch's retention.
-	for _, key := range w.db.Client.Keys(context.Background(), batch.Tag(sum.Batch)+":res*").Val() {
+	for _, key := range w.db.Client.Keys(context.Background(), ledger.Tag(sum.Batch)+":res*").Val() {
 		if ttl := w.db.Client.PTTL(context.Background(), key).Val(); ttl <= 0 {
 			t.Errorf("key %s has no expiry", key)
 		}

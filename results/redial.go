@@ -14,11 +14,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors/flashai"
@@ -58,11 +58,20 @@ type RedialPayload struct {
 	Attempt int    `json:"attempt"`
 }
 
+// RedialLedger is what a redial needs of the ledger: its reads, and the two
+// writes a redial makes through the lifecycle (*lifecycle.Manager): a hold made
+// durable, and a day's numbers given back when the call was never made.
+type RedialLedger interface {
+	ledger.Reader
+	Confirm(ctx context.Context, key string, write func(p redis.Pipeliner)) error
+	GiveBackDaily(ctx context.Context, id, day string, n int) error
+}
+
 // Redialer sends redials: the handler of TypeRedialFlashAI and TypeRedial. A
 // vendor whose client is nil is not redialled by this worker (its queue is
 // served by workers that have the client).
 type Redialer struct {
-	Batches *batch.Store
+	Batches RedialLedger
 	Results *Store
 	Client  interface {
 		AddPlan(ctx context.Context, req *flashai.AddPlanRequest) (*flashai.AddPlanResponse, error)
@@ -83,7 +92,7 @@ type Redialer struct {
 	// defers such redials (as the engine defers such parts).
 	Gate *compliance.Gate
 	// Notify issues the plan's notifyUrl (Callbacks.Issue); nil sends none.
-	Notify func(ctx context.Context, m *batch.Manifest, part int, name string) (string, error)
+	Notify func(ctx context.Context, m *ledger.Manifest, part int, name string) (string, error)
 	// PollIn is the first poll's delay after a redial; zero means DefaultPoll.
 	PollIn time.Duration
 	// RetryIn is how soon a failed or paused redial is tried again; zero: 30s.
@@ -96,13 +105,13 @@ func redialTaskID(id string, part, k int) string {
 }
 
 func sentKey(id string, part, k int) string {
-	return batch.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":sent"
+	return ledger.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":sent"
 }
 
 func redialField(part, k int) string { return "redial:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) }
 
 func refusedKey(id string, part, k int) string {
-	return batch.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":refused"
+	return ledger.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":refused"
 }
 
 func recyclingOf(c campaign.Campaign) *campaign.Recycle {
@@ -113,7 +122,7 @@ func recyclingOf(c campaign.Campaign) *campaign.Recycle {
 }
 
 // schedule queues attempt k of part after the campaign's delay, if its rule asks.
-func (rd *Redialer) schedule(ctx context.Context, m *batch.Manifest, part, k int) error {
+func (rd *Redialer) schedule(ctx context.Context, m *ledger.Manifest, part, k int) error {
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
 	if err != nil {
 		return err
@@ -122,7 +131,7 @@ func (rd *Redialer) schedule(ctx context.Context, m *batch.Manifest, part, k int
 	if rc == nil || k > rc.MaxAttempts {
 		return nil
 	}
-	if ctl, err := rd.Batches.Control(ctx, m.ID); err != nil || ctl == batch.ControlCancelled {
+	if ctl, err := rd.Batches.Control(ctx, m.ID); err != nil || ctl == ledger.ControlCancelled {
 		return err
 	}
 	if hold, err := rd.Results.held(ctx, m.ID); err != nil || hold == "cancelled" {
@@ -175,10 +184,10 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch ctl, err := rd.Batches.Control(ctx, m.ID); {
 	case err != nil:
 		return err
-	case ctl == batch.ControlCancelled || hold == "cancelled":
+	case ctl == ledger.ControlCancelled || hold == "cancelled":
 		log.Info("batch cancelled: no redial")
 		return rd.Results.rdb.HSet(ctx, hashKey(m.ID), field, "stopped").Err()
-	case ctl == batch.ControlPaused || hold == "paused":
+	case ctl == ledger.ControlPaused || hold == "paused":
 		return &again{after: rd.retryIn(), why: "batch paused by an operator"}
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
@@ -251,7 +260,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // numbers fixes which records attempt k sends: the ones whose attempt k-1 result
 // the rule redials, less those the compliance gate stops. The first run to fix
 // them wins (SET NX); a later run (a crash after the fix) reads them back.
-func (rd *Redialer) numbers(ctx context.Context, m *batch.Manifest, c campaign.Campaign, rc *campaign.Recycle, recs []chunking.Record, pl RedialPayload, log *logrus.Entry) ([]int, error) {
+func (rd *Redialer) numbers(ctx context.Context, m *ledger.Manifest, c campaign.Campaign, rc *campaign.Recycle, recs []chunking.Record, pl RedialPayload, log *logrus.Entry) ([]int, error) {
 	key := sentKey(m.ID, pl.Part, pl.Attempt)
 	if b, err := rd.Results.rdb.Get(ctx, key).Bytes(); err == nil {
 		return decodeIndexes(b)
@@ -347,7 +356,7 @@ end
 return 1
 `)
 
-func (rd *Redialer) record(ctx context.Context, m *batch.Manifest, pl RedialPayload, name string, idx []int, refused map[int]string) error {
+func (rd *Redialer) record(ctx context.Context, m *ledger.Manifest, pl RedialPayload, name string, idx []int, refused map[int]string) error {
 	recs, err := rd.Batches.LoadPart(ctx, m, pl.Part)
 	if err != nil {
 		return err
@@ -389,7 +398,7 @@ func (rd *Redialer) log() *logrus.Entry {
 }
 
 // attemptResults reads part's results of attempt k (every slice of it).
-func (s *Store) attemptResults(ctx context.Context, m *batch.Manifest, part, k, n int) ([]Result, error) {
+func (s *Store) attemptResults(ctx context.Context, m *ledger.Manifest, part, k, n int) ([]Result, error) {
 	sum, err := s.Summary(ctx, m.ID)
 	if err != nil {
 		return nil, err

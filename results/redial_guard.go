@@ -9,9 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 )
 
@@ -63,7 +63,7 @@ var errStopped = errors.New("batch cancelled: no redial")
 // callHold is what one redial call holds of the quotas.
 type callHold struct {
 	take  *quota.Take
-	daily *batch.Daily // set when this call took its numbers from the day
+	daily *ledger.Daily // set when this call took its numbers from the day
 	n     int
 	field string
 }
@@ -71,7 +71,7 @@ type callHold struct {
 // guard takes the quotas of a call of n numbers and writes its mark (field, value).
 // once: a mark found means an earlier call of the same numbers may have reached a
 // vendor that cannot tell a repeat (errUncertain).
-func (rd *Redialer) guard(ctx context.Context, m *batch.Manifest, c campaign.Campaign, field, value string, n int, once bool) (*callHold, error) {
+func (rd *Redialer) guard(ctx context.Context, m *ledger.Manifest, c campaign.Campaign, field, value string, n int, once bool) (*callHold, error) {
 	now := rd.Results.now()
 	take, err := rd.Quota.Take(ctx, m.Vendor, n, 0)
 	var w *quota.Wait
@@ -88,13 +88,13 @@ func (rd *Redialer) guard(ctx context.Context, m *batch.Manifest, c campaign.Cam
 			why: fmt.Sprintf("%s quota: %d numbers left, the redial's call sends %d", m.Vendor, take.N, n)}
 	}
 	d, loc := jobs.DailyCap(c, rd.Quota, now)
-	keys := []string{batch.ManifestKey(m.ID), hashKey(m.ID), hashKey(m.ID)}
+	keys := []string{ledger.ManifestKey(m.ID), hashKey(m.ID), hashKey(m.ID)}
 	args := []any{field, value, "0", n, 0, 0}
 	if once {
 		args[2] = "1"
 	}
 	if d != nil {
-		keys[2] = batch.DailyKey(m.ID, d.Day)
+		keys[2] = ledger.DailyKey(m.ID, d.Day)
 		args[4], args[5] = d.Cap, d.Ends.Add(48*time.Hour).UnixMilli()
 	}
 	var cmd *redis.Cmd
@@ -122,7 +122,7 @@ func (rd *Redialer) guard(ctx context.Context, m *batch.Manifest, c campaign.Cam
 	h.giveBack(bg, rd, m.ID)
 	switch {
 	case v == -1:
-		return nil, fmt.Errorf("batch %s: %w", m.ID, batch.ErrNotFound)
+		return nil, fmt.Errorf("batch %s: %w", m.ID, ledger.ErrNotFound)
 	case v == -2:
 		return nil, errStopped
 	case v == -3:
@@ -176,7 +176,7 @@ func (rd *Redialer) quotaRetry(vendor string) time.Duration {
 // redialChunk is the most numbers one redial call of m's campaign sends: within
 // the vendor's smallest quota window and the campaign's daily cap, so that every
 // call can fit (limit: the vendor's own, 0 for none).
-func (rd *Redialer) redialChunk(m *batch.Manifest, c campaign.Campaign, limit int) int {
+func (rd *Redialer) redialChunk(m *ledger.Manifest, c campaign.Campaign, limit int) int {
 	n := quota.MaxLimit
 	if rd.Quota != nil {
 		n = rd.Quota.Config().Smallest(m.Vendor)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/results"
 	"github.com/dialq/dialq/tasks"
@@ -93,7 +93,7 @@ func TestRedialStoppedWhileWaiting(t *testing.T) {
 			if !rs.Complete || rs.Redialled != 0 || rs.NotAnswered != 10 {
 				t.Errorf("cancelled redial: %+v; want complete, nothing redialled, 10 not_answered kept", rs)
 			}
-			h, _ := w.db.Client.HGetAll(ctx, batch.Tag(sum.Batch)+":res").Result()
+			h, _ := w.db.Client.HGetAll(ctx, ledger.Tag(sum.Batch)+":res").Result()
 			if n := hasPrefixField(h, "", "stopped"); n != 1 {
 				t.Errorf("results hash %v: want the redial stopped", h)
 			}
@@ -116,7 +116,7 @@ func (w *world) operator(id, verb string) {
 	default:
 		err = w.deps.Lifecycle.Resume(ctx, id)
 	}
-	if errors.Is(err, batch.ErrFinished) || errors.Is(err, lifecycle.ErrNothingToDo) {
+	if errors.Is(err, ledger.ErrFinished) || errors.Is(err, lifecycle.ErrNothingToDo) {
 		var ok bool
 		ok, err = w.results.Hold(ctx, id, verb)
 		if err == nil && !ok {
@@ -159,7 +159,7 @@ func waitField(t *testing.T, w *world, id string, ok func(map[string]string) boo
 		infos, _ := w.sched.Inspector.ListRetryTasks(tasks.Queue("nxcloud"))
 		for _, ti := range infos {
 			if strings.Contains(ti.ID, id) && strings.Contains(ti.LastErr, "paused") {
-				h, _ := w.db.Client.HGetAll(context.Background(), batch.Tag(id)+":res").Result()
+				h, _ := w.db.Client.HGetAll(context.Background(), ledger.Tag(id)+":res").Result()
 				if ok(h) {
 					return
 				}
@@ -363,7 +363,7 @@ func (w *world) waitRedialsHeld(id, vendor string, n int) {
 
 // redialsDue counts batch id's redials noted due.
 func (w *world) redialsDue(id string) int {
-	h, err := w.db.Client.HGetAll(context.Background(), batch.Tag(id)+":res").Result()
+	h, err := w.db.Client.HGetAll(context.Background(), ledger.Tag(id)+":res").Result()
 	if err != nil {
 		w.t.Fatal(err)
 	}

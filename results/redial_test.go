@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/results"
 )
 
@@ -188,7 +188,7 @@ func TestRedialHeld(t *testing.T) {
 			sum, _ := w.enqueueWith("flashai", recycleCampaign(t, `{"on": ["not_answered"], "after": "1s", "max_attempts": 2}`), 50, 50)
 			w.waitComplete(sum.Batch, 20*time.Second)
 			ctx := context.Background()
-			if err := w.db.Client.HSet(ctx, batch.ManifestKey(sum.Batch), "control", hold).Err(); err != nil {
+			if err := w.db.Client.HSet(ctx, ledger.ManifestKey(sum.Batch), "control", hold).Err(); err != nil {
 				t.Fatal(err)
 			}
 			// The redial comes due (1s) and meets the hold: paused, its task is sent
@@ -216,7 +216,7 @@ func TestRedialHeld(t *testing.T) {
 			if rs.Complete {
 				t.Errorf("paused with a redial due, yet complete: %+v", rs)
 			}
-			w.db.Client.HDel(ctx, batch.ManifestKey(sum.Batch), "control")
+			w.db.Client.HDel(ctx, ledger.ManifestKey(sum.Batch), "control")
 			if rs := w.waitRedialled(sum.Batch, 20*time.Second); rs.Redialled == 0 {
 				t.Errorf("resumed: %+v", rs)
 			}

@@ -14,10 +14,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
@@ -56,11 +56,11 @@ type redialOut struct {
 }
 
 // redialName is the follow-up task's name: the first send's suffix with r<k>.
-func redialName(base, sep string, m *batch.Manifest, pl RedialPayload, max int) string {
+func redialName(base, sep string, m *ledger.Manifest, pl RedialPayload, max int) string {
 	return campaign.PartName(base, fmt.Sprintf("%s%s%s%d%sr%d", sep, jobs.NameID(m.ID), sep, pl.Part, sep, pl.Attempt), max)
 }
 
-func (rd *Redialer) call(ctx context.Context, m *batch.Manifest, c campaign.Campaign, pl RedialPayload, recs []chunking.Record) (redialOut, error) {
+func (rd *Redialer) call(ctx context.Context, m *ledger.Manifest, c campaign.Campaign, pl RedialPayload, recs []chunking.Record) (redialOut, error) {
 	switch c := c.(type) {
 	case *campaign.FlashAI:
 		// As the first send: <prefix>_<hash>_<part>, the attempt after it.
@@ -109,7 +109,7 @@ func (rd *Redialer) wait(ctx context.Context, vendor string) error {
 
 // chunkName is the name of call i of a redial: the first as before, the others
 // numbered (as speech's chunks).
-func chunkName(base string, m *batch.Manifest, pl RedialPayload, i, limit int) string {
+func chunkName(base string, m *ledger.Manifest, pl RedialPayload, i, limit int) string {
 	if i == 0 {
 		return redialName(base, "-", m, pl, limit)
 	}
@@ -124,7 +124,7 @@ func chunkName(base string, m *batch.Manifest, pl RedialPayload, i, limit int) s
 // everything back and clears the mark, so that the call is tried again. A chunk
 // sent is noted done with its reference and refusals, so a retried redial sends
 // only the chunks not yet sent.
-func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, c campaign.Campaign, pl RedialPayload, base string, recs []chunking.Record,
+func (rd *Redialer) once(ctx context.Context, m *ledger.Manifest, c campaign.Campaign, pl RedialPayload, base string, recs []chunking.Record,
 	fn func(name string, part []chunking.Record) (redialOut, error)) (redialOut, error) {
 	size := rd.redialChunk(m, c, 0)
 	all := redialOut{refused: map[string]string{}}
@@ -174,7 +174,7 @@ func (rd *Redialer) once(ctx context.Context, m *batch.Manifest, c campaign.Camp
 }
 
 // speechChunk is how many customers a speech redial puts in one task.
-func speechChunk(m *batch.Manifest) int {
+func speechChunk(m *ledger.Manifest) int {
 	if n := m.Profile.CallSize; n > 0 && n <= 1000 {
 		return n
 	}
@@ -184,7 +184,7 @@ func speechChunk(m *batch.Manifest) int {
 // sendSpeech creates one speech task per call-sized chunk (no appends: a create
 // is recognised by its name when repeated, an append is not), each checkpointed
 // once taken, so a retried redial resends only what was not recorded.
-func (rd *Redialer) sendSpeech(ctx context.Context, m *batch.Manifest, c *campaign.Speech, pl RedialPayload, recs []chunking.Record) (redialOut, error) {
+func (rd *Redialer) sendSpeech(ctx context.Context, m *ledger.Manifest, c *campaign.Speech, pl RedialPayload, recs []chunking.Record) (redialOut, error) {
 	size := rd.redialChunk(m, c, speechChunk(m))
 	var refs []string
 	for i, lo := 0, 0; lo < len(recs); i, lo = i+1, lo+size {
@@ -277,7 +277,7 @@ func (s *Store) redialRefused(ctx context.Context, id string, part, k int) (map[
 // send makes the redial's FlashAI plan and returns the numbers it refused
 // (failMobileInfo); a 101007 is our earlier attempt only if the plan holds every
 // number.
-func (rd *Redialer) send(ctx context.Context, m *batch.Manifest, fc *campaign.FlashAI, pl RedialPayload, name string, recs []chunking.Record) (map[string]string, error) {
+func (rd *Redialer) send(ctx context.Context, m *ledger.Manifest, fc *campaign.FlashAI, pl RedialPayload, name string, recs []chunking.Record) (map[string]string, error) {
 	part := pl.Part
 	list, err := chunking.EncodeMobileList(recs)
 	if err != nil {

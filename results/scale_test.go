@@ -19,8 +19,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/results"
 )
 
@@ -131,7 +131,7 @@ func TestScale(t *testing.T) {
 	}
 	memAfter := usedMemory(t, w)
 	var keyBytes int64
-	iter := w.db.Client.Scan(ctx, 0, batch.Tag(m.ID)+":res*", 1000).Iterator()
+	iter := w.db.Client.Scan(ctx, 0, ledger.Tag(m.ID)+":res*", 1000).Iterator()
 	for iter.Next(ctx) {
 		keyBytes += w.db.Client.MemoryUsage(ctx, iter.Val()).Val()
 	}

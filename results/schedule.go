@@ -8,8 +8,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -17,7 +17,7 @@ import (
 type Scheduler struct {
 	Client    *asynq.Client
 	Inspector *asynq.Inspector
-	Batches   *batch.Store
+	Batches   ledger.Reader
 	Results   *Store
 	// Interval is the first poll's delay; zero means DefaultPoll.
 	Interval time.Duration
@@ -39,7 +39,7 @@ func Register(mux *asynq.ServeMux, p *Poller) {
 // parts that delivered any number. The engine calls it whenever it finds a part
 // with all its calls recorded (settling it, or finding it settled), so a worker
 // that died in between does not lose the schedule; the task id makes repeats one.
-func (s *Scheduler) PartDelivered(ctx context.Context, m *batch.Manifest, part int) error {
+func (s *Scheduler) PartDelivered(ctx context.Context, m *ledger.Manifest, part int) error {
 	if m.Vendor != chunking.FlashAI {
 		return nil
 	}

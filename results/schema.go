@@ -1,6 +1,6 @@
 package results
 
-import "github.com/dialq/dialq/batch"
+import "github.com/dialq/dialq/lifecycle/ledger"
 
 // The results hash's counter fields and the redial state prefix the Lua scripts
 // (putScript, recordScript) spell; the Go side reads and writes them through
@@ -17,11 +17,11 @@ const (
 	// redialSent prefixes a redial's field once its call went out: "sent:<task name>".
 	redialSent = "sent:"
 	// fieldHold holds an operator's pause or cancel of the batch's redials, valued
-	// like the manifest's control (batch.ControlPaused, batch.ControlCancelled).
+	// like the manifest's control (ledger.ControlPaused, ledger.ControlCancelled).
 	fieldHold = "hold"
 )
 
 // schemaNames is every name the results scripts may spell.
 var schemaNames = []string{fieldAnswered, fieldNotAnswered, fieldNotCalled, fieldRedialled, fieldRefused,
 	fieldSupersededAnswered, fieldSupersededNotAnswered, fieldSupersededNotCalled, redialSent,
-	fieldHold, batch.FieldControl, string(batch.ControlPaused), string(batch.ControlCancelled)}
+	fieldHold, ledger.FieldControl, string(ledger.ControlPaused), string(ledger.ControlCancelled)}

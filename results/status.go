@@ -3,7 +3,7 @@ package results
 import (
 	"context"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // Status is a batch's results as `enqueue status -json` shows them.
@@ -27,7 +27,7 @@ type Status struct {
 }
 
 // StatusOf reads batch bs's results.
-func StatusOf(ctx context.Context, st *Store, bs *batch.Status) (*Status, error) {
+func StatusOf(ctx context.Context, st *Store, bs *ledger.Status) (*Status, error) {
 	sum, err := st.Summary(ctx, bs.Batch)
 	if err != nil {
 		return nil, err

@@ -11,11 +11,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
-// Keys, all under the batch's hash tag (batch.Tag), so that a batch's results
+// Keys, all under the batch's hash tag (ledger.Tag), so that a batch's results
 // live in its Cluster slot and each script touches one slot:
 //
 //	dialq:{<b>}:res                       HASH  counters (answered, not_answered,
@@ -26,8 +26,8 @@ import (
 //
 // Every key expires: at least DefaultRetention (the batch's retention) after its
 // last write, and never before the batch's manifest.
-func hashKey(id string) string            { return batch.Tag(id) + ":res" }
-func sliceKey(id string, sl Slice) string { return batch.Tag(id) + ":res:" + sl.field() }
+func hashKey(id string) string            { return ledger.Tag(id) + ":res" }
+func sliceKey(id string, sl Slice) string { return ledger.Tag(id) + ":res:" + sl.field() }
 
 // Store keeps results in Redis.
 type Store struct {
@@ -93,9 +93,9 @@ return {1, a - o[1], n - o[2], c - o[3]}
 
 // DefaultRetention is how long results outlive their last write when the batch
 // names no retention.
-const DefaultRetention = batch.DefaultRetention
+const DefaultRetention = ledger.DefaultRetention
 
-func retention(m *batch.Manifest) time.Duration {
+func retention(m *ledger.Manifest) time.Duration {
 	if m.Retention > 0 {
 		return m.Retention
 	}
@@ -105,13 +105,13 @@ func retention(m *batch.Manifest) time.Duration {
 // Put stores slice sl's results (sorted by index, one per number) unless the slice
 // already holds as much (force replaces anyway: an import). It returns whether it
 // wrote, and how the batch's counts moved.
-func (s *Store) Put(ctx context.Context, m *batch.Manifest, sl Slice, res []Result, closed bool, endCount int, force bool) (bool, Counts, error) {
+func (s *Store) Put(ctx context.Context, m *ledger.Manifest, sl Slice, res []Result, closed bool, endCount int, force bool) (bool, Counts, error) {
 	b, err := Encode(sealOf(m), sl, res)
 	if err != nil {
 		return false, Counts{}, err
 	}
 	c := CountsOf(res)
-	v, err := putScript.Run(ctx, s.rdb, []string{hashKey(m.ID), sliceKey(m.ID, sl), batch.ManifestKey(m.ID)},
+	v, err := putScript.Run(ctx, s.rdb, []string{hashKey(m.ID), sliceKey(m.ID, sl), ledger.ManifestKey(m.ID)},
 		"c:"+sl.field(), b, c.Answered, c.NotAnswered, c.NotCalled, flag(closed), endCount, flag(force),
 		retention(m).Milliseconds()).Int64Slice()
 	if err != nil {
@@ -128,7 +128,7 @@ func flag(b bool) int {
 }
 
 // Get reads slice sl's results; a slice never written has none.
-func (s *Store) Get(ctx context.Context, m *batch.Manifest, sl Slice) ([]Result, error) {
+func (s *Store) Get(ctx context.Context, m *ledger.Manifest, sl Slice) ([]Result, error) {
 	b, err := s.rdb.Get(ctx, sliceKey(m.ID, sl)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -247,7 +247,7 @@ func parseMeta(field, v string) (Meta, bool) {
 
 // Delivered notes when part was delivered (the first note wins): the results
 // window counts from it. It returns the time kept.
-func (s *Store) Delivered(ctx context.Context, m *batch.Manifest, part int) (time.Time, error) {
+func (s *Store) Delivered(ctx context.Context, m *ledger.Manifest, part int) (time.Time, error) {
 	return s.deliveredAt(ctx, m, sinceField(part, 1))
 }
 
@@ -259,7 +259,7 @@ func sinceField(part, k int) string {
 	return "since:" + strconv.Itoa(part) + ":" + strconv.Itoa(k)
 }
 
-func (s *Store) deliveredAt(ctx context.Context, m *batch.Manifest, field string) (time.Time, error) {
+func (s *Store) deliveredAt(ctx context.Context, m *ledger.Manifest, field string) (time.Time, error) {
 	key := hashKey(m.ID)
 	now := s.now().UnixMilli()
 	var get *redis.StringCmd

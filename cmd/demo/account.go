@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 )
 
@@ -40,16 +40,16 @@ func (d *demo) account(ctx context.Context, b *tracked) ([]string, error) {
 		fmt.Fprintf(w, "  (duplicates: %d)", st.Duplicates)
 	}
 	fmt.Fprintln(w)
-	err := d.store.Rejects(ctx, st.Batch, func(r batch.Reject) error {
+	err := d.store.Rejects(ctx, st.Batch, func(r ledger.Reject) error {
 		fmt.Fprintf(w, "      line %-3d %-14s %s\n", r.Line, redact.Phone(r.Raw), r.Reason)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var outcomes []batch.Outcome
+	var outcomes []ledger.Outcome
 	for n := range st.Parts {
-		err := d.store.Outcomes(ctx, st.Batch, n, func(o batch.Outcome) error {
+		err := d.store.Outcomes(ctx, st.Batch, n, func(o ledger.Outcome) error {
 			outcomes = append(outcomes, o)
 			return nil
 		})
@@ -63,9 +63,9 @@ func (d *demo) account(ctx context.Context, b *tracked) ([]string, error) {
 		label, state string
 		n            int64
 	}{
-		{"refused by vendor", batch.OutcomeRefused, st.Refused},
-		{"failed", batch.OutcomeFailed, st.Failed},
-		{"uncertain", batch.OutcomeUncertain, st.Uncertain},
+		{"refused by vendor", ledger.OutcomeRefused, st.Refused},
+		{"failed", ledger.OutcomeFailed, st.Failed},
+		{"uncertain", ledger.OutcomeUncertain, st.Uncertain},
 	} {
 		fmt.Fprintf(w, "  %-19s %5d\n", o.label, o.n)
 		for _, oc := range outcomes {

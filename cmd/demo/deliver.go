@@ -12,17 +12,17 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // demo is one run: the batches it enqueued and where it reports.
 type demo struct {
 	out     io.Writer
-	store   *batch.Store
+	store   ledger.Reader
 	fake    *fakevendor.Server
 	started time.Time
 	batches []*tracked
@@ -31,7 +31,7 @@ type demo struct {
 type tracked struct {
 	vendor  string
 	sum     *intake.Summary
-	st      *batch.Status
+	st      *ledger.Status
 	settled bool
 }
 
@@ -88,8 +88,8 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 // settled means nothing more will happen to the batch without an operator: it
 // finished, or every number has an outcome and no part is queued or running (an
 // uncertain part waits for `enqueue resolve`).
-func settled(st *batch.Status) bool {
-	return st.Finished || (st.Pending == 0 && st.PartStates[batch.PartQueued] == 0 && st.PartStates[batch.PartRunning] == 0)
+func settled(st *ledger.Status) bool {
+	return st.Finished || (st.Pending == 0 && st.PartStates[ledger.PartQueued] == 0 && st.PartStates[ledger.PartRunning] == 0)
 }
 
 // wait polls the batches until all have settled, printing one line as each does
@@ -115,7 +115,7 @@ func (d *demo) wait(ctx context.Context) error {
 			}
 			b.settled = true
 			fmt.Fprintf(d.out, "  [%5.1fs] %-8s %s: %d/%d parts done; %d delivered, %d refused, %d failed, %d uncertain\n",
-				time.Since(d.started).Seconds(), b.vendor, st.State, st.PartStates[batch.PartDone], st.Parts,
+				time.Since(d.started).Seconds(), b.vendor, st.State, st.PartStates[ledger.PartDone], st.Parts,
 				st.Delivered, st.Refused, st.Failed, st.Uncertain)
 		}
 		if len(open) == 0 {
@@ -133,6 +133,6 @@ func (d *demo) wait(ctx context.Context) error {
 	}
 }
 
-func finalParts(st *batch.Status) int {
-	return st.PartStates[batch.PartDone] + st.PartStates[batch.PartFailed] + st.PartStates[batch.PartCancelled]
+func finalParts(st *ledger.Status) int {
+	return st.PartStates[ledger.PartDone] + st.PartStates[ledger.PartFailed] + st.PartStates[ledger.PartCancelled]
 }

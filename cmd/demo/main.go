@@ -265,7 +265,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	wctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	d := &demo{out: stdout, store: deps.Store, fake: fake, started: time.Now()}
+	d := &demo{out: stdout, store: deps.Lifecycle, fake: fake, started: time.Now()}
 	runErr := d.deliver(wctx, rdb, aopt, examples, cfg.partSize)
 	if errors.Is(runErr, context.DeadlineExceeded) && ctx.Err() == nil {
 		runErr = fmt.Errorf("batches not finished within -timeout %s", cfg.timeout)

@@ -20,10 +20,10 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/csvcell"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/preflight"
 )
 
@@ -87,7 +87,7 @@ func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	fs.IntVar(&f.partSize, "part-size", 0, "records per part (default: the vendor's limit)")
 	fs.IntVar(&f.callSize, "call-size", 0, "records per vendor call (default: the vendor's limit)")
 	fs.IntVar(&f.workers, "workers", 0, "validation goroutines (default: one per CPU)")
-	fs.DurationVar(&f.retention, "retention", batch.DefaultRetention, "how long a finished batch is kept")
+	fs.DurationVar(&f.retention, "retention", ledger.DefaultRetention, "how long a finished batch is kept")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON on stdout")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate, count and print the plan; write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any row is rejected (exit 3)")

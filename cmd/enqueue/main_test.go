@@ -21,10 +21,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 const (
@@ -482,13 +482,13 @@ func TestRejectsFile(t *testing.T) {
 	}
 }
 
-func (h *harness) status(id string) batch.Status {
+func (h *harness) status(id string) ledger.Status {
 	h.t.Helper()
 	r := h.run("status", "-json", id)
 	if r.code != exitOK {
 		h.t.Fatalf("status: exit %d: %s", r.code, r.stderr)
 	}
-	var st batch.Status
+	var st ledger.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		h.t.Fatalf("status -json %q: %v", r.stdout, err)
 	}
@@ -504,7 +504,7 @@ func TestOperatorCommands(t *testing.T) {
 
 	st := h.status(s.Batch)
 	if st.Read != st.Rejected+st.Pending || st.Pending != s.Accepted || st.Finished || st.Cancelled ||
-		st.State != batch.StateEnqueued || st.Parts != 4 || st.PartStates[batch.PartQueued] != 4 || st.Source != "list.csv" {
+		st.State != ledger.StateEnqueued || st.Parts != 4 || st.PartStates[ledger.PartQueued] != 4 || st.Source != "list.csv" {
 		t.Errorf("status right after enqueue: %+v", st)
 	}
 	r := h.run("status", s.Batch)
@@ -541,7 +541,7 @@ func TestOperatorCommands(t *testing.T) {
 		t.Errorf("list:\n%s", r.stdout)
 	}
 	r = h.run("list", "-json")
-	var listed batch.Status
+	var listed ledger.Status
 	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || listed.Batch != s.Batch {
 		t.Errorf("list -json %q: %v", r.stdout, err)
 	}

@@ -14,11 +14,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -26,7 +26,6 @@ import (
 type conn struct {
 	rdb    redis.UniversalClient
 	aopt   asynq.RedisConnOpt // shares rdb's pool
-	store  *batch.Store
 	client *asynq.Client
 	insp   *asynq.Inspector
 	life   *lifecycle.Manager
@@ -46,18 +45,20 @@ func connect(ctx context.Context, rcfg redisconf.Config) (*conn, error) {
 		return nil, inputErr(fmt.Errorf("redis unreachable at %s: %w", strings.Join(rcfg.Addrs, ","), err))
 	}
 	rdb, aopt := rc.Client, rc.Asynq
-	c := &conn{rdb: rdb, aopt: aopt, store: batch.NewStore(rdb), client: asynq.NewClient(aopt), insp: asynq.NewInspector(aopt), redis: rc}
-	c.life = lifecycle.New(c.store, c.client, c.insp, nil)
+	c := &conn{rdb: rdb, aopt: aopt, client: asynq.NewClient(aopt), insp: asynq.NewInspector(aopt), redis: rc}
+	// The operator's commands read the ledger through life and move batches only
+	// through its named moves.
+	c.life = lifecycle.New(rdb, c.client, c.insp, nil)
 	return c, nil
 }
 
 // openBatch connects and loads batch id: how every command that acts on one batch starts.
-func openBatch(ctx context.Context, url redisconf.Config, id string) (*conn, *batch.Manifest, error) {
+func openBatch(ctx context.Context, url redisconf.Config, id string) (*conn, *ledger.Manifest, error) {
 	c, err := connect(ctx, url)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := c.store.Manifest(ctx, id)
+	m, err := c.life.Manifest(ctx, id)
 	if err != nil {
 		c.Close()
 		return nil, nil, batchErr(err)
@@ -69,8 +70,8 @@ func openBatch(ctx context.Context, url redisconf.Config, id string) (*conn, *ba
 // there, or a command with nothing to act on, is a usage error (exit 1).
 func batchErr(err error) error {
 	switch {
-	case errors.Is(err, batch.ErrNotFound), errors.Is(err, batch.ErrLegacy), errors.Is(err, lifecycle.ErrNothingToDo),
-		errors.Is(err, batch.ErrFinished), errors.Is(err, batch.ErrAlreadyCancelled):
+	case errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrLegacy), errors.Is(err, lifecycle.ErrNothingToDo),
+		errors.Is(err, ledger.ErrFinished), errors.Is(err, ledger.ErrAlreadyCancelled):
 		return usageErr("%v", err)
 	}
 	return inputErr(err)
@@ -85,15 +86,15 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 		return err
 	}
 	defer c.Close()
-	var prev *batch.Status
+	var prev *ledger.Status
 	var prevAt time.Time
 	lines := &statusLines{e: e}
 	for {
-		st, err := c.store.Status(ctx, args[0])
+		st, err := c.life.Status(ctx, args[0])
 		if err != nil {
 			return batchErr(err)
 		}
-		lines.read(ctx, c.store, st)
+		lines.read(ctx, c.life, st)
 		if asJSON {
 			if err := json.NewEncoder(e.stdout).Encode(statusJSON{Status: st, VendorLines: lines.lines, Results: resultsOf(ctx, c, st)}); err != nil {
 				return err
@@ -102,7 +103,7 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 			printStatus(e, st, prev, time.Since(prevAt))
 			lines.print(e.stdout)
 			printResults(ctx, e, c, st)
-			if m, err := c.store.Manifest(ctx, st.Batch); err == nil && !st.Finished && m.Queue != "" {
+			if m, err := c.life.Manifest(ctx, st.Batch); err == nil && !st.Finished && m.Queue != "" {
 				if msg := c.life.Unserved(m.Queue); msg != "" {
 					fmt.Fprintln(e.stdout, "warning:", msg)
 				}
@@ -120,7 +121,7 @@ func runStatus(ctx context.Context, url *redisconf.Config, args []string, asJSON
 	}
 }
 
-func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duration) {
+func printStatus(e env, st *ledger.Status, prev *ledger.Status, since time.Duration) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	state := string(st.State)
 	if st.Finished && st.Cancelled {
@@ -133,7 +134,7 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 	fmt.Fprintf(w, "read\t%d\n  rejected at input\t%d\t(%d duplicates)\n  suppressed\t%d\n  delivered\t%d\n  refused by vendor\t%d\n  failed\t%d\n  uncertain\t%d\n  pending\t%d\n",
 		st.Read, st.Rejected, st.Duplicates, st.Suppressed, st.Delivered, st.Refused, st.Failed, st.Uncertain, st.Pending)
 	var parts []string
-	for _, s := range batch.PartStates {
+	for _, s := range ledger.PartStates {
 		if n := st.PartStates[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -158,7 +159,7 @@ func printStatus(e env, st *batch.Status, prev *batch.Status, since time.Duratio
 	if st.Paused {
 		fmt.Fprintln(w, "action\tpaused: no call goes out until enqueue resume BATCH")
 	}
-	if st.PartStates[batch.PartFailed] > 0 {
+	if st.PartStates[ledger.PartFailed] > 0 {
 		fmt.Fprintln(w, "action\tfailed parts can be re-run: enqueue retry BATCH (see enqueue failures BATCH)")
 	}
 	w.Flush()
@@ -174,7 +175,7 @@ func runList(ctx context.Context, url *redisconf.Config, args []string, asJSON b
 		return err
 	}
 	defer c.Close()
-	ids, err := c.store.List(ctx, n)
+	ids, err := c.life.List(ctx, n)
 	if err != nil {
 		return inputErr(err)
 	}
@@ -183,12 +184,12 @@ func runList(ctx context.Context, url *redisconf.Config, args []string, asJSON b
 		fmt.Fprintln(w, "BATCH\tVENDOR\tSTATE\tREAD\tDELIVERED\tREFUSED\tFAILED\tUNCERTAIN\tPENDING\tCREATED")
 	}
 	for _, id := range ids {
-		st, err := c.store.Status(ctx, id)
-		if errors.Is(err, batch.ErrNotFound) {
+		st, err := c.life.Status(ctx, id)
+		if errors.Is(err, ledger.ErrNotFound) {
 			// Expired after its retention, or lost by Redis: said once, then dropped
 			// from the index.
 			fmt.Fprintf(e.stderr, "enqueue: %v\n", err)
-			_ = c.store.Forget(ctx, id)
+			_ = c.life.Forget(ctx, id)
 			continue
 		}
 		if err != nil {
@@ -218,10 +219,10 @@ func runFailures(ctx context.Context, url *redisconf.Config, args []string, e en
 	defer c.Close()
 	w := csv.NewWriter(e.stdout)
 	_ = w.Write([]string{"phone", "line", "state", "reason", "code", "part"})
-	err = c.store.Rejects(ctx, id, func(r batch.Reject) error {
+	err = c.life.Rejects(ctx, id, func(r ledger.Reject) error {
 		state := "rejected"
 		if strings.HasPrefix(r.Reason, "suppressed:") || r.Reason == "contact_cap" {
-			state = batch.OutcomeSuppressed // left out by the compliance gate at enqueue
+			state = ledger.OutcomeSuppressed // left out by the compliance gate at enqueue
 		}
 		return w.Write([]string{csvcell.Safe(r.Raw), strconv.FormatInt(r.Line, 10), csvcell.Safe(state), csvcell.Safe(r.Reason), "", ""})
 	})
@@ -229,7 +230,7 @@ func runFailures(ctx context.Context, url *redisconf.Config, args []string, e en
 		return inputErr(err)
 	}
 	for n := range m.Parts {
-		err := c.store.Outcomes(ctx, id, n, func(o batch.Outcome) error {
+		err := c.life.Outcomes(ctx, id, n, func(o ledger.Outcome) error {
 			return w.Write([]string{csvcell.Safe(o.Phone), strconv.FormatInt(o.Line, 10), csvcell.Safe(o.State), csvcell.Safe(o.Reason), csvcell.Safe(o.Code), strconv.Itoa(n)})
 		})
 		if err != nil {
@@ -300,7 +301,7 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 	if typ == "" {
 		return nil
 	}
-	targets, err := c.store.VendorTasks(ctx, m)
+	targets, err := c.life.VendorTasks(ctx, m)
 	if err != nil {
 		return inputErr(err)
 	}
@@ -341,7 +342,7 @@ func runControl(ctx context.Context, url *redisconf.Config, args []string, wait 
 	if typ == "" {
 		return usageErr("%s has no batch control; only flashai and yccall do (enqueue pause|resume|cancel hold any batch in dialq)", m.Vendor)
 	}
-	targets, err := c.store.VendorTasks(ctx, m)
+	targets, err := c.life.VendorTasks(ctx, m)
 	if err != nil {
 		return inputErr(err)
 	}
@@ -363,7 +364,7 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 	if m.Vendor != chunking.FlashAI {
 		return usageErr("only flashai batches support deleting numbers")
 	}
-	targets, err := c.store.VendorTasks(ctx, m)
+	targets, err := c.life.VendorTasks(ctx, m)
 	if err != nil {
 		return inputErr(err)
 	}
@@ -372,7 +373,7 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 	}
 	// The numbers stay in Redis with the batch; the task carries only their key.
 	req := fmt.Sprintf("delete-%d", time.Now().UnixNano())
-	if err := c.store.SetControlNumbers(ctx, m.ID, req, args[1:]); err != nil {
+	if err := c.life.SetControlNumbers(ctx, m.ID, req, args[1:]); err != nil {
 		return inputErr(err)
 	}
 	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)

@@ -10,10 +10,10 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/results"
 )
 
@@ -71,7 +71,7 @@ func runResults(ctx context.Context, url *redisconf.Config, args []string, forma
 		return err
 	}
 	defer c.Close()
-	st, err := c.store.Status(ctx, m.ID)
+	st, err := c.life.Status(ctx, m.ID)
 	if err != nil {
 		return batchErr(err)
 	}
@@ -92,7 +92,7 @@ func runResults(ctx context.Context, url *redisconf.Config, args []string, forma
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	if err := results.Export(ctx, c.store, results.NewStore(c.rdb, nil), id, w.Write); err != nil {
+	if err := results.Export(ctx, c.life, results.NewStore(c.rdb, nil), id, w.Write); err != nil {
 		return inputErr(err)
 	}
 	if err := w.Flush(); err != nil {
@@ -125,7 +125,7 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 	}
 	defer c.Close()
 	rst := results.NewStore(c.rdb, nil)
-	got, err := results.Import(ctx, c.store, rst, id, bufio.NewReaderSize(in, 256<<10), cols)
+	got, err := results.Import(ctx, c.life, rst, id, bufio.NewReaderSize(in, 256<<10), cols)
 	var ie *results.ImportError
 	switch {
 	case errors.As(err, &ie):
@@ -133,7 +133,7 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 			fmt.Fprintf(e.stderr, "line %d: %s\n", r.Line, r.Reason)
 		}
 		return &exitError{code: exitStrict, err: fmt.Errorf("%d rows refused; nothing imported", len(ie.Rows))}
-	case errors.Is(err, batch.ErrNotFound):
+	case errors.Is(err, ledger.ErrNotFound):
 		return batchErr(err)
 	case err != nil:
 		return usageErr("%v", err)
@@ -146,7 +146,7 @@ func runResultsImport(ctx context.Context, url *redisconf.Config, args []string,
 }
 
 // resultsOf is the status's call results, for -json (nil when they cannot be read).
-func resultsOf(ctx context.Context, c *conn, st *batch.Status) *results.Status {
+func resultsOf(ctx context.Context, c *conn, st *ledger.Status) *results.Status {
 	rs, err := results.StatusOf(ctx, results.NewStore(c.rdb, nil), st)
 	if err != nil {
 		return nil
@@ -155,7 +155,7 @@ func resultsOf(ctx context.Context, c *conn, st *batch.Status) *results.Status {
 }
 
 // printResults adds the call results to the status text.
-func printResults(ctx context.Context, e env, c *conn, st *batch.Status) {
+func printResults(ctx context.Context, e env, c *conn, st *ledger.Status) {
 	rs, err := results.StatusOf(ctx, results.NewStore(c.rdb, nil), st)
 	if err != nil || st.Delivered == 0 {
 		return
@@ -179,7 +179,7 @@ func printResults(ctx context.Context, e env, c *conn, st *batch.Status) {
 // hold was refused (it finished: every part settled) and that still has redials
 // due or held. It reports whether it acted.
 func holdRedials(ctx context.Context, c *conn, verb, id string, refused error, e env) (bool, error) {
-	if !errors.Is(refused, batch.ErrFinished) && !errors.Is(refused, lifecycle.ErrNothingToDo) {
+	if !errors.Is(refused, ledger.ErrFinished) && !errors.Is(refused, lifecycle.ErrNothingToDo) {
 		return false, nil
 	}
 	acted, err := results.NewStore(c.rdb, nil).Hold(ctx, id, verb)

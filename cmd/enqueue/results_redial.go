@@ -10,7 +10,7 @@ import (
 // importRedials schedules the redials an import calls for (the campaign's
 // recycle rule) and says what it did.
 func importRedials(ctx context.Context, c *conn, st *results.Store, id string, got *results.Imported, e env) error {
-	if err := results.ScheduleRedials(ctx, c.store, st, c.client, id, got); err != nil {
+	if err := results.ScheduleRedials(ctx, c.life, st, c.client, id, got); err != nil {
 		return fmt.Errorf("results stored, but scheduling redials failed (import the file again to retry): %w", err)
 	}
 	if got.Redials > 0 {

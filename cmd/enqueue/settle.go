@@ -11,9 +11,9 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/tasks"
 )
 
@@ -138,7 +138,7 @@ func runReconcile(ctx context.Context, url *redisconf.Config, args []string, wai
 	if m.Vendor != chunking.FlashAI {
 		return usageErr("reconcile is not possible for %s: its API cannot say which numbers it holds; ask the vendor about the tasks `enqueue status %s` lists, then enqueue resolve", m.Vendor, m.ID)
 	}
-	st, err := c.store.Status(ctx, m.ID)
+	st, err := c.life.Status(ctx, m.ID)
 	if err != nil {
 		return batchErr(err)
 	}
@@ -150,7 +150,7 @@ func runReconcile(ctx context.Context, url *redisconf.Config, args []string, wai
 
 // printUncertain lists the parts that wait for an operator with the vendor tasks
 // to ask about, and the commands that settle them.
-func printUncertain(w io.Writer, st *batch.Status) {
+func printUncertain(w io.Writer, st *ledger.Status) {
 	if st.Uncertain == 0 {
 		return
 	}

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 // parkUncertain records every number of part n (size records) as uncertain and
@@ -16,11 +16,11 @@ import (
 func (h *harness) parkUncertain(id string, n, size int) {
 	h.t.Helper()
 	ctx := context.Background()
-	store := batch.NewStore(h.db.Client)
-	out := batch.RangeResult{Range: chunking.Range{Lo: 0, Hi: size},
+	store := lifecycle.New(h.db.Client, nil, nil, nil)
+	out := ledger.RangeResult{Range: chunking.Range{Lo: 0, Hi: size},
 		Extra: map[string]string{"uncertain:0-" + itoa(size): "task demo-" + itoa(n)}}
 	for i := range size {
-		out.Outcomes = append(out.Outcomes, batch.Outcome{Index: i, State: batch.OutcomeUncertain, Code: "inflight", Reason: "lost"})
+		out.Outcomes = append(out.Outcomes, ledger.Outcome{Index: i, State: ledger.OutcomeUncertain, Code: "inflight", Reason: "lost"})
 	}
 	if _, err := store.RecordRange(ctx, id, n, out); err != nil {
 		h.t.Fatal(err)
@@ -29,7 +29,7 @@ func (h *harness) parkUncertain(id string, n, size int) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := lifecycle.New(store, nil, nil, nil).Settle(ctx, m, n, false); err != nil {
+	if _, err := store.Settle(ctx, m, n, false); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -13,13 +13,13 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 )
 
@@ -278,14 +278,14 @@ func runAudit(ctx context.Context, redisURL *redisconf.Config, args []string, e 
 	}
 	defer c.Close()
 	id := args[0]
-	_, err = c.store.Manifest(ctx, id)
+	_, err = c.life.Manifest(ctx, id)
 	if err == nil {
 		if err := compliance.NewStore(c.rdb).ExportAudit(ctx, id, e.stdout); err != nil {
 			return inputErr(err)
 		}
 		return nil
 	}
-	if !errors.Is(err, batch.ErrNotFound) {
+	if !errors.Is(err, ledger.ErrNotFound) {
 		return batchErr(err)
 	}
 	// The audit outlives its batch (it is kept longer than the retention): read it

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
 func TestSuppressHelp(t *testing.T) {
@@ -157,7 +157,7 @@ func TestEnqueueSuppressed(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("suppressed rejects = %v; want %v", got, want)
 	}
-	m, err := batch.NewStore(h.db.Client).Manifest(t.Context(), sum.Batch)
+	m, err := ledger.NewReader(h.db.Client).Manifest(t.Context(), sum.Batch)
 	if err != nil || m.Suppressed != 4 || m.Accepted != 5 {
 		t.Fatalf("manifest suppressed %d accepted %d (%v); want 4 and 5", m.Suppressed, m.Accepted, err)
 	}

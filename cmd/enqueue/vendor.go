@@ -11,7 +11,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/batch"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/results"
 	"github.com/dialq/dialq/vendors/flashai"
@@ -117,7 +117,7 @@ type statusLines struct {
 
 const linesTTL = 30 * time.Second
 
-func (s *statusLines) read(ctx context.Context, store *batch.Store, st *batch.Status) {
+func (s *statusLines) read(ctx context.Context, store ledger.Reader, st *ledger.Status) {
 	if s.skipped || st.Vendor != "flashai" || (!s.at.IsZero() && time.Since(s.at) < linesTTL) {
 		return
 	}
@@ -184,7 +184,7 @@ func (s *statusLines) print(w io.Writer) {
 
 // statusJSON is a batch's status with its vendor lines, as status -json prints it.
 type statusJSON struct {
-	*batch.Status
+	*ledger.Status
 	VendorLines []flashai.LineStat `json:"vendor_lines,omitempty"`
 	// Results are the calls' results (results.go).
 	Results *results.Status `json:"results,omitempty"`

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/jobs"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/results"
 )
@@ -54,9 +54,9 @@ func resultsSetup(getenv envconf.Getenv, rdb redis.UniversalClient, deps *jobs.D
 		// Redials of the vendors whose results are imported (results_redial.go).
 		return &results.Poller{Redials: importRedialer(deps, st, client, log)}, nil, nil
 	}
-	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Store, Results: st, Interval: poll}
+	sched := &results.Scheduler{Client: client, Inspector: insp, Batches: deps.Lifecycle, Results: st, Interval: poll}
 	deps.Results = sched
-	p := &results.Poller{Batches: deps.Store, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
+	p := &results.Poller{Batches: deps.Lifecycle, Results: st, Client: deps.FlashAI, Limiter: deps.Limiter,
 		Metrics: monitor.NewResultsMetrics(reg), Log: log.WithField("component", "results"),
 		Interval: poll, Window: window}
 	// Campaigns' recycle rules (FlashAI): redials through the compliance gate.
@@ -82,7 +82,7 @@ type resultsPages struct {
 	every time.Duration
 }
 
-func (r resultsPages) Results(ctx context.Context, bs *batch.Status) (*monitor.ResultsData, error) {
+func (r resultsPages) Results(ctx context.Context, bs *ledger.Status) (*monitor.ResultsData, error) {
 	p, err := results.PageOf(ctx, r.st, bs, 200_000)
 	if err != nil {
 		return nil, err

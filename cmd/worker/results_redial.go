@@ -12,7 +12,7 @@ import (
 // recycle rules); FlashAI's client is set by the caller when served. A nil
 // client stays a nil interface: that vendor is not redialled here.
 func importRedialer(deps *jobs.Deps, st *results.Store, client *asynq.Client, log *logrus.Entry) *results.Redialer {
-	rd := &results.Redialer{Batches: deps.Store, Results: st, Queue: client, Gate: deps.Gate, Limiter: deps.Limiter,
+	rd := &results.Redialer{Batches: deps.Lifecycle, Results: st, Queue: client, Gate: deps.Gate, Limiter: deps.Limiter,
 		Quota: deps.Quota}
 	if log != nil {
 		rd.Log = log.WithField("component", "results")

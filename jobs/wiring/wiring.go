@@ -17,11 +17,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
+	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/ratelimit"
@@ -42,7 +42,7 @@ type Config struct {
 	// Rates are the fleet-wide calls a second by vendor; zero or absent is unlimited.
 	Rates map[string]float64
 	// Confirm, when set, confirms each in-flight mark durable before its call.
-	Confirm batch.Confirmer
+	Confirm ledger.Confirmer
 	// Clock is the ledger's clock; nil means time.Now.
 	Clock func() time.Time
 	// Quota holds the vendors' quotas; nil means none.
@@ -105,20 +105,19 @@ func NewWorker(cfg Config) (*Worker, error) {
 		monitor.NewBuildInfo(), monitor.NewQueueCollector(w.Inspector), w.Runnable)
 	metrics := monitor.NewMetrics(cfg.Registry)
 
-	var opts []batch.Option
+	var opts []ledger.Option
 	if cfg.Confirm != nil {
-		opts = append(opts, batch.WithConfirmer(cfg.Confirm))
+		opts = append(opts, ledger.WithConfirmer(cfg.Confirm))
 	}
 	if cfg.Clock != nil {
-		opts = append(opts, batch.WithClock(cfg.Clock))
+		opts = append(opts, ledger.WithClock(cfg.Clock))
 	}
-	deps.Store = batch.NewStore(cfg.Redis, opts...)
 	deps.Quota = cfg.Quota
 	deps.RedisUnsafe = cfg.RedisUnsafe
 	deps.Metrics = metrics
 	deps.Log = cfg.Log
 	w.Client = asynq.NewClient(cfg.Asynq)
-	deps.Lifecycle = lifecycle.New(deps.Store, w.Client, w.Inspector, cfg.Log)
+	deps.Lifecycle = lifecycle.New(cfg.Redis, w.Client, w.Inspector, cfg.Log, opts...)
 	deps.Gate = compliance.NewGate(compliance.NewStore(cfg.Redis))
 	var register func(*asynq.ServeMux)
 	if cfg.Extend != nil {
@@ -155,7 +154,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 // MonitorConfig completes an HTTP config with what the worker serves: the batch
 // pages and, when the worker has a FlashAI client, FlashAI's call summaries.
 func (w *Worker) MonitorConfig(c monitor.HTTPConfig) monitor.HTTPConfig {
-	c.Batches = w.Deps.Store
+	c.Batches = w.Deps.Lifecycle
 	if w.Deps.FlashAI != nil {
 		c.FlashAI = w.Deps.FlashAI // a nil *flashai.Client would be a non-nil interface
 	}

@@ -44,7 +44,7 @@ func TestNewWorkerWiresEverything(t *testing.T) {
 	switch {
 	case len(w.Served) != 4:
 		t.Errorf("served %v; want all four vendors of the demo environment", w.Served)
-	case d.Store == nil || d.Lifecycle == nil || d.Gate == nil || d.Metrics == nil:
+	case d.Lifecycle == nil || d.Gate == nil || d.Metrics == nil:
 		t.Errorf("ledger, lifecycle, gate or metrics missing: %+v", d)
 	case d.Limiter == nil:
 		t.Error("no rate limiter")
