@@ -42,7 +42,7 @@ func TestOptOutAfterEnqueueNotSent(t *testing.T) {
 		t.Error("the opted-out number reached the vendor")
 	}
 	var code string
-	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error { code = o.State + " " + o.Code; return nil })
+	_ = h.store.Outcomes(context.Background(), sum.Batch, 0, func(o ledger.Outcome) error { code = string(o.State) + " " + o.Code; return nil })
 	if code != "suppressed suppressed:dnc" {
 		t.Errorf("outcome %q; want suppressed with its list", code)
 	}

@@ -254,7 +254,7 @@ func (e *engine) corrupt(ctx context.Context, m *ledger.Manifest, part int, log 
 	if err != nil {
 		return err
 	}
-	e.deps.Metrics.AddNumbers(e.caller.vendor(), ledger.OutcomeFailed, n)
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), string(ledger.OutcomeFailed), n)
 	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)
 }
 

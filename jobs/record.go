@@ -67,7 +67,7 @@ func (s *sent) refusedReason() string {
 }
 
 // recordAll records every record of r with one outcome.
-func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, state, code, reason string) error {
+func (e *engine) recordAll(ctx context.Context, p *partRun, r chunking.Range, state ledger.NumberOutcome, code, reason string) error {
 	out := ledger.RangeResult{Range: r}
 	for i := r.Lo; i < r.Hi; i++ {
 		out.Outcomes = append(out.Outcomes, ledger.Outcome{Index: i, Line: p.recs[i].Line, Phone: p.recs[i].Phone,
@@ -86,12 +86,12 @@ func (e *engine) record(ctx context.Context, p *partRun, out ledger.RangeResult)
 	if err != nil || !added {
 		return err
 	}
-	counts := map[string]int{ledger.OutcomeDelivered: out.Delivered}
+	counts := map[ledger.NumberOutcome]int{ledger.OutcomeDelivered: out.Delivered}
 	for _, o := range out.Outcomes {
 		counts[o.State]++
 	}
 	for state, n := range counts {
-		e.deps.Metrics.AddNumbers(e.caller.vendor(), state, n)
+		e.deps.Metrics.AddNumbers(e.caller.vendor(), string(state), n)
 	}
 	return nil
 }

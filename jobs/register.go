@@ -220,7 +220,7 @@ func (d *Deps) exhaust(ctx context.Context, pl tasks.PartPayload, cause error) e
 		return err
 	}
 	n, err := d.Lifecycle.Exhaust(ctx, m, pl.Part, recs, vendors.ClassOf(cause).String(), "gave up after retries: "+cause.Error())
-	d.Metrics.AddNumbers(m.Vendor, ledger.OutcomeFailed, n)
+	d.Metrics.AddNumbers(m.Vendor, string(ledger.OutcomeFailed), n)
 	return err
 }
 

@@ -102,7 +102,7 @@ func (e *engine) giveUp(ctx context.Context, t *asynq.Task, p *partRun, cause er
 	if err != nil {
 		return err
 	}
-	e.deps.Metrics.AddNumbers(e.caller.vendor(), ledger.OutcomeFailed, n)
+	e.deps.Metrics.AddNumbers(e.caller.vendor(), string(ledger.OutcomeFailed), n)
 	p.log.WithError(cause).Error("part gave up; its remaining numbers are failed (enqueue retry runs it again)")
 	writeResult(t, PartResult{Batch: p.m.ID, Part: p.part, Vendor: p.m.Vendor, State: string(ledger.PartFailed), Reason: errReason(cause)})
 	return fmt.Errorf("%v: %w", cause, asynq.SkipRetry)

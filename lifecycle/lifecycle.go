@@ -1,10 +1,15 @@
-// Package lifecycle owns every move of a batch and its parts between states:
-// settle, wait (throttled, paused, outside the window), exhaust, cancel, pause,
+// Package lifecycle owns every move of a batch, its parts and its calls: commit
+// and queue (commit.go, queue.go), mark in flight and record (calls.go), settle,
+// wait (throttled, paused, outside the window, retrying), exhaust, cancel, pause,
 // resume, retry, resolve and finish. The worker, the operator commands and the
 // producer all go through it, so each transition is written (and tested) once, and
 // every finish is announced once. The moves allowed from each state are one table,
-// PartTransitions and ControlTransitions (transitions.go), tested against the
-// methods on real Redis.
+// PartTransitions and ControlTransitions (transitions.go): each method consults it
+// before it writes, and tests hold the methods to it on real Redis.
+//
+// It is also the only writer of the ledger. The raw store is internal
+// (internal/ledgerstore), so no other package can write a batch; they read it
+// through package ledger, whose Reader the Manager embeds.
 //
 //	                      enqueue
 //	                         │
@@ -147,6 +152,9 @@ func (m *Manager) Settle(ctx context.Context, man *ledger.Manifest, part int, re
 	if err != nil {
 		return "", err
 	}
+	if !may(MoveSettle, ps.State, state) {
+		return "", refused(part, MoveSettle, ps.State, state)
+	}
 	return state, m.move(ctx, man.ID, part, state)
 }
 
@@ -181,9 +189,7 @@ func (m *Manager) move(ctx context.Context, id string, part int, state ledger.Pa
 // retrying after a failed call that may pass (why names the vendor's code and
 // message).
 func (m *Manager) Wait(ctx context.Context, id string, part int, state ledger.PartState, at time.Time, why string) error {
-	switch state {
-	case ledger.PartThrottled, ledger.PartPaused, ledger.PartWaiting, ledger.PartRetrying:
-	default:
+	if move, ok := waitMoves[state]; !ok || !may(move, "", state) {
 		return fmt.Errorf("part %d: %s is not a waiting state", part, state)
 	}
 	_, err := m.store.SetPartState(ctx, id, part, state, at, why)
@@ -271,10 +277,11 @@ func (m *Manager) Exhaust(ctx context.Context, man *ledger.Manifest, part int, r
 	if err != nil {
 		return 0, err
 	}
-	if ps.State.Final() {
+	if !may(MoveExhaust, ps.State, "") {
 		// Settled by an attempt that then failed only to announce: just that.
 		return 0, m.EnsureAnnounced(ctx, man.ID)
 	}
+	from := ps.State
 	n, err := m.FailRemaining(ctx, man, part, recs, code, reason)
 	if err != nil {
 		return n, err
@@ -285,6 +292,9 @@ func (m *Manager) Exhaust(ctx context.Context, man *ledger.Manifest, part int, r
 	state := ledger.PartFailed
 	if ps.HasUncertain() {
 		state = ledger.PartUncertain
+	}
+	if !may(MoveExhaust, from, state) {
+		return n, refused(part, MoveExhaust, from, state)
 	}
 	return n, m.move(ctx, man.ID, part, state)
 }
@@ -384,7 +394,7 @@ func (m *Manager) Retry(ctx context.Context, id string) (parts, numbers int, err
 		return 0, 0, err
 	}
 	for _, p := range states {
-		if p.State != ledger.PartFailed {
+		if !may(MoveRetry, p.State, ledger.PartQueued) {
 			continue
 		}
 		// The old task goes first: if it cannot (it runs), nothing has moved.
@@ -421,7 +431,11 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 	if err != nil {
 		return 0, err
 	}
-	if ps.State != ledger.PartUncertain {
+	move := MoveResolveResend
+	if delivered {
+		move = MoveResolveDelivered
+	}
+	if !may(move, ps.State, "") {
 		return 0, fmt.Errorf("part %d is %s, not uncertain: %w", part, ps.State, ErrNothingToDo)
 	}
 	if !delivered {
@@ -445,6 +459,9 @@ func (m *Manager) Resolve(ctx context.Context, id string, part int, delivered bo
 		}
 		if state == ledger.PartDone && ps.HasFailed() {
 			state = ledger.PartFailed
+		}
+		if !may(MoveResolveDelivered, ledger.PartUncertain, state) {
+			return moved, refused(part, MoveResolveDelivered, ledger.PartUncertain, state)
 		}
 		return moved, m.move(ctx, id, part, state)
 	}

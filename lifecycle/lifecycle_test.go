@@ -102,7 +102,7 @@ func (f *fixture) record(t *testing.T, id string, n, lo int, outcomes string) {
 	t.Helper()
 	res := ledger.RangeResult{Range: chunking.Range{Lo: lo, Hi: lo + len(outcomes)}}
 	for i, c := range outcomes {
-		state := map[rune]string{'r': ledger.OutcomeRefused, 'f': ledger.OutcomeFailed, 'u': ledger.OutcomeUncertain}[c]
+		state := map[rune]ledger.NumberOutcome{'r': ledger.OutcomeRefused, 'f': ledger.OutcomeFailed, 'u': ledger.OutcomeUncertain}[c]
 		if state == "" {
 			res.Delivered++
 			continue

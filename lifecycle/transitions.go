@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/dialq/dialq/lifecycle/ledger"
@@ -108,4 +109,31 @@ func Allowed[S comparable](table []Transition[S], move Move, from S) ([]S, bool)
 		}
 	}
 	return nil, false
+}
+
+// may consults PartTransitions before a move is written: the move must start from
+// from (unless from is "", not read) and may end in to (unless to is ""). The
+// ledger's scripts make the same check atomically against the stored state; this
+// keeps each method bound to its row of the table, so a move the table does not
+// hold is refused before anything is written.
+func may(move Move, from, to ledger.PartState) bool {
+	for _, t := range PartTransitions {
+		if t.Move == move {
+			return (from == "" || slices.Contains(t.From, from)) && (to == "" || slices.Contains(t.To, to))
+		}
+	}
+	return false
+}
+
+// waitMoves names the move that sends a part to each waiting state.
+var waitMoves = map[ledger.PartState]Move{
+	ledger.PartThrottled: MoveThrottle,
+	ledger.PartPaused:    MovePausePart,
+	ledger.PartWaiting:   MoveWait,
+	ledger.PartRetrying:  MoveRetryLater,
+}
+
+// refused is the error of a move the table does not hold.
+func refused(part int, move Move, from, to ledger.PartState) error {
+	return fmt.Errorf("part %d: move %s from %q to %q is not in PartTransitions", part, move, from, to)
 }

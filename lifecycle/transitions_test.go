@@ -14,7 +14,7 @@ import (
 // partMoves makes each move of the table through its method.
 var partMoves = map[Move]func(ctx context.Context, f *fixture, man *ledger.Manifest) error{
 	MoveStart: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
-		return f.store.MarkInflight(ctx, man.ID, 0, chunking.Range{Lo: 0, Hi: 5})
+		return f.m.MarkInflight(ctx, man.ID, 0, chunking.Range{Lo: 0, Hi: 5})
 	},
 	MoveSettle: func(ctx context.Context, f *fixture, man *ledger.Manifest) error {
 		_, err := f.m.Settle(ctx, man, 0, false)
@@ -130,6 +130,34 @@ func TestControlTransitions(t *testing.T) {
 			}
 			if err := moves[tr.Move](f.ctx, man.ID); err == nil {
 				t.Errorf("%s of a finished batch: no error; it must be refused", tr.Move)
+			}
+		})
+	}
+}
+
+// TestMethodsConsultTheTable takes each row out of PartTransitions in turn: the
+// method of that move must then refuse it from a state the row allowed, and leave
+// the part as it was. Start is the one move only the ledger's script guards (it is
+// one step with the check of the batch's control), so it is not taken out.
+func TestMethodsConsultTheTable(t *testing.T) {
+	f := setup(t)
+	table := PartTransitions
+	t.Cleanup(func() { PartTransitions = table })
+	for i, tr := range table {
+		if tr.Move == MoveStart {
+			continue
+		}
+		t.Run(string(tr.Move), func(t *testing.T) {
+			PartTransitions = slices.Delete(slices.Clone(table), i, i+1)
+			defer func() { PartTransitions = table }()
+			from := tr.From[0]
+			man := f.commit(t, fmt.Sprintf("consult-%d", i), 1, 5, 0)
+			if _, err := f.store.SetPartState(f.ctx, man.ID, 0, from, time.Time{}, ""); err != nil {
+				t.Fatal(err)
+			}
+			err := partMoves[tr.Move](f.ctx, f, man)
+			if got := f.partState(t, man.ID, 0); got != from {
+				t.Errorf("%s without its row moved the part from %s to %s (err %v)", tr.Move, from, got, err)
 			}
 		})
 	}

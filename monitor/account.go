@@ -20,8 +20,8 @@ type count struct {
 // ledger.Status has a field of that JSON name, so a state the batch lifecycle adds
 // (suppressed, lost) appears without a change here when its name is listed, and
 // without a template change in any case once it is.
-var accountOrder = []string{ledger.OutcomeDelivered, ledger.OutcomeRefused, ledger.OutcomeFailed, ledger.OutcomeUncertain, "pending",
-	ledger.OutcomeSuppressed, "lost", "rejected"}
+var accountOrder = []string{string(ledger.OutcomeDelivered), string(ledger.OutcomeRefused), string(ledger.OutcomeFailed),
+	string(ledger.OutcomeUncertain), "pending", string(ledger.OutcomeSuppressed), "lost", "rejected"}
 
 // account lists where a batch's numbers are: the one place that turns a Status into
 // (state, count) terms for the progress bars, the funnel and the API.

@@ -109,7 +109,7 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 	var refusals int64
 	byReason := map[string]int64{}
 	for _, r := range got.Outcomes {
-		if r.State == ledger.OutcomeRefused {
+		if r.State == string(ledger.OutcomeRefused) {
 			refusals += r.Count
 		}
 		byReason[r.Reason] += r.Count

@@ -129,7 +129,7 @@ func (p *pages) countReasons(ctx context.Context, st *ledger.Status) (rejects, o
 				if err := take(); err != nil {
 					return err
 				}
-				oc[reason{State: o.State, Code: maskDigits(o.Code), Reason: reasonKey(maskDigits(o.Reason))}]++
+				oc[reason{State: string(o.State), Code: maskDigits(o.Code), Reason: reasonKey(maskDigits(o.Reason))}]++
 				return nil
 			})
 			if err != nil && !errors.Is(err, errEnough) {

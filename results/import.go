@@ -110,7 +110,7 @@ func Import(ctx context.Context, batches ledger.Reader, st *Store, id string, in
 		}
 		notTaken := map[int]string{}
 		if err := batches.Outcomes(ctx, id, part, func(o ledger.Outcome) error {
-			notTaken[o.Index] = o.State
+			notTaken[o.Index] = string(o.State)
 			return nil
 		}); err != nil {
 			return nil, err

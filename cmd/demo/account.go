@@ -60,8 +60,9 @@ func (d *demo) account(ctx context.Context, b *tracked) ([]string, error) {
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Line < outcomes[j].Line })
 	fmt.Fprintf(w, "  delivered           %5d\n", st.Delivered)
 	for _, o := range []struct {
-		label, state string
-		n            int64
+		label string
+		state ledger.NumberOutcome
+		n     int64
 	}{
 		{"refused by vendor", ledger.OutcomeRefused, st.Refused},
 		{"failed", ledger.OutcomeFailed, st.Failed},

@@ -222,7 +222,7 @@ func runFailures(ctx context.Context, url *redisconf.Config, args []string, e en
 	err = c.life.Rejects(ctx, id, func(r ledger.Reject) error {
 		state := "rejected"
 		if strings.HasPrefix(r.Reason, "suppressed:") || r.Reason == "contact_cap" {
-			state = ledger.OutcomeSuppressed // left out by the compliance gate at enqueue
+			state = string(ledger.OutcomeSuppressed) // left out by the compliance gate at enqueue
 		}
 		return w.Write([]string{csvcell.Safe(r.Raw), strconv.FormatInt(r.Line, 10), csvcell.Safe(state), csvcell.Safe(r.Reason), "", ""})
 	})
@@ -231,7 +231,7 @@ func runFailures(ctx context.Context, url *redisconf.Config, args []string, e en
 	}
 	for n := range m.Parts {
 		err := c.life.Outcomes(ctx, id, n, func(o ledger.Outcome) error {
-			return w.Write([]string{csvcell.Safe(o.Phone), strconv.FormatInt(o.Line, 10), csvcell.Safe(o.State), csvcell.Safe(o.Reason), csvcell.Safe(o.Code), strconv.Itoa(n)})
+			return w.Write([]string{csvcell.Safe(o.Phone), strconv.FormatInt(o.Line, 10), csvcell.Safe(string(o.State)), csvcell.Safe(o.Reason), csvcell.Safe(o.Code), strconv.Itoa(n)})
 		})
 		if err != nil {
 			return inputErr(err)

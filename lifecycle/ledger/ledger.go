@@ -197,6 +197,7 @@ type (
 	Event         = ledgerstore.Event
 	Finish        = ledgerstore.Finish
 	Manifest      = ledgerstore.Manifest
+	NumberOutcome = ledgerstore.NumberOutcome
 	Option        = ledgerstore.Option
 	Outcome       = ledgerstore.Outcome
 	PartProgress  = ledgerstore.PartProgress

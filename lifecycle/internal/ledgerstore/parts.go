@@ -17,12 +17,12 @@ import (
 // uncertain (sent, outcome unknown).
 type Outcome struct {
 	// Index is the record's position in its part.
-	Index  int    `json:"i"`
-	Line   int64  `json:"line"`
-	Phone  string `json:"phone"`
-	State  string `json:"state"`
-	Code   string `json:"code,omitempty"`
-	Reason string `json:"reason"`
+	Index  int           `json:"i"`
+	Line   int64         `json:"line"`
+	Phone  string        `json:"phone"`
+	State  NumberOutcome `json:"state"`
+	Code   string        `json:"code,omitempty"`
+	Reason string        `json:"reason"`
 	// Range is the call the number was in, "lo-hi".
 	Range string `json:"range"`
 }

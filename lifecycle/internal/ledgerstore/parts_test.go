@@ -20,7 +20,7 @@ import (
 func rr(lo int, outcomes string) RangeResult {
 	res := RangeResult{Range: chunking.Range{Lo: lo, Hi: lo + len(outcomes)}}
 	for i, c := range outcomes {
-		state := map[rune]string{'r': OutcomeRefused, 'f': OutcomeFailed, 'u': OutcomeUncertain, 's': OutcomeSuppressed}[c]
+		state := map[rune]NumberOutcome{'r': OutcomeRefused, 'f': OutcomeFailed, 'u': OutcomeUncertain, 's': OutcomeSuppressed}[c]
 		if state == "" {
 			res.Delivered++
 			continue

@@ -13,7 +13,7 @@ import (
 // reopen removes the recorded outcome of every range of part n whose summary has
 // a count of kind (uncertain or failed), moving those numbers back to pending, or
 // to delivered when asDelivered. It returns how many numbers moved.
-func (s *Store) reopen(ctx context.Context, id string, n int, kind string, asDelivered bool) (int, error) {
+func (s *Store) reopen(ctx context.Context, id string, n int, kind NumberOutcome, asDelivered bool) (int, error) {
 	stateKey, outKey, manKey := k.state(id, n), k.outcome(id, n), k.manifest(id)
 	moved := 0
 	txf := func(tx *redis.Tx) error {

@@ -16,10 +16,10 @@ import (
 // OutcomeDelivered is the outcome of a number the vendor accepted. Delivered
 // numbers are counted, not listed: only the other outcomes appear in a part's
 // outcome list.
-const OutcomeDelivered = "delivered"
+const OutcomeDelivered NumberOutcome = "delivered"
 
 // Outcomes lists every number outcome, in the order the ledger reports them.
-var Outcomes = []string{OutcomeDelivered, OutcomeRefused, OutcomeFailed, OutcomeUncertain, OutcomeSuppressed}
+var Outcomes = []NumberOutcome{OutcomeDelivered, OutcomeRefused, OutcomeFailed, OutcomeUncertain, OutcomeSuppressed}
 
 // Manifest hash fields (dialq:{<b>}:m) written or read outside the manifest's
 // plain description: the counters, the state and the announcement bookkeeping.
@@ -32,10 +32,10 @@ const (
 	FieldParts          = "parts"
 	FieldPartsFinal     = "parts_final"
 	FieldAccepted       = "accepted"
-	FieldDelivered      = OutcomeDelivered
-	FieldRefused        = OutcomeRefused
-	FieldFailed         = OutcomeFailed
-	FieldUncertain      = OutcomeUncertain
+	FieldDelivered      = string(OutcomeDelivered)
+	FieldRefused        = string(OutcomeRefused)
+	FieldFailed         = string(OutcomeFailed)
+	FieldUncertain      = string(OutcomeUncertain)
 	FieldSuppressedLate = "suppressed_late"
 	FieldFinishGen      = "finish_gen"
 	FieldFinishedAt     = "finished_at"

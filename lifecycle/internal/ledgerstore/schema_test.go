@@ -26,7 +26,9 @@ func known() map[string]bool {
 		names = append(names, string(s))
 	}
 	names = append(names, string(ControlPaused), string(ControlCancelled))
-	names = append(names, Outcomes...)
+	for _, o := range Outcomes {
+		names = append(names, string(o))
+	}
 	names = append(names, ManifestFields...)
 	names = append(names, PartFields...)
 	names = append(names, SuffixRepeatErr)

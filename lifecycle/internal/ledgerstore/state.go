@@ -57,12 +57,16 @@ const (
 	ControlCancelled Control = "cancelled"
 )
 
+// NumberOutcome is what happened to one number the ledger accepted. It is stored
+// (an Outcome's state, a counter's name), so a value is never renamed.
+type NumberOutcome string
+
 // Number outcomes other than delivered.
 const (
-	OutcomeRefused   = "refused"
-	OutcomeFailed    = "failed"
-	OutcomeUncertain = "uncertain"
+	OutcomeRefused   NumberOutcome = "refused"
+	OutcomeFailed    NumberOutcome = "failed"
+	OutcomeUncertain NumberOutcome = "uncertain"
 	// OutcomeSuppressed: the compliance gate stopped the number right before its call
 	// (a suppression list or its contact cap); the code says which.
-	OutcomeSuppressed = "suppressed"
+	OutcomeSuppressed NumberOutcome = "suppressed"
 )

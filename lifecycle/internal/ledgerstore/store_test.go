@@ -153,7 +153,7 @@ func (f *fixture) checkLedger(t *testing.T, id string) *Status {
 		}
 	}
 	var fromParts summary
-	listed := map[string]int64{}
+	listed := map[NumberOutcome]int64{}
 	for n := range st.Parts {
 		ps, err := f.s.Progress(f.ctx, id, n)
 		if err != nil {
@@ -177,7 +177,7 @@ func (f *fixture) checkLedger(t *testing.T, id string) *Status {
 	if diff := cmp.Diff(fromParts, counters, cmp.AllowUnexported(summary{})); diff != "" {
 		t.Errorf("parts' summaries vs batch counters (-parts +counters):\n%s", diff)
 	}
-	wantListed := map[string]int64{OutcomeRefused: st.Refused, OutcomeFailed: st.Failed, OutcomeUncertain: st.Uncertain,
+	wantListed := map[NumberOutcome]int64{OutcomeRefused: st.Refused, OutcomeFailed: st.Failed, OutcomeUncertain: st.Uncertain,
 		OutcomeSuppressed: int64(fromParts.Suppressed)}
 	for k, v := range wantListed {
 		if v == 0 {
