@@ -24,7 +24,8 @@ const (
 	APIPath     = "/api/batches"
 )
 
-// BatchReader is what the batch pages read. *ledger.Store implements it.
+// BatchReader is what the batch pages read: a ledger.Reader, or a wrapper of one
+// (tests wrap it to inject faults).
 type BatchReader interface {
 	List(ctx context.Context, limit int) ([]string, error)
 	Status(ctx context.Context, id string) (*ledger.Status, error)

@@ -2,8 +2,10 @@
 // records, what happened to each call and number, and the counts that always add
 // up: read = rejected + suppressed + delivered + refused + failed + uncertain + pending.
 //
-// The ledger stores; package lifecycle decides. Every key is built in keys.go and
-// every script documents its KEYS and ARGV where it is defined (scripts.go).
+// The ledger stores; package lifecycle decides. The package is internal to
+// lifecycle, so lifecycle is its only writer; readers use package ledger, which
+// re-exports its types. Every key is built in keys.go and every script documents
+// its KEYS and ARGV where it is defined (scripts.go).
 package ledgerstore
 
 import (
