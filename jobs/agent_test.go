@@ -10,25 +10,25 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
 // enqueueAgents enqueues list with examples/flashai-agent.json in parts of partSize.
-func (h *harness) enqueueAgents(list string, partSize int) *intake.Summary {
+func (h *harness) enqueueAgents(list string, partSize int) *producer.Summary {
 	h.t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "examples", "flashai-agent.json"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	c, err := intake.CampaignJSON("flashai", data)
+	c, err := producer.CampaignJSON("flashai", data)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, _ := intake.Profile("flashai", partSize, 0)
-	sum, err := intake.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), intake.Request{
+	p, _ := producer.Profile("flashai", partSize, 0)
+	sum, err := producer.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), producer.Request{
 		Vendor: "flashai", Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test",
 	})
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
@@ -137,11 +137,11 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := intake.CampaignJSON("yccall", campaignJSON)
+	c, err := producer.CampaignJSON("yccall", campaignJSON)
 	if err != nil {
 		b.Fatal(err)
 	}
-	profile, err := intake.Profile("yccall", partSize, 0)
+	profile, err := producer.Profile("yccall", partSize, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 			b.Fatal(err)
 		}
 		fake.Reset()
-		sum, err := intake.Enqueue(ctx, rdb, aopt, strings.NewReader(list.String()), intake.Request{
+		sum, err := producer.Enqueue(ctx, rdb, aopt, strings.NewReader(list.String()), producer.Request{
 			Vendor: "yccall", Region: "CN", Format: ingest.Lines, Campaign: c, Profile: profile, Source: "bench",
 		})
 		if err != nil {

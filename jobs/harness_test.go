@@ -19,7 +19,7 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
@@ -133,21 +133,21 @@ func (h *harness) startWorker(d *jobs.Deps) *asynq.Server {
 }
 
 // enqueue puts a list through the real enqueue path.
-func (h *harness) enqueue(vendor, list string, partSize, callSize int) *intake.Summary {
+func (h *harness) enqueue(vendor, list string, partSize, callSize int) *producer.Summary {
 	h.t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	c, err := intake.CampaignJSON(vendor, data)
+	c, err := producer.CampaignJSON(vendor, data)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := intake.Profile(vendor, partSize, callSize)
+	p, err := producer.Profile(vendor, partSize, callSize)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	sum, err := intake.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), intake.Request{
+	sum, err := producer.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), producer.Request{
 		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test",
 	})
 	if err != nil {
@@ -234,14 +234,14 @@ func asSent(vendor string, phones []string) []string {
 }
 
 // enqueueCampaign enqueues with campaign JSON given inline.
-func (h *harness) enqueueCampaign(vendor, campaignJSON, list string) *intake.Summary {
+func (h *harness) enqueueCampaign(vendor, campaignJSON, list string) *producer.Summary {
 	h.t.Helper()
-	c, err := intake.CampaignJSON(vendor, []byte(campaignJSON))
+	c, err := producer.CampaignJSON(vendor, []byte(campaignJSON))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, _ := intake.Profile(vendor, 0, 0)
-	sum, err := intake.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), intake.Request{
+	p, _ := producer.Profile(vendor, 0, 0)
+	sum, err := producer.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), producer.Request{
 		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test",
 	})
 	if err != nil {

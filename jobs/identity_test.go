@@ -14,7 +14,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
@@ -23,17 +23,17 @@ import (
 )
 
 // enqueueAs enqueues list under an operator-chosen batch id.
-func (h *harness) enqueueAs(vendor, id, list string, partSize int) (*intake.Summary, error) {
+func (h *harness) enqueueAs(vendor, id, list string, partSize int) (*producer.Summary, error) {
 	h.t.Helper()
-	c, err := intake.CampaignJSON(vendor, exampleCampaign(h.t, vendor))
+	c, err := producer.CampaignJSON(vendor, exampleCampaign(h.t, vendor))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	p, err := intake.Profile(vendor, partSize, speechCalls(vendor, partSize))
+	p, err := producer.Profile(vendor, partSize, speechCalls(vendor, partSize))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return intake.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), intake.Request{
+	return producer.Enqueue(context.Background(), h.db.Client, h.aopt, strings.NewReader(list), producer.Request{
 		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test", BatchID: id,
 	})
 }
@@ -115,7 +115,7 @@ func TestBatchIDReuseRefused(t *testing.T) {
 		{"yccall", lines(numbers(10, 220000))},
 	} {
 		_, err := h.enqueueAs(tc.vendor, "daily", tc.list, 0)
-		var ce *intake.ConfigError
+		var ce *producer.ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "daily") || !strings.Contains(err.Error(), "-batch") {
 			t.Errorf("%s: err = %v; want a configuration error naming the batch and -batch", tc.vendor, err)
 		}

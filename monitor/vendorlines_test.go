@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -38,14 +38,14 @@ func (c *countingSummarizer) lineCalls() int {
 // summed over the batch's plans, on the page and in the API, asked once per TTL.
 func TestFlashAIVendorLines(t *testing.T) {
 	w := newWorld(t, HTTPConfig{})
-	c, err := intake.CampaignJSON("flashai", []byte(`{"botence_id": "2873", "call_date": "20261123", "call_hours": [9],
+	c, err := producer.CampaignJSON("flashai", []byte(`{"botence_id": "2873", "call_date": "20261123", "call_hours": [9],
 		"clear": 0, "line_ids": ["101", "102"], "recall": 0, "batch_name_prefix": "lines"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := intake.Profile("flashai", 15, 0)
-	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(listOf(phones(31, 0))),
-		intake.Request{Vendor: "flashai", Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "t"})
+	p, _ := producer.Profile("flashai", 15, 0)
+	sum, err := producer.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(listOf(phones(31, 0))),
+		producer.Request{Vendor: "flashai", Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}

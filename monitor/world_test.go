@@ -20,7 +20,7 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
@@ -159,15 +159,15 @@ func (w *world) enqueue(vendor, list string, partSize int) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	c, err := intake.CampaignJSON(vendor, data)
+	c, err := producer.CampaignJSON(vendor, data)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p, err := intake.Profile(vendor, partSize, 0)
+	p, err := producer.Profile(vendor, partSize, 0)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(list), intake.Request{
+	sum, err := producer.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(list), producer.Request{
 		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "list.csv",
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
@@ -145,13 +145,13 @@ func (w *world) start() {
 }
 
 // enqueue sends n numbers to FlashAI in parts of partSize.
-func (w *world) enqueue(n, partSize int) (*intake.Summary, []string) {
+func (w *world) enqueue(n, partSize int) (*producer.Summary, []string) {
 	w.t.Helper()
 	return w.enqueueTo("flashai", n, partSize)
 }
 
 // enqueueTo sends n numbers to vendor in parts of partSize.
-func (w *world) enqueueTo(vendor string, n, partSize int) (*intake.Summary, []string) {
+func (w *world) enqueueTo(vendor string, n, partSize int) (*producer.Summary, []string) {
 	w.t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
 	if err != nil {
@@ -161,13 +161,13 @@ func (w *world) enqueueTo(vendor string, n, partSize int) (*intake.Summary, []st
 }
 
 // enqueueWith sends n numbers to vendor under campaign data.
-func (w *world) enqueueWith(vendor string, data []byte, n, partSize int) (*intake.Summary, []string) {
+func (w *world) enqueueWith(vendor string, data []byte, n, partSize int) (*producer.Summary, []string) {
 	w.t.Helper()
-	c, err := intake.CampaignJSON(vendor, data)
+	c, err := producer.CampaignJSON(vendor, data)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p, err := intake.Profile(vendor, partSize, 0)
+	p, err := producer.Profile(vendor, partSize, 0)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -175,8 +175,8 @@ func (w *world) enqueueWith(vendor string, data []byte, n, partSize int) (*intak
 	for i := range phones {
 		phones[i] = fmt.Sprintf("139%08d", i)
 	}
-	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
-		intake.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
+	sum, err := producer.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
+		producer.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
 	if err != nil {
 		w.t.Fatal(err)
 	}

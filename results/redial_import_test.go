@@ -17,7 +17,7 @@ import (
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/results"
 )
@@ -37,13 +37,13 @@ func campaignWith(t *testing.T, vendor, extra string) []byte {
 
 // enqueueSized sends n numbers (from the first) to vendor in parts of part
 // numbers, calls of call.
-func (w *world) enqueueSized(vendor string, data []byte, first, n, part, call int) (*intake.Summary, []string) {
+func (w *world) enqueueSized(vendor string, data []byte, first, n, part, call int) (*producer.Summary, []string) {
 	w.t.Helper()
-	c, err := intake.CampaignJSON(vendor, data)
+	c, err := producer.CampaignJSON(vendor, data)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p, err := intake.Profile(vendor, part, call)
+	p, err := producer.Profile(vendor, part, call)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -51,8 +51,8 @@ func (w *world) enqueueSized(vendor string, data []byte, first, n, part, call in
 	for i := range phones {
 		phones[i] = fmt.Sprintf("139%08d", first+i)
 	}
-	sum, err := intake.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
-		intake.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
+	sum, err := producer.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(strings.Join(phones, "\n")+"\n"),
+		producer.Request{Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "test"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -464,7 +464,7 @@ func TestRecycleExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := intake.CampaignJSON("yccall", b); err != nil {
+	if _, err := producer.CampaignJSON("yccall", b); err != nil {
 		t.Errorf("examples/yccall-recycle.json: %v", err)
 	}
 }

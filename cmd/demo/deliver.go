@@ -15,7 +15,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
@@ -30,7 +30,7 @@ type demo struct {
 
 type tracked struct {
 	vendor  string
-	sum     *intake.Summary
+	sum     *producer.Summary
 	st      *ledger.Status
 	settled bool
 }
@@ -57,12 +57,12 @@ func (d *demo) deliver(ctx context.Context, rdb redis.UniversalClient, aopt asyn
 	return d.wait(ctx)
 }
 
-func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, dir, vendor string, partSize int) (*intake.Summary, error) {
+func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, dir, vendor string, partSize int) (*producer.Summary, error) {
 	data, err := os.ReadFile(filepath.Join(dir, vendor+".json"))
 	if err != nil {
 		return nil, err
 	}
-	c, err := intake.CampaignJSON(vendor, data)
+	c, err := producer.CampaignJSON(vendor, data)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		// Speech's default call (1,000) is larger than the demo's part.
 		callSize = partSize
 	}
-	p, err := intake.Profile(vendor, partSize, callSize)
+	p, err := producer.Profile(vendor, partSize, callSize)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, err
 	}
 	defer f.Close()
-	return intake.Enqueue(ctx, rdb, aopt, f, intake.Request{
+	return producer.Enqueue(ctx, rdb, aopt, f, producer.Request{
 		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "demo",
 	})
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/preflight"
@@ -125,7 +125,7 @@ func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags, args []string) (*enque
 }
 
 func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error {
-	profile, err := intake.Profile(f.vendor, f.partSize, f.callSize)
+	profile, err := producer.Profile(f.vendor, f.partSize, f.callSize)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -137,7 +137,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 	if err != nil {
 		return usageErr("-campaign: %v", err)
 	}
-	campaignJSON, err := intake.CampaignJSON(f.vendor, data)
+	campaignJSON, err := producer.CampaignJSON(f.vendor, data)
 	if err != nil {
 		return usageErr("-campaign %s: %v", f.campaignFile, err)
 	}
@@ -173,7 +173,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 	}
 	defer closeInput()
 	counted := &countingReader{r: newStoppable(ctx, in)}
-	req := intake.Request{
+	req := producer.Request{
 		Vendor: f.vendor, Region: f.region, Format: format, Campaign: campaignJSON, Profile: profile,
 		BatchID: f.batchID, Queue: f.queue, Source: sourceName(input), Retention: f.retention,
 		Workers: f.workers, Strict: f.strict, DryRun: f.dryRun,
@@ -195,7 +195,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		req.Progress = func(int64) { bar.set(counted.n.Load()) }
 	}
 	req.Progress = boundMemory(e.getenv, req.Progress)
-	sum, err := intake.Enqueue(ctx, rdb, aopt, counted, req)
+	sum, err := producer.Enqueue(ctx, rdb, aopt, counted, req)
 	if bar != nil {
 		bar.finish()
 	}
@@ -210,14 +210,14 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 			warnUnserved(aopt, f.queue, e)
 		}
 	}
-	var ce *intake.ConfigError
+	var ce *producer.ConfigError
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil && (sum == nil || !sum.Committed):
 		// Stopped before the commit: the staged parts were deleted.
 		return inputErr(fmt.Errorf("nothing was enqueued: %w", ctx.Err()))
-	case errors.Is(err, intake.ErrStrict):
+	case errors.Is(err, producer.ErrStrict):
 		return &exitError{code: exitStrict, err: fmt.Errorf("-strict: %d rows rejected, nothing enqueued", sum.Rejected)}
 	case errors.As(err, &ce):
 		return usageErr("%v", err)
@@ -251,7 +251,7 @@ func sourceName(input string) string {
 	return filepath.Base(input)
 }
 
-func printSummary(e env, asJSON bool, s *intake.Summary) {
+func printSummary(e env, asJSON bool, s *producer.Summary) {
 	if asJSON {
 		_ = json.NewEncoder(e.stdout).Encode(s)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/lifecycle/ledger"
@@ -112,7 +112,7 @@ func wantCode(t *testing.T, r result, code int, stderr string) {
 }
 
 // summaryOf decodes the -json summary, checking the fields scripts rely on.
-func summaryOf(t *testing.T, r result) intake.Summary {
+func summaryOf(t *testing.T, r result) producer.Summary {
 	t.Helper()
 	var fields map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &fields); err != nil {
@@ -123,7 +123,7 @@ func summaryOf(t *testing.T, r result) intake.Summary {
 			t.Errorf("-json summary has no %q: %s", k, r.stdout)
 		}
 	}
-	var s intake.Summary
+	var s producer.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestDryRun(t *testing.T) {
 	r := h.run(args...)
 	wantCode(t, r, exitOK, "dry run, nothing written")
 	s := summaryOf(t, r)
-	want := intake.Summary{Batch: s.Batch, Vendor: "yccall", Read: 13, Accepted: 9, Rejected: 4, Duplicates: 1, Parts: 3, DryRun: true, Format: "csv", Seconds: s.Seconds}
+	want := producer.Summary{Batch: s.Batch, Vendor: "yccall", Read: 13, Accepted: 9, Rejected: 4, Duplicates: 1, Parts: 3, DryRun: true, Format: "csv", Seconds: s.Seconds}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
 	}
@@ -321,7 +321,7 @@ func TestDryRun(t *testing.T) {
 }
 
 // enqueue runs the command and wants it to succeed with a -json summary.
-func (h *harness) enqueue(vendor string, args ...string) intake.Summary {
+func (h *harness) enqueue(vendor string, args ...string) producer.Summary {
 	h.t.Helper()
 	args = append([]string{"-vendor", vendor, "-campaign", campaignFile(vendor), "-json"}, args...)
 	r := h.run(args...)
@@ -347,7 +347,7 @@ func TestEnqueueExamples(t *testing.T) {
 		t.Run(tt.vendor, func(t *testing.T) {
 			h := setup(t)
 			s := h.enqueue(tt.vendor, listCSV)
-			want := intake.Summary{
+			want := producer.Summary{
 				Batch: s.Batch, Vendor: tt.vendor, Read: 13, Accepted: tt.accepted, Rejected: tt.rejected, Duplicates: 1,
 				Parts: 1, Enqueued: 1, Committed: true, Format: "csv", Seconds: s.Seconds,
 			}

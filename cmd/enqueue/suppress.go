@@ -16,7 +16,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/intake"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle/ledger"
@@ -302,13 +302,13 @@ func runAudit(ctx context.Context, redisURL *redisconf.Config, args []string, e 
 }
 
 // printGate tells the operator on stderr what the compliance gate did.
-func printGate(e env, s *intake.Summary) {
+func printGate(e env, s *producer.Summary) {
 	switch s.Gate {
-	case intake.GateNone:
+	case producer.GateNone:
 		fmt.Fprintln(e.stderr, "no compliance gate applied: the campaign has no \"compliance\" block")
-	case intake.GateChecked:
+	case producer.GateChecked:
 		fmt.Fprintf(e.stderr, "compliance: %d numbers suppressed (on a list or over their contact cap), listed in the rejects\n", s.Suppressed)
-	case intake.GateUnchecked:
+	case producer.GateUnchecked:
 		fmt.Fprintln(e.stderr, "compliance: not checked in a dry run (the worker checks before each call)")
 	}
 }

@@ -1,7 +1,7 @@
-// Package intake is the producer's side of dialq as a library: it streams one list
+// Package producer is the producer's side of dialq as a library: it streams one list
 // through validation into a batch in Redis and queues one task per part. The
 // enqueue command, the demo and the tests all go through it.
-package intake
+package producer
 
 import (
 	"context"
