@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Scripts returns the source of every redis.NewScript call with a literal
@@ -150,4 +151,25 @@ func Known(values ...string) map[string]bool {
 		}
 	}
 	return set
+}
+
+// Check is a package's schema test in one call: it parses the Lua scripts of dir,
+// fails t when fewer than min are found (the parse would be broken) or when a
+// script spells a name known does not hold (where names the file of the
+// constants, for the message), and returns the scripts for further checks.
+func Check(t testing.TB, dir string, min int, known map[string]bool, where string) map[string]string {
+	t.Helper()
+	scripts, err := Scripts(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scripts) < min {
+		t.Fatalf("found %d scripts in %s; want %d or more (is the parse broken?)", len(scripts), dir, min)
+	}
+	for name, src := range scripts {
+		if bad := Unknown(src, known); len(bad) > 0 {
+			t.Errorf("script %s names %q, which no constant holds (%s)", name, bad, where)
+		}
+	}
+	return scripts
 }

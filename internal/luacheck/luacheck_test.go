@@ -1,8 +1,11 @@
 package luacheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,5 +57,54 @@ func TestScripts(t *testing.T) {
 	}
 	if _, err := Scripts(dir); err == nil {
 		t.Error("Scripts accepted a script whose source is not a literal")
+	}
+}
+
+// recorder is a testing.TB that keeps what Check reports instead of failing.
+type recorder struct {
+	testing.TB
+	errs, fatals []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Fatal(args ...any) {
+	r.fatals = append(r.fatals, fmt.Sprint(args...))
+	runtime.Goexit()
+}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.fatals = append(r.fatals, fmt.Sprintf(format, args...))
+	runtime.Goexit()
+}
+
+// Check reports a script that spells an unknown name, and too few scripts, and
+// passes a script that spells only known ones.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	src := "package p\n\nimport \"github.com/redis/go-redis/v9\"\n\nvar ok = redis.NewScript(`return 'done'`)\nvar bad = redis.NewScript(`return 'dun'`)\n"
+	if err := os.WriteFile(filepath.Join(dir, "p.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		min        int
+		wantErrs, wantFatals int
+	}{
+		{"one unknown name", 2, 1, 0},
+		{"too few scripts", 3, 0, 1},
+	}
+	for _, tt := range tests {
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); Check(r, dir, tt.min, Known("done"), "p.go") }()
+		<-done
+		if len(r.errs) != tt.wantErrs || len(r.fatals) != tt.wantFatals {
+			t.Errorf("%s: errors %q, fatals %q; want %d and %d", tt.name, r.errs, r.fatals, tt.wantErrs, tt.wantFatals)
+		}
+		if tt.wantErrs > 0 && !strings.Contains(r.errs[0], `"dun"`) {
+			t.Errorf("%s: %q does not name the unknown word", tt.name, r.errs[0])
+		}
 	}
 }
