@@ -88,8 +88,8 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name       string
-		min        int
+		name                 string
+		min                  int
 		wantErrs, wantFatals int
 	}{
 		{"one unknown name", 2, 1, 0},
