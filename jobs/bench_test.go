@@ -25,7 +25,7 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/quota"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // benchRedis is the Redis the delivery benchmark flushes: BENCH_REDIS_URL when
@@ -165,7 +165,7 @@ func benchDeliver(b *testing.B, withQuota func(redis.UniversalClient, *jobs.Deps
 		}
 		queued := make(chan *asynq.Task, sum.Parts)
 		for n := range sum.Parts {
-			t, err := tasks.NewPartTask("yccall", sum.Batch, n, partSize)
+			t, err := queue.NewPartTask("yccall", sum.Batch, n, partSize)
 			if err != nil {
 				b.Fatal(err)
 			}

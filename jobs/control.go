@@ -8,7 +8,7 @@ import (
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/redact"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/yccall"
 )
@@ -19,13 +19,13 @@ type invalidRecords struct{ error }
 
 func (invalidRecords) Class() vendors.Class { return vendors.InvalidPart }
 
-func (d *Deps) flashaiControl(ctx context.Context, _ *ledger.Manifest, p tasks.ControlPayload, name string) error {
+func (d *Deps) flashaiControl(ctx context.Context, _ *ledger.Manifest, p queue.ControlPayload, name string) error {
 	switch p.Action {
-	case tasks.ActionPause:
+	case queue.ActionPause:
 		return d.FlashAI.BatchPlanPause(ctx, name)
-	case tasks.ActionRestart:
+	case queue.ActionRestart:
 		return d.FlashAI.BatchPlanRestart(ctx, name)
-	case tasks.ActionStop:
+	case queue.ActionStop:
 		return d.FlashAI.BatchPlanStop(ctx, name)
 	}
 	return fmt.Errorf("unknown action %q", p.Action)
@@ -33,7 +33,7 @@ func (d *Deps) flashaiControl(ctx context.Context, _ *ledger.Manifest, p tasks.C
 
 // flashaiDelete removes numbers from every plan of the batch. Numbers are
 // normalised as enqueue did, so an operator may paste them in any spelling.
-func (d *Deps) flashaiDelete(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, name string) error {
+func (d *Deps) flashaiDelete(ctx context.Context, m *ledger.Manifest, p queue.ControlPayload, name string) error {
 	norm, err := ingest.NewNormaliser(chunking.FlashAI, m.Region)
 	if err != nil {
 		return err
@@ -56,9 +56,9 @@ func (d *Deps) flashaiDelete(ctx context.Context, m *ledger.Manifest, p tasks.Co
 	return d.FlashAI.BatchPhoneDelete(ctx, name, phones)
 }
 
-var taskStatus = map[string]yccall.TaskStatus{tasks.ActionRestart: yccall.TaskStart, tasks.ActionPause: yccall.TaskPause, tasks.ActionStop: yccall.TaskEnd}
+var taskStatus = map[string]yccall.TaskStatus{queue.ActionRestart: yccall.TaskStart, queue.ActionPause: yccall.TaskPause, queue.ActionStop: yccall.TaskEnd}
 
-func (d *Deps) yccallTaskSet(ctx context.Context, _ *ledger.Manifest, p tasks.ControlPayload, taskID string) error {
+func (d *Deps) yccallTaskSet(ctx context.Context, _ *ledger.Manifest, p queue.ControlPayload, taskID string) error {
 	st, ok := taskStatus[p.Action]
 	if !ok {
 		return fmt.Errorf("unknown action %q", p.Action)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -55,20 +55,20 @@ func (c Controls) withDefaults() Controls {
 // parallel, and writes its progress and at last each answer as the task's result.
 type controlHandler struct {
 	deps *Deps
-	run  func(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, target string) error
+	run  func(ctx context.Context, m *ledger.Manifest, p queue.ControlPayload, target string) error
 }
 
 // controlRun is one control task's progress, written as the task's result.
 type controlRun struct {
 	mu      sync.Mutex
-	res     tasks.ControlResult
+	res     queue.ControlResult
 	seen    map[string]bool
 	w       *asynq.ResultWriter
 	written time.Time
 	every   time.Duration
 }
 
-func (r *controlRun) answer(a tasks.ControlAnswer) {
+func (r *controlRun) answer(a queue.ControlAnswer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.res.Answers = append(r.res.Answers, a)
@@ -101,7 +101,7 @@ func (r *controlRun) write() {
 }
 
 func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p tasks.ControlPayload
+	var p queue.ControlPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("control payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -110,12 +110,12 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	cfg := h.deps.Controls.withDefaults()
-	run := &controlRun{res: tasks.ControlResult{Batch: m.ID, Action: p.Action}, seen: map[string]bool{},
+	run := &controlRun{res: queue.ControlResult{Batch: m.ID, Action: p.Action}, seen: map[string]bool{},
 		w: t.ResultWriter(), every: cfg.Progress}
 	log := h.deps.Log.WithFields(logrus.Fields{"batch": m.ID, "vendor": m.Vendor, "action": p.Action})
 	// A stop or pause must reach the vendor tasks that calls in flight when it was
 	// asked are still making: after each round it waits for them and goes again.
-	settling := p.Action == tasks.ActionStop || p.Action == tasks.ActionPause
+	settling := p.Action == queue.ActionStop || p.Action == queue.ActionPause
 	deadline := time.Now().Add(cfg.Settle)
 	for {
 		view, err := h.deps.Lifecycle.ControlView(ctx, m)
@@ -167,7 +167,7 @@ func (h *controlHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // runAll controls targets, cfg.Parallel at a time.
-func (h *controlHandler) runAll(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, cfg Controls, targets []string, run *controlRun) error {
+func (h *controlHandler) runAll(ctx context.Context, m *ledger.Manifest, p queue.ControlPayload, cfg Controls, targets []string, run *controlRun) error {
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
 	// A beat while calls wait for a slow vendor or its rate: the command waits as
@@ -196,7 +196,7 @@ func (h *controlHandler) runAll(ctx context.Context, m *ledger.Manifest, p tasks
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			a := tasks.ControlAnswer{Target: target, OK: true}
+			a := queue.ControlAnswer{Target: target, OK: true}
 			if err := h.one(ctx, m, p, cfg, target); err != nil {
 				a.OK, a.Error = false, err.Error()
 			}
@@ -209,7 +209,7 @@ func (h *controlHandler) runAll(ctx context.Context, m *ledger.Manifest, p tasks
 
 // one controls one vendor task within the vendor's fleet rate, retrying what may
 // pass (a repeat of a control is harmless).
-func (h *controlHandler) one(ctx context.Context, m *ledger.Manifest, p tasks.ControlPayload, cfg Controls, target string) error {
+func (h *controlHandler) one(ctx context.Context, m *ledger.Manifest, p queue.ControlPayload, cfg Controls, target string) error {
 	var err error
 	for attempt := 1; attempt <= cfg.Attempts; attempt++ {
 		if err = h.rate(ctx, m.Vendor); err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/lifecycle"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // A control runs over every vendor task in parallel within the fleet rate, reports
@@ -28,18 +28,18 @@ func TestControlParallelProgressAndFailures(t *testing.T) {
 	life := h.lifecycle()
 	ctx := context.Background()
 	h.fake.SetFaults(fakevendor.Faults{LatencyMillis: 300})
-	run := func(action string) (*tasks.ControlResult, []tasks.ControlResult, time.Duration, error) {
-		task, _ := tasks.NewControlTask(tasks.TypeFlashAIControl, tasks.ControlPayload{Batch: sum.Batch, Action: action})
+	run := func(action string) (*queue.ControlResult, []queue.ControlResult, time.Duration, error) {
+		task, _ := queue.NewControlTask(queue.TypeFlashAIControl, queue.ControlPayload{Batch: sum.Batch, Action: action})
 		info, err := c.Enqueue(task)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var seen []tasks.ControlResult
+		var seen []queue.ControlResult
 		start := time.Now()
-		res, err := life.AwaitControl(ctx, info.Queue, info.ID, 5*time.Second, func(r tasks.ControlResult) { seen = append(seen, r) })
+		res, err := life.AwaitControl(ctx, info.Queue, info.ID, 5*time.Second, func(r queue.ControlResult) { seen = append(seen, r) })
 		return res, seen, time.Since(start), err
 	}
-	res, seen, took, err := run(tasks.ActionStop)
+	res, seen, took, err := run(queue.ActionStop)
 	if err != nil || !res.Final || res.Total != 20 || res.Done != 20 || res.Failed != 0 {
 		t.Fatalf("stop: %+v, %v", res, err)
 	}
@@ -50,7 +50,7 @@ func TestControlParallelProgressAndFailures(t *testing.T) {
 	if len(seen) < 3 {
 		t.Errorf("progress reports %+v; want several", seen)
 	}
-	res, _, _, err = run(tasks.ActionPause)
+	res, _, _, err = run(queue.ActionPause)
 	var failed *lifecycle.ControlFailedError
 	if !errors.As(err, &failed) || len(failed.Failed) != 20 || res.Failed != 20 {
 		t.Fatalf("pause of stopped plans: %+v, %v; want every plan named as failed", res, err)
@@ -67,7 +67,7 @@ func TestAwaitControlStalls(t *testing.T) {
 	sum := h.enqueue("flashai", lines(numbers(10, 160000)), 10, 0)
 	c := asynq.NewClient(h.aopt)
 	defer c.Close()
-	task, _ := tasks.NewControlTask(tasks.TypeFlashAIControl, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionStop})
+	task, _ := queue.NewControlTask(queue.TypeFlashAIControl, queue.ControlPayload{Batch: sum.Batch, Action: queue.ActionStop})
 	info, err := c.Enqueue(task)
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +87,8 @@ func TestControlYccallTaskSet(t *testing.T) {
 	h.waitSettled(sum.Batch, 30*time.Second)
 	c := asynq.NewClient(h.aopt)
 	defer c.Close()
-	for _, action := range []string{tasks.ActionPause, tasks.ActionRestart, tasks.ActionStop} {
-		task, _ := tasks.NewControlTask(tasks.TypeYccallTaskSet, tasks.ControlPayload{Batch: sum.Batch, Action: action})
+	for _, action := range []string{queue.ActionPause, queue.ActionRestart, queue.ActionStop} {
+		task, _ := queue.NewControlTask(queue.TypeYccallTaskSet, queue.ControlPayload{Batch: sum.Batch, Action: action})
 		info, err := c.Enqueue(task)
 		if err != nil {
 			t.Fatal(err)

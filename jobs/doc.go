@@ -1,4 +1,4 @@
-// Package jobs is the worker's side of the task contract (package tasks): one
+// Package jobs is the worker's side of the task contract (package queue): one
 // asynq handler per task type, registered by Register on a ServeMux, with the
 // dependencies each needs in Deps (vendor clients from ClientsFromEnv, the
 // lifecycle, which is the ledger, the rate limiter, the compliance gate, the webhook).

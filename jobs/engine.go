@@ -15,7 +15,7 @@ import (
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -56,7 +56,7 @@ type Retry struct {
 	// PauseRecheck is how often a paused part comes back to look.
 	PauseRecheck time.Duration
 	// MaxFailures is a part's failure budget: past it, its numbers not yet recorded
-	// are failed and the part settles. Zero means tasks.PartMaxFailures.
+	// are failed and the part settles. Zero means queue.PartMaxFailures.
 	MaxFailures int
 }
 
@@ -137,7 +137,7 @@ var errStopped = errors.New("batch cancelled by an operator before this call")
 // ProcessTask implements asynq.Handler.
 func (e *engine) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	started := time.Now()
-	var pl tasks.PartPayload
+	var pl queue.PartPayload
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 		return fmt.Errorf("part payload: %v: %w", err, asynq.SkipRetry)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/webhook"
 )
 
@@ -245,7 +245,7 @@ func TestFinishedBatchEventAndWebhook(t *testing.T) {
 	h.startWorker(d)
 	select {
 	case ev := <-got:
-		if ev.Type != "batch.finished" || ev.Status.Batch != sum.Batch || ev.Status.Delivered != 10 || ev.ID != tasks.EventID(sum.Batch, 1) {
+		if ev.Type != "batch.finished" || ev.Status.Batch != sum.Batch || ev.Status.Delivered != 10 || ev.ID != queue.EventID(sum.Batch, 1) {
 			t.Errorf("webhook event %+v", ev)
 		}
 	case <-time.After(20 * time.Second):
@@ -269,20 +269,20 @@ func TestControlsReachTheVendor(t *testing.T) {
 	defer insp.Close()
 	for _, tc := range []struct {
 		typ string
-		p   tasks.ControlPayload
+		p   queue.ControlPayload
 	}{
-		{tasks.TypeFlashAIControl, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionPause}},
-		{tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionDelete, Request: "del-1"}},
+		{queue.TypeFlashAIControl, queue.ControlPayload{Batch: sum.Batch, Action: queue.ActionPause}},
+		{queue.TypeFlashAIDelete, queue.ControlPayload{Batch: sum.Batch, Action: queue.ActionDelete, Request: "del-1"}},
 	} {
 		if err := h.store.SetControlNumbers(context.Background(), sum.Batch, "del-1", []string{"+86 " + phones[3]}); err != nil {
 			t.Fatal(err)
 		}
-		task, _ := tasks.NewControlTask(tc.typ, tc.p)
+		task, _ := queue.NewControlTask(tc.typ, tc.p)
 		info, err := c.Enqueue(task)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res tasks.ControlResult
+		var res queue.ControlResult
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
 			ti, err := insp.GetTaskInfo(info.Queue, info.ID)

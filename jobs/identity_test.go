@@ -18,7 +18,7 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -263,7 +263,7 @@ func TestWorkerServesOnlyItsVendors(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	insp := asynq.NewInspector(h.aopt)
 	defer insp.Close()
-	q, err := insp.GetQueueInfo(tasks.Queue("nxcloud"))
+	q, err := insp.GetQueueInfo(queue.For("nxcloud"))
 	if err != nil || q.Pending != 2 {
 		t.Fatalf("nxcloud queue %+v, %v; want 2 parts pending", q, err)
 	}
@@ -307,7 +307,7 @@ func TestEveryFinishAnnouncedOnce(t *testing.T) {
 			byBatch[b] = append(byBatch[b], id)
 		}
 		if len(byBatch[empty.Batch]) == 1 && len(byBatch[sum.Batch]) == 1 {
-			if byBatch[sum.Batch][0] != tasks.EventID(sum.Batch, 1) {
+			if byBatch[sum.Batch][0] != queue.EventID(sum.Batch, 1) {
 				t.Errorf("event id %s", byBatch[sum.Batch][0])
 			}
 			time.Sleep(500 * time.Millisecond)

@@ -13,7 +13,7 @@ import (
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -24,7 +24,7 @@ import (
 // repeat is refused by name and checked the same way); anything else is left
 // uncertain, with why.
 func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
-	var p tasks.ControlPayload
+	var p queue.ControlPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
 		return fmt.Errorf("reconcile payload: %v: %w", err, asynq.SkipRetry)
 	}
@@ -40,7 +40,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	run := &controlRun{res: tasks.ControlResult{Batch: m.ID, Action: tasks.ActionReconcile}, w: t.ResultWriter(),
+	run := &controlRun{res: queue.ControlResult{Batch: m.ID, Action: queue.ActionReconcile}, w: t.ResultWriter(),
 		every: d.Controls.withDefaults().Progress}
 	var todo []int
 	for _, ps := range parts {
@@ -53,7 +53,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 	caller := flashaiCaller{c: d.FlashAI}
 	h := &controlHandler{deps: d}
 	for _, part := range todo {
-		a := tasks.ControlAnswer{Target: "part " + strconv.Itoa(part), OK: true}
+		a := queue.ControlAnswer{Target: "part " + strconv.Itoa(part), OK: true}
 		outcome, err := d.reconcilePart(ctx, h, caller, m, c, part)
 		if err != nil {
 			a.OK, a.Error = false, err.Error()

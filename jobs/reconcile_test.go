@@ -13,7 +13,7 @@ import (
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -67,7 +67,7 @@ func TestReconcileFlashAI(t *testing.T) {
 	}
 	c := asynq.NewClient(h.aopt)
 	defer c.Close()
-	task, _ := tasks.NewControlTask(tasks.TypeFlashAIReconcile, tasks.ControlPayload{Batch: sum.Batch, Action: tasks.ActionReconcile})
+	task, _ := queue.NewControlTask(queue.TypeFlashAIReconcile, queue.ControlPayload{Batch: sum.Batch, Action: queue.ActionReconcile})
 	info, err := c.Enqueue(task)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/redact"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
@@ -98,7 +98,7 @@ func (d *Deps) defaults() {
 		d.failLog = newFailLog(10*time.Second, 5)
 	}
 	if d.Retry.MaxFailures == 0 {
-		d.Retry.MaxFailures = tasks.PartMaxFailures
+		d.Retry.MaxFailures = queue.PartMaxFailures
 	}
 }
 
@@ -132,9 +132,9 @@ func (d *Deps) client(vendor string) bool {
 // queue all parts shared before per-vendor queues, so old parts drain. A vendor no
 // worker serves keeps its parts pending in its own queue, visibly, until one does.
 func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
-	q := map[string]int{tasks.ControlQueue: controlWeight, tasks.LegacyQueue: 1}
+	q := map[string]int{queue.ControlQueue: controlWeight, queue.LegacyQueue: 1}
 	for _, v := range d.Served() {
-		q[tasks.Queue(v)] = partWeight
+		q[queue.For(v)] = partWeight
 	}
 	return q
 }
@@ -146,22 +146,22 @@ func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
 	mux.Use(tracing.Middleware)
 	if d.NXCloud != nil {
-		mux.Handle(tasks.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
+		mux.Handle(queue.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
 	}
 	if d.Yccall != nil {
-		mux.Handle(tasks.TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
-		mux.Handle(tasks.TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
+		mux.Handle(queue.TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
+		mux.Handle(queue.TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
 	}
 	if d.Speech != nil {
-		mux.Handle(tasks.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
+		mux.Handle(queue.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
 	}
 	if d.FlashAI != nil {
-		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
-		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
-		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
-		mux.HandleFunc(tasks.TypeFlashAIReconcile, d.flashaiReconcile)
+		mux.Handle(queue.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
+		mux.Handle(queue.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
+		mux.Handle(queue.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
+		mux.HandleFunc(queue.TypeFlashAIReconcile, d.flashaiReconcile)
 	}
-	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
+	mux.HandleFunc(queue.TypeAnnounce, d.announce)
 }
 
 // RetryDelay honours a vendor's Retry-After and every deferral (rate limit, pause,
@@ -184,7 +184,7 @@ func IsFailure(err error) bool {
 }
 
 // ErrorHandler is the backstop for a part asynq archives on its own (its retry
-// budget, tasks.PartMaxRetry, is out of reach: the engine keeps the failure budget
+// budget, queue.PartMaxRetry, is out of reach: the engine keeps the failure budget
 // and settles a part itself): every record not yet recorded is counted as failed
 // with the last error, so the batch's account stays whole and the batch can finish.
 // `enqueue retry` re-runs it.
@@ -196,7 +196,7 @@ func ErrorHandler(d *Deps) asynq.ErrorHandler {
 		if retried < maxRetry || errors.Is(err, asynq.SkipRetry) || !IsFailure(err) {
 			return // asynq retries it, or the handler already settled it
 		}
-		var pl tasks.PartPayload
+		var pl queue.PartPayload
 		if json.Unmarshal(t.Payload(), &pl) != nil || pl.Batch == "" || !strings.HasPrefix(t.Type(), "dial:") {
 			return
 		}
@@ -210,7 +210,7 @@ func ErrorHandler(d *Deps) asynq.ErrorHandler {
 	})
 }
 
-func (d *Deps) exhaust(ctx context.Context, pl tasks.PartPayload, cause error) error {
+func (d *Deps) exhaust(ctx context.Context, pl queue.PartPayload, cause error) error {
 	m, err := d.Lifecycle.Manifest(ctx, pl.Batch)
 	if err != nil {
 		return err
@@ -228,7 +228,7 @@ func (d *Deps) exhaust(ctx context.Context, pl tasks.PartPayload, cause error) e
 // campaign's webhook. A webhook that fails is logged and counted; it never holds the
 // batch.
 func (d *Deps) announce(ctx context.Context, t *asynq.Task) error {
-	var pl tasks.AnnouncePayload
+	var pl queue.AnnouncePayload
 	if err := json.Unmarshal(t.Payload(), &pl); err != nil {
 		return fmt.Errorf("announce payload: %v: %w", err, asynq.SkipRetry)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -68,7 +68,7 @@ func TestRetryingPartsInSight(t *testing.T) {
 			t.Errorf("part %d resumes at %v; want about a minute from now", p.Part, p.ResumeAt)
 		}
 		// The time shown is asynq's own.
-		ti, err := asynq.NewInspector(h.aopt).GetTaskInfo("dialq-nxcloud", tasks.PartTaskID(sum.Batch, p.Part))
+		ti, err := asynq.NewInspector(h.aopt).GetTaskInfo("dialq-nxcloud", queue.PartTaskID(sum.Batch, p.Part))
 		if err != nil || ti.State != asynq.TaskStateRetry || ti.NextProcessAt.Sub(*p.ResumeAt).Abs() > 2*time.Second {
 			t.Errorf("asynq task %+v, %v; want retry at %v", ti, err, p.ResumeAt)
 		}

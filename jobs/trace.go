@@ -7,7 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dialq/dialq/internal/tracing"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 )
 
@@ -21,7 +21,7 @@ func endCallSpan(span trace.Span, vendor string, p *partRun, numbers, attempt in
 			outcome = vendors.ClassOf(err).String()
 		}
 		attrs := []attribute.KeyValue{
-			tracing.AttrVendor.String(vendor), tracing.AttrOp.String(tasks.PartTypes[vendor]),
+			tracing.AttrVendor.String(vendor), tracing.AttrOp.String(queue.PartTypes[vendor]),
 			tracing.AttrBatch.String(p.m.ID), tracing.AttrPart.Int(p.part),
 			tracing.AttrNumbers.Int(numbers), tracing.AttrAttempt.Int(attempt), tracing.AttrOutcome.String(outcome),
 		}

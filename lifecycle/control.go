@@ -9,7 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // ErrControlStalled means a control task made no progress for the stall timeout:
@@ -19,7 +19,7 @@ var ErrControlStalled = errors.New("control made no progress")
 // ControlFailedError names the vendor tasks a control could not act on, and why.
 type ControlFailedError struct {
 	Action string
-	Failed []tasks.ControlAnswer
+	Failed []queue.ControlAnswer
 	Total  int
 }
 
@@ -34,18 +34,18 @@ func (e *ControlFailedError) Error() string {
 	return msg[:len(msg)-1]
 }
 
-// AwaitControl waits for control task id on queue to finish, for as long as it
+// AwaitControl waits for control task id on queue qname to finish, for as long as it
 // moves: stall is how long it may go without any progress (taken by a worker, a
 // vendor task answered, a retry) before the wait ends with ErrControlStalled.
 // progress is called with each new report. The result is returned when the task
 // completed; a *ControlFailedError when any vendor task failed.
-func (m *Manager) AwaitControl(ctx context.Context, queue, id string, stall time.Duration, progress func(tasks.ControlResult)) (*tasks.ControlResult, error) {
+func (m *Manager) AwaitControl(ctx context.Context, qname, id string, stall time.Duration, progress func(queue.ControlResult)) (*queue.ControlResult, error) {
 	const poll = 200 * time.Millisecond
 	var last string
 	moved := time.Now()
-	var res tasks.ControlResult
+	var res queue.ControlResult
 	for {
-		ti, err := m.insp.GetTaskInfo(queue, id)
+		ti, err := m.insp.GetTaskInfo(qname, id)
 		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			return nil, fmt.Errorf("control task %s: %w", id, err)
 		}
@@ -78,13 +78,13 @@ func (m *Manager) AwaitControl(ctx context.Context, queue, id string, stall time
 	}
 }
 
-func stalled(ti *asynq.TaskInfo, id string, stall time.Duration, res *tasks.ControlResult) error {
+func stalled(ti *asynq.TaskInfo, id string, stall time.Duration, res *queue.ControlResult) error {
 	switch {
 	case ti == nil:
 		return fmt.Errorf("control task %s is gone: %w", id, ErrControlStalled)
 	case ti.State == asynq.TaskStatePending || ti.State == asynq.TaskStateScheduled:
 		return fmt.Errorf("control task %s: no worker took it within %s (is a worker serving %s running?): %w",
-			id, stall, tasks.ControlQueue, ErrControlStalled)
+			id, stall, queue.ControlQueue, ErrControlStalled)
 	case ti.State == asynq.TaskStateRetry:
 		return fmt.Errorf("control task %s: retrying after %q, no progress for %s: %w", id, ti.LastErr, stall, ErrControlStalled)
 	}
@@ -93,8 +93,8 @@ func stalled(ti *asynq.TaskInfo, id string, stall time.Duration, res *tasks.Cont
 }
 
 // failure is the control's failure, nil when every vendor task took it.
-func failure(res *tasks.ControlResult) error {
-	var failed []tasks.ControlAnswer
+func failure(res *queue.ControlResult) error {
+	var failed []queue.ControlAnswer
 	for _, a := range res.Answers {
 		if !a.OK {
 			failed = append(failed, a)

@@ -48,7 +48,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/internal/ledgerstore"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // ErrNothingToDo means an operator's command found nothing to act on.
@@ -104,7 +104,7 @@ func (m *Manager) finished(ctx context.Context, id string, s ledger.Settled) err
 }
 
 func (m *Manager) queueAnnouncement(ctx context.Context, id string, gen int64) error {
-	t, err := tasks.NewAnnounceTask(tasks.AnnouncePayload{Batch: id, Generation: gen})
+	t, err := queue.NewAnnounceTask(queue.AnnouncePayload{Batch: id, Generation: gen})
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (m *Manager) Announce(ctx context.Context, id string, gen int64) (*ledger.E
 	if err != nil {
 		return nil, false, err
 	}
-	ev := &ledger.Event{ID: tasks.EventID(id, gen), Type: "batch.finished", Status: st}
+	ev := &ledger.Event{ID: queue.EventID(id, gen), Type: "batch.finished", Status: st}
 	published, err := m.store.Publish(ctx, ev, gen)
 	return ev, published, err
 }
@@ -368,7 +368,7 @@ func (m *Manager) runWaiting(ctx context.Context, man *ledger.Manifest) error {
 		if p.State.Final() {
 			continue
 		}
-		err := m.insp.RunTask(man.Queue, tasks.PartTaskID(man.ID, p.Part))
+		err := m.insp.RunTask(man.Queue, queue.PartTaskID(man.ID, p.Part))
 		if err != nil && !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) &&
 			!strings.Contains(err.Error(), "already") {
 			return fmt.Errorf("run part %d now: %w", p.Part, err)

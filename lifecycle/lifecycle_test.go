@@ -19,12 +19,12 @@ import (
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/lifecycle/internal/ledgerstore"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
-// queue is where the test batches' parts go: not the vendor's default queue, so
+// testQueue is where the test batches' parts go: not the vendor's default queue, so
 // that a part re-queued on the default instead of the manifest's queue shows.
-const queue = "dialq-test"
+const testQueue = "dialq-test"
 
 type fixture struct {
 	ctx   context.Context
@@ -50,7 +50,7 @@ func setup(t *testing.T) *fixture {
 }
 
 // commit stages and commits batch id with parts of partSize records, the last one
-// last records (0: full), queues every part's task on queue, and returns the manifest.
+// last records (0: full), queues every part's task on testQueue, and returns the manifest.
 func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *ledger.Manifest {
 	t.Helper()
 	if last == 0 {
@@ -76,7 +76,7 @@ func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *le
 		t.Fatal(err)
 	}
 	m := &ledger.Manifest{
-		ID: id, Vendor: chunking.Yccall, Region: "CN", Queue: queue, Campaign: json.RawMessage(`{"task":"t1"}`),
+		ID: id, Vendor: chunking.Yccall, Region: "CN", Queue: testQueue, Campaign: json.RawMessage(`{"task":"t1"}`),
 		Profile: chunking.Profile{Vendor: chunking.Yccall, PartSize: partSize, CallSize: 5},
 		Read:    accepted + 3, Accepted: accepted, Rejected: 1, Suppressed: 2, Parts: parts,
 		Created: time.UnixMilli(1_700_000_000_000).UTC(), Fingerprint: "fp-" + id,
@@ -85,7 +85,7 @@ func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *le
 		t.Fatalf("Commit(%s) = %v, %v", id, existing, err)
 	}
 	for n := range parts {
-		task, err := tasks.NewPartTask(m.Vendor, id, n, PartRecords(m, n), asynq.Queue(m.Queue))
+		task, err := queue.NewPartTask(m.Vendor, id, n, PartRecords(m, n), asynq.Queue(m.Queue))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,15 +141,15 @@ func (f *fixture) partState(t *testing.T, id string, n int) ledger.PartState {
 }
 
 // announcements lists the announce tasks queued, by task id, with their payloads.
-func (f *fixture) announcements(t *testing.T) map[string]tasks.AnnouncePayload {
+func (f *fixture) announcements(t *testing.T) map[string]queue.AnnouncePayload {
 	t.Helper()
-	out := map[string]tasks.AnnouncePayload{}
-	for _, ti := range f.tasks(t, tasks.ControlQueue) {
-		if ti.Type != tasks.TypeAnnounce {
+	out := map[string]queue.AnnouncePayload{}
+	for _, ti := range f.tasks(t, queue.ControlQueue) {
+		if ti.Type != queue.TypeAnnounce {
 			t.Errorf("task %s of type %s on the control queue", ti.ID, ti.Type)
 			continue
 		}
-		var p tasks.AnnouncePayload
+		var p queue.AnnouncePayload
 		if err := json.Unmarshal(ti.Payload, &p); err != nil {
 			t.Fatalf("announce payload %s: %v", ti.Payload, err)
 		}
@@ -183,9 +183,9 @@ func (f *fixture) tasks(t *testing.T, q string) []*asynq.TaskInfo {
 // announcement.
 func (f *fixture) wantAnnounced(t *testing.T, id string, gens ...int64) {
 	t.Helper()
-	want := map[string]tasks.AnnouncePayload{}
+	want := map[string]queue.AnnouncePayload{}
 	for _, g := range gens {
-		want[tasks.EventID(id, g)] = tasks.AnnouncePayload{Batch: id, Generation: g}
+		want[queue.EventID(id, g)] = queue.AnnouncePayload{Batch: id, Generation: g}
 	}
 	if diff := cmp.Diff(want, f.announcements(t)); diff != "" {
 		t.Errorf("announce tasks (-want +got):\n%s", diff)
@@ -301,7 +301,7 @@ func TestSettleFinishesOnce(t *testing.T) {
 		if err != nil || published != want {
 			t.Fatalf("Announce #%d = %v, %v; want %v", i+1, published, err, want)
 		}
-		if ev.ID != tasks.EventID("b1", 1) || ev.Type != "batch.finished" || !ev.Status.Finished {
+		if ev.ID != queue.EventID("b1", 1) || ev.Type != "batch.finished" || !ev.Status.Finished {
 			t.Errorf("event = %+v", ev)
 		}
 	}
@@ -373,10 +373,10 @@ func TestCancel(t *testing.T) {
 	m := f.commit(t, "b1", 2, 5, 0)
 	f.commit(t, "b2", 1, 5, 0)
 	// Part 1 waits (re-scheduled an hour out): a cancel must run it now.
-	if err := f.insp.DeleteTask(queue, tasks.PartTaskID("b1", 1)); err != nil {
+	if err := f.insp.DeleteTask(testQueue, queue.PartTaskID("b1", 1)); err != nil {
 		t.Fatal(err)
 	}
-	task, _ := tasks.NewPartTask(m.Vendor, "b1", 1, 5, asynq.Queue(queue), asynq.ProcessIn(time.Hour))
+	task, _ := queue.NewPartTask(m.Vendor, "b1", 1, 5, asynq.Queue(testQueue), asynq.ProcessIn(time.Hour))
 	if _, err := f.cl.EnqueueContext(f.ctx, task); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestCancel(t *testing.T) {
 			t.Errorf("MarkInflight(part %d) after Cancel = %v; want ErrCancelled", n, err)
 		}
 	}
-	ti, err := f.insp.GetTaskInfo(queue, tasks.PartTaskID("b1", 1))
+	ti, err := f.insp.GetTaskInfo(testQueue, queue.PartTaskID("b1", 1))
 	if err != nil || ti.State != asynq.TaskStatePending {
 		t.Errorf("scheduled part after Cancel: %+v, %v; want pending (run now)", ti, err)
 	}
@@ -468,10 +468,10 @@ func TestResumeRunsHeldParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Part 0 came up while paused and went back, an hour out; part 1 is done.
-	if err := f.insp.DeleteTask(queue, tasks.PartTaskID("b1", 0)); err != nil {
+	if err := f.insp.DeleteTask(testQueue, queue.PartTaskID("b1", 0)); err != nil {
 		t.Fatal(err)
 	}
-	task, _ := tasks.NewPartTask(m.Vendor, "b1", 0, 5, asynq.Queue(queue), asynq.ProcessIn(time.Hour))
+	task, _ := queue.NewPartTask(m.Vendor, "b1", 0, 5, asynq.Queue(testQueue), asynq.ProcessIn(time.Hour))
 	if _, err := f.cl.EnqueueContext(f.ctx, task); err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +484,7 @@ func TestResumeRunsHeldParts(t *testing.T) {
 	if err := f.m.Resume(f.ctx, "b1"); err != nil {
 		t.Fatal(err)
 	}
-	ti, err := f.insp.GetTaskInfo(queue, tasks.PartTaskID("b1", 0))
+	ti, err := f.insp.GetTaskInfo(testQueue, queue.PartTaskID("b1", 0))
 	if err != nil || ti.State != asynq.TaskStatePending {
 		t.Errorf("held part after Resume: %+v, %v; want pending", ti, err)
 	}
@@ -519,7 +519,7 @@ func TestRetry(t *testing.T) {
 	}
 	// The parts' tasks are done with: archived, as asynq leaves them.
 	for n := range 3 {
-		if err := f.insp.ArchiveTask(queue, tasks.PartTaskID("b1", n)); err != nil {
+		if err := f.insp.ArchiveTask(testQueue, queue.PartTaskID("b1", n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -540,20 +540,20 @@ func TestRetry(t *testing.T) {
 	// The failed parts' tasks are queued again, on the manifest's queue, with their
 	// sizes; the done part's stays archived.
 	got := map[string]asynq.TaskState{}
-	for _, ti := range f.tasks(t, queue) {
+	for _, ti := range f.tasks(t, testQueue) {
 		got[ti.ID] = ti.State
-		var p tasks.PartPayload
+		var p queue.PartPayload
 		_ = json.Unmarshal(ti.Payload, &p)
-		if p.Batch != "b1" || p.Records != PartRecords(m, p.Part) || ti.Type != tasks.TypeYccallCreate {
+		if p.Batch != "b1" || p.Records != PartRecords(m, p.Part) || ti.Type != queue.TypeYccallCreate {
 			t.Errorf("task %s: type %s payload %+v", ti.ID, ti.Type, p)
 		}
 	}
-	want := map[string]asynq.TaskState{tasks.PartTaskID("b1", 0): asynq.TaskStatePending,
-		tasks.PartTaskID("b1", 1): asynq.TaskStateArchived, tasks.PartTaskID("b1", 2): asynq.TaskStatePending}
+	want := map[string]asynq.TaskState{queue.PartTaskID("b1", 0): asynq.TaskStatePending,
+		queue.PartTaskID("b1", 1): asynq.TaskStateArchived, queue.PartTaskID("b1", 2): asynq.TaskStatePending}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("tasks on %s after Retry (-want +got):\n%s", queue, diff)
+		t.Errorf("tasks on %s after Retry (-want +got):\n%s", testQueue, diff)
 	}
-	if ts := f.tasks(t, tasks.Queue(m.Vendor)); len(ts) != 0 {
+	if ts := f.tasks(t, queue.For(m.Vendor)); len(ts) != 0 {
 		t.Errorf("Retry queued %d tasks on the vendor's default queue; want them on the manifest's", len(ts))
 	}
 	if _, _, err := f.m.Retry(f.ctx, "b1"); !errors.Is(err, ErrNothingToDo) {
@@ -618,7 +618,7 @@ func TestResolve(t *testing.T) {
 				t.Fatalf("Settle = %s, %v; want uncertain", s, err)
 			}
 			f.wantAnnounced(t, "b1")
-			if err := f.insp.ArchiveTask(queue, tasks.PartTaskID("b1", 0)); err != nil {
+			if err := f.insp.ArchiveTask(testQueue, queue.PartTaskID("b1", 0)); err != nil {
 				t.Fatal(err)
 			}
 			moved, err := f.m.Resolve(f.ctx, "b1", 0, tt.delivered)
@@ -632,7 +632,7 @@ func TestResolve(t *testing.T) {
 			if st.Finished != tt.finished || st.Delivered-2 != tt.delivers || st.Pending != tt.pending || st.Uncertain != 0 {
 				t.Errorf("Status after Resolve = %+v", st)
 			}
-			ti, err := f.insp.GetTaskInfo(queue, tasks.PartTaskID("b1", 0))
+			ti, err := f.insp.GetTaskInfo(testQueue, queue.PartTaskID("b1", 0))
 			if err != nil {
 				t.Fatal(err)
 			}

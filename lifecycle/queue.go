@@ -9,7 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // Queue puts one task per part of a committed batch on its queue: the move from
@@ -17,7 +17,7 @@ import (
 // enqueued before) is counted, not an error. headers carry the producer's trace.
 func (m *Manager) Queue(ctx context.Context, man *ledger.Manifest, headers map[string]string) (enqueued, already int, err error) {
 	for n := range man.Parts {
-		task, err := tasks.NewPartTaskWithHeaders(headers, man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
+		task, err := queue.NewPartTaskWithHeaders(headers, man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
 		if err != nil {
 			return enqueued, already, err
 		}
@@ -37,7 +37,7 @@ func (m *Manager) Queue(ctx context.Context, man *ledger.Manifest, headers map[s
 // dropTask deletes part n's old task (archived, or completed and retained): its id
 // is fixed, so it must go before the part is queued again. A running task cannot.
 func (m *Manager) dropTask(man *ledger.Manifest, n int) error {
-	if err := m.insp.DeleteTask(man.Queue, tasks.PartTaskID(man.ID, n)); err != nil &&
+	if err := m.insp.DeleteTask(man.Queue, queue.PartTaskID(man.ID, n)); err != nil &&
 		!errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
 		return fmt.Errorf("part %d: remove old task: %w", n, err)
 	}
@@ -56,7 +56,7 @@ func (m *Manager) requeue(ctx context.Context, man *ledger.Manifest, n int) erro
 	if _, err := m.store.SetPartState(ctx, man.ID, n, ledger.PartQueued, time.Time{}, ""); err != nil {
 		return err
 	}
-	task, err := tasks.NewPartTask(man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
+	task, err := queue.NewPartTask(man.Vendor, man.ID, n, PartRecords(man, n), asynq.Queue(man.Queue))
 	if err == nil {
 		_, err = m.client.EnqueueContext(ctx, task)
 	}

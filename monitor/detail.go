@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -112,7 +112,7 @@ func quietPart(s ledger.PartState) bool {
 
 // partRows reads the parts most worth a look: uncertain, failed, running and any
 // state but queued, done and cancelled first, then the rest, up to maxPartRows.
-func (p *pages) partRows(ctx context.Context, st *ledger.Status, queue string) ([]partRow, int, error) {
+func (p *pages) partRows(ctx context.Context, st *ledger.Status, qname string) ([]partRow, int, error) {
 	parts, err := p.br.Parts(ctx, st.Batch, st.Parts)
 	if err != nil {
 		return nil, 0, err
@@ -136,7 +136,7 @@ func (p *pages) partRows(ctx context.Context, st *ledger.Status, queue string) (
 			return nil, 0, err
 		}
 		row := partRow{Part: part, State: ps.State, Throttles: ps.Throttles, LastError: maskDigits(ps.LastError),
-			Inflight: len(ps.Inflight), Tasks: taskNames(ps.Extra), TaskURL: taskURL(queue, st.Batch, part)}
+			Inflight: len(ps.Inflight), Tasks: taskNames(ps.Extra), TaskURL: taskURL(qname, st.Batch, part)}
 		if !ps.ResumeAt.IsZero() && !ps.State.Final() {
 			at := ps.ResumeAt
 			row.ResumeAt, row.WaitReason = &at, maskDigits(ps.WaitReason)
@@ -170,8 +170,8 @@ func taskNames(extra map[string]string) []string {
 }
 
 // taskURL is the dashboard's page of a part's task.
-func taskURL(queue, id string, part int) string {
-	return RootPath + "/queues/" + url.PathEscape(queue) + "/tasks/" + url.PathEscape(tasks.PartTaskID(id, part))
+func taskURL(qname, id string, part int) string {
+	return RootPath + "/queues/" + url.PathEscape(qname) + "/tasks/" + url.PathEscape(queue.PartTaskID(id, part))
 }
 
 func (p *pages) batchPage(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // get fetches path from the world's monitor and returns the status and body.
@@ -131,7 +131,7 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 		t.Fatalf("%d part rows; want %d", len(got.PartRows), st.Parts)
 	}
 	for _, r := range got.PartRows {
-		wantURL := "/monitoring/queues/" + got.Queue + "/tasks/" + tasks.PartTaskID(id, r.Part)
+		wantURL := "/monitoring/queues/" + got.Queue + "/tasks/" + queue.PartTaskID(id, r.Part)
 		if r.TaskURL != wantURL || len(r.Tasks) == 0 || r.State != ledger.PartDone {
 			t.Errorf("part row %+v; want state done, vendor tasks, task URL %s", r, wantURL)
 		}
@@ -147,8 +147,8 @@ func TestBatchAPIMatchesStatus(t *testing.T) {
 		Queue string `json:"queue"`
 	}
 	w.getJSON(api, &task)
-	if task.ID != tasks.PartTaskID(id, r.Part) || task.Queue != got.Queue {
-		t.Errorf("dashboard API %s gives task %+v; want id %s in queue %s", api, task, tasks.PartTaskID(id, r.Part), got.Queue)
+	if task.ID != queue.PartTaskID(id, r.Part) || task.Queue != got.Queue {
+		t.Errorf("dashboard API %s gives task %+v; want id %s in queue %s", api, task, queue.PartTaskID(id, r.Part), got.Queue)
 	}
 	for _, path := range []string{"/api/batches/" + id, "/batches/" + id, "/batches/", "/api/batches"} {
 		_, body := w.get(path, nil)

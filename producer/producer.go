@@ -22,7 +22,7 @@ import (
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // Request describes one list to enqueue.
@@ -130,7 +130,7 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, in io.Reader, req Request) (*Summary, error) {
 	started := time.Now()
 	if req.Queue == "" {
-		req.Queue = tasks.Queue(req.Vendor)
+		req.Queue = queue.For(req.Vendor)
 	}
 	if err := validateRequest(ctx, req); err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/redact"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 )
@@ -68,7 +68,7 @@ func newPollTask(id string, part, k int, in time.Duration) (*asynq.Task, error) 
 	// does), so its retry budget is out of reach; a poll a vendor keeps failing
 	// still ends at the window.
 	return asynq.NewTask(TypePollFlashAI, b, asynq.TaskID(pollTaskID(id, part, k)), asynq.ProcessIn(in),
-		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(10*time.Minute), asynq.Queue(tasks.Queue(chunking.FlashAI))), nil
+		asynq.MaxRetry(queue.PartMaxRetry), asynq.Timeout(10*time.Minute), asynq.Queue(queue.For(chunking.FlashAI))), nil
 }
 
 // FlashAI is the part of the FlashAI client a poll uses.

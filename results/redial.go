@@ -20,7 +20,7 @@ import (
 	"github.com/dialq/dialq/compliance/window"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -146,7 +146,7 @@ func (rd *Redialer) schedule(ctx context.Context, m *ledger.Manifest, part, k in
 	// begun: rounded up, a redial never goes out before its delay.
 	at := time.Now().Add(rc.Delay()).Truncate(time.Second).Add(time.Second)
 	t := asynq.NewTask(typ, b, asynq.TaskID(redialTaskID(m.ID, part, k)), asynq.ProcessAt(at),
-		asynq.MaxRetry(tasks.PartMaxRetry), asynq.Timeout(5*time.Minute), asynq.Queue(tasks.Queue(m.Vendor)))
+		asynq.MaxRetry(queue.PartMaxRetry), asynq.Timeout(5*time.Minute), asynq.Queue(queue.For(m.Vendor)))
 	// Noted as due first: status is not complete while a redial waits.
 	due := "due:" + strconv.FormatInt(rd.Results.now().Add(rc.Delay()).UnixMilli(), 10)
 	if err := rd.Results.rdb.HSetNX(ctx, hashKey(m.ID), redialField(part, k), due).Err(); err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/results"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // Redials obey the first send's stops and quotas (redial_guard.go).
@@ -156,7 +156,7 @@ func waitField(t *testing.T, w *world, id string, ok func(map[string]string) boo
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		infos, _ := w.sched.Inspector.ListRetryTasks(tasks.Queue("nxcloud"))
+		infos, _ := w.sched.Inspector.ListRetryTasks(queue.For("nxcloud"))
 		for _, ti := range infos {
 			if strings.Contains(ti.ID, id) && strings.Contains(ti.LastErr, "paused") {
 				h, _ := w.db.Client.HGetAll(context.Background(), ledger.Tag(id)+":res").Result()
@@ -277,7 +277,7 @@ func TestRedialDailyCap(t *testing.T) {
 	w.importRows(sum.Batch, disp)
 	var held *asynq.TaskInfo
 	for deadline := time.Now().Add(20 * time.Second); held == nil; time.Sleep(20 * time.Millisecond) {
-		infos, err := w.sched.Inspector.ListRetryTasks(tasks.Queue("nxcloud"))
+		infos, err := w.sched.Inspector.ListRetryTasks(queue.For("nxcloud"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +318,7 @@ func TestRedialDailyCap(t *testing.T) {
 // finish, by state.
 func (w *world) redialTasks(id, vendor string) map[string][]*asynq.TaskInfo {
 	w.t.Helper()
-	insp, q := w.sched.Inspector, tasks.Queue(vendor)
+	insp, q := w.sched.Inspector, queue.For(vendor)
 	out := map[string][]*asynq.TaskInfo{}
 	for state, list := range map[string]func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 		"scheduled": insp.ListScheduledTasks, "pending": insp.ListPendingTasks,

@@ -10,7 +10,7 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // Scheduler starts and hurries polls.
@@ -79,7 +79,7 @@ func (s *Scheduler) enqueue(ctx context.Context, id string, part int, in time.Du
 // the front, a missing one is queued; a poll already running is left to finish
 // (it reads the vendor anyway).
 func (s *Scheduler) PollNow(ctx context.Context, id string, part, attempt int) error {
-	err := s.Inspector.RunTask(tasks.Queue(chunking.FlashAI), pollTaskID(id, part, attempt))
+	err := s.Inspector.RunTask(queue.For(chunking.FlashAI), pollTaskID(id, part, attempt))
 	switch {
 	case err == nil:
 		return nil

@@ -42,7 +42,7 @@ import (
 	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/redact"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 func main() {
@@ -287,7 +287,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.serve && ctx.Err() == nil {
 		fmt.Fprintf(stdout, "\nServing the dashboard at %s until Ctrl-C\n", dashboard)
-		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, tasks.Queue(chunking.Yccall))
+		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, queue.For(chunking.Yccall))
 		<-ctx.Done()
 		fmt.Fprintln(stdout, "stopping")
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/chunking"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // account is what the demo printed for one batch.
@@ -201,7 +201,7 @@ func TestServeKeepsDashboard(t *testing.T) {
 	var body string
 	completed := 0
 	for _, v := range chunking.Vendors {
-		b := get(t, dash+"api/queues/"+tasks.Queue(v)+"/completed_tasks?page_size=50")
+		b := get(t, dash+"api/queues/"+queue.For(v)+"/completed_tasks?page_size=50")
 		body += b
 		var resp struct {
 			Tasks []struct {
@@ -263,7 +263,7 @@ func TestRunFails(t *testing.T) {
 	// A Redis whose dialq queue holds work: a demo worker would deliver it to the fake.
 	busy := miniredis.RunT(t)
 	c := asynq.NewClient(asynq.RedisClientOpt{Addr: busy.Addr()})
-	if _, err := c.Enqueue(asynq.NewTask("dial:other", nil), asynq.Queue(tasks.Queue("nxcloud"))); err != nil {
+	if _, err := c.Enqueue(asynq.NewTask("dial:other", nil), asynq.Queue(queue.For("nxcloud"))); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

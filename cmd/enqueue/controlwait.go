@@ -9,7 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/lifecycle"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 const stallHelp = "how long to wait for the worker without any progress before giving up (the wait goes on while vendor tasks are answered)"
@@ -17,8 +17,8 @@ const stallHelp = "how long to wait for the worker without any progress before g
 // submitControl queues a control task and waits for the worker to finish it, for
 // as long as it progresses, showing progress on stderr; it exits 0 only when
 // every vendor task took the control, and names those that did not.
-func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.ControlPayload, stall time.Duration) error {
-	task, err := tasks.NewControlTask(typ, p)
+func submitControl(ctx context.Context, c *conn, e env, typ string, p queue.ControlPayload, stall time.Duration) error {
+	task, err := queue.NewControlTask(typ, p)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -28,7 +28,7 @@ func submitControl(ctx context.Context, c *conn, e env, typ string, p tasks.Cont
 	}
 	var shown time.Time
 	var last string
-	res, err := c.life.AwaitControl(ctx, info.Queue, info.ID, stall, func(r tasks.ControlResult) {
+	res, err := c.life.AwaitControl(ctx, info.Queue, info.ID, stall, func(r queue.ControlResult) {
 		line := fmt.Sprintf("%s: %d of %d vendor tasks done", r.Action, r.Done, r.Total)
 		if r.Inflight > 0 && r.Done == r.Total {
 			line += fmt.Sprintf("; waiting for %d calls in flight, which may make more", r.Inflight)

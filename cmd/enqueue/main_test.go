@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
@@ -360,9 +360,9 @@ func TestEnqueueExamples(t *testing.T) {
 			if !regexp.MustCompile(`^` + tt.vendor + `-[0-9a-f]{16}$`).MatchString(s.Batch) {
 				t.Errorf("batch id %q", s.Batch)
 			}
-			pending, err := h.inspector().ListPendingTasks(tasks.Queue(tt.vendor))
-			if err != nil || len(pending) != 1 || pending[0].Type != tasks.PartTypes[tt.vendor] {
-				t.Errorf("pending tasks %v, %v; want one %s", pending, err, tasks.PartTypes[tt.vendor])
+			pending, err := h.inspector().ListPendingTasks(queue.For(tt.vendor))
+			if err != nil || len(pending) != 1 || pending[0].Type != queue.PartTypes[tt.vendor] {
+				t.Errorf("pending tasks %v, %v; want one %s", pending, err, queue.PartTypes[tt.vendor])
 			}
 		})
 	}
@@ -385,7 +385,7 @@ func TestRerunEnqueuesNothingNew(t *testing.T) {
 	}
 
 	// One task per part, with the part's fixed id, and no phone number in the payload.
-	pending, err := h.inspector().ListPendingTasks(tasks.Queue("yccall"))
+	pending, err := h.inspector().ListPendingTasks(queue.For("yccall"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,8 +394,8 @@ func TestRerunEnqueuesNothingNew(t *testing.T) {
 		ids = append(ids, ti.ID)
 		dec := json.NewDecoder(bytes.NewReader(ti.Payload))
 		dec.DisallowUnknownFields()
-		var pl tasks.PartPayload
-		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || tasks.PartTaskID(pl.Batch, pl.Part) != ti.ID {
+		var pl queue.PartPayload
+		if err := dec.Decode(&pl); err != nil || pl.Batch != first.Batch || queue.PartTaskID(pl.Batch, pl.Part) != ti.ID {
 			t.Errorf("task %s payload %s: %+v, %v", ti.ID, ti.Payload, pl, err)
 		}
 		for _, phone := range []string{"13800138000", "13900139000", "0013", "8613"} {

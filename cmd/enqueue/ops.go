@@ -19,7 +19,7 @@ import (
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // conn is an operator command's connection to Redis.
@@ -275,13 +275,13 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 	switch verb {
 	case "cancel":
 		err = c.life.Cancel(ctx, id)
-		action = tasks.ActionStop
+		action = queue.ActionStop
 	case "pause":
 		err = c.life.Pause(ctx, id)
-		action = tasks.ActionPause
+		action = queue.ActionPause
 	case "resume":
 		err = c.life.Resume(ctx, id)
-		action = tasks.ActionRestart
+		action = queue.ActionRestart
 	}
 	if err != nil {
 		if held, herr := holdRedials(ctx, c, verb, id, err, e); held || herr != nil {
@@ -309,16 +309,16 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 		fmt.Fprintf(e.stdout, "no %s task of this batch exists yet: nothing to %s at the vendor\n", m.Vendor, action)
 		return nil
 	}
-	return submitControl(ctx, c, e, typ, tasks.ControlPayload{Batch: m.ID, Action: action}, wait)
+	return submitControl(ctx, c, e, typ, queue.ControlPayload{Batch: m.ID, Action: action}, wait)
 }
 
 // vendorControl is the control task of vendor's own batch controls, "" for none.
 func vendorControl(vendor string) string {
 	switch vendor {
 	case chunking.FlashAI:
-		return tasks.TypeFlashAIControl
+		return queue.TypeFlashAIControl
 	case chunking.Yccall:
-		return tasks.TypeYccallTaskSet
+		return queue.TypeYccallTaskSet
 	}
 	return ""
 }
@@ -329,7 +329,7 @@ func runControl(ctx context.Context, url *redisconf.Config, args []string, wait 
 	}
 	action := args[0]
 	switch action {
-	case tasks.ActionPause, tasks.ActionRestart, tasks.ActionStop:
+	case queue.ActionPause, queue.ActionRestart, queue.ActionStop:
 	default:
 		return usageErr("control action %q: want pause, restart or stop", action)
 	}
@@ -349,7 +349,7 @@ func runControl(ctx context.Context, url *redisconf.Config, args []string, wait 
 	if len(targets) == 0 {
 		return usageErr("batch %s has no %s task yet: nothing to %s (enqueue pause|cancel hold its parts in dialq)", m.ID, m.Vendor, action)
 	}
-	return submitControl(ctx, c, e, typ, tasks.ControlPayload{Batch: m.ID, Action: action}, wait)
+	return submitControl(ctx, c, e, typ, queue.ControlPayload{Batch: m.ID, Action: action}, wait)
 }
 
 func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait time.Duration, e env) error {
@@ -376,5 +376,5 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 	if err := c.life.SetControlNumbers(ctx, m.ID, req, args[1:]); err != nil {
 		return inputErr(err)
 	}
-	return submitControl(ctx, c, e, tasks.TypeFlashAIDelete, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionDelete, Request: req}, wait)
+	return submitControl(ctx, c, e, queue.TypeFlashAIDelete, queue.ControlPayload{Batch: m.ID, Action: queue.ActionDelete, Request: req}, wait)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 func init() { register(resolveCmd, reconcileCmd) }
@@ -145,7 +145,7 @@ func runReconcile(ctx context.Context, url *redisconf.Config, args []string, wai
 	if len(st.UncertainParts) == 0 {
 		return usageErr("batch %s has no uncertain part: nothing to reconcile", m.ID)
 	}
-	return submitControl(ctx, c, e, tasks.TypeFlashAIReconcile, tasks.ControlPayload{Batch: m.ID, Action: tasks.ActionReconcile}, wait)
+	return submitControl(ctx, c, e, queue.TypeFlashAIReconcile, queue.ControlPayload{Batch: m.ID, Action: queue.ActionReconcile}, wait)
 }
 
 // printUncertain lists the parts that wait for an operator with the vendor tasks

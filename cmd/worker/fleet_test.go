@@ -16,7 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/internal/testredis"
-	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/queue"
 )
 
 // syncBuffer is a log sink the test may read while the worker writes.
@@ -80,7 +80,7 @@ func TestQuietOnTSTP(t *testing.T) {
 	opt := asynq.RedisClientOpt{Addr: db.Opt.Addr, Password: db.Opt.Password, DB: db.Opt.DB}
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	task, err := tasks.NewPartTask("yccall", "no-such-batch", 0, 1)
+	task, err := queue.NewPartTask("yccall", "no-such-batch", 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestQuietOnTSTP(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // asynq polls an empty queue every second
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
-	info, err := insp.GetQueueInfo(tasks.Queue("yccall"))
+	info, err := insp.GetQueueInfo(queue.For("yccall"))
 	if err != nil || info.Pending != 1 {
 		t.Errorf("queue after quiet: %+v, %v; want the part still pending", info, err)
 	}
@@ -112,7 +112,7 @@ func TestGaugesOnly(t *testing.T) {
 	opt := asynq.RedisClientOpt{Addr: db.Opt.Addr, Password: db.Opt.Password, DB: db.Opt.DB}
 	client := asynq.NewClient(opt)
 	defer client.Close()
-	task, err := tasks.NewPartTask("yccall", "no-such-batch", 0, 1)
+	task, err := queue.NewPartTask("yccall", "no-such-batch", 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

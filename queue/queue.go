@@ -1,7 +1,8 @@
-// Package tasks is dialq's task contract: the asynq task types, their queues and
-// payloads, shared by the producer (enqueue), the lifecycle and the worker. It
+// Package queue is what goes on the queue between the producer and the worker:
+// the asynq task types, their queues, payloads and task ids, shared by the
+// producer (enqueue), the lifecycle and the worker's handlers (package jobs). It
 // links no vendor client, so the producer does not either.
-package tasks
+package queue
 
 import (
 	"encoding/json"
@@ -42,9 +43,9 @@ const ControlQueue = "dialq-control"
 // queues. Workers keep serving it so that parts queued by an older enqueue drain.
 const LegacyQueue = "dialq"
 
-// Queue is vendor's own queue: a slow or throttled vendor's parts never wait in
+// For is vendor's own queue: a slow or throttled vendor's parts never wait in
 // front of another vendor's.
-func Queue(vendor string) string { return "dialq-" + vendor }
+func For(vendor string) string { return "dialq-" + vendor }
 
 // PartTypes maps each vendor to its part task type.
 var PartTypes = map[string]string{
@@ -93,7 +94,7 @@ func NewPartTaskWithHeaders(headers map[string]string, vendor, id string, n, rec
 	}
 	defaults := []asynq.Option{
 		asynq.TaskID(PartTaskID(id, n)), asynq.MaxRetry(PartMaxRetry),
-		asynq.Timeout(PartTimeout), asynq.Retention(PartRetention), asynq.Queue(Queue(vendor)),
+		asynq.Timeout(PartTimeout), asynq.Retention(PartRetention), asynq.Queue(For(vendor)),
 	}
 	return asynq.NewTaskWithHeaders(typ, payload, headers, append(defaults, opts...)...), nil
 }
