@@ -10,9 +10,9 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 

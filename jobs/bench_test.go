@@ -19,13 +19,13 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
-	"github.com/dialq/dialq/quota"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/quota"
 )
 
 // benchRedis is the Redis the delivery benchmark flushes: BENCH_REDIS_URL when

@@ -7,8 +7,8 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/yccall"
 )

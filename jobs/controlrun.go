@@ -12,8 +12,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/vendors"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/webhook"
 )
 

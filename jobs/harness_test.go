@@ -19,12 +19,12 @@ import (
 
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/vendors"
 )
 

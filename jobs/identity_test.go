@@ -14,11 +14,11 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 

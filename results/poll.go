@@ -17,9 +17,9 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/ratelimit"
 	"github.com/dialq/dialq/redact"
-	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 )

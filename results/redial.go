@@ -19,8 +19,8 @@ import (
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/compliance/window"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/results"
-	"github.com/dialq/dialq/queue"
 )
 
 // Redials obey the first send's stops and quotas (redial_guard.go).

@@ -17,8 +17,8 @@ import (
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/results"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/producer"
 )
 
 // demo is one run: the batches it enqueued and where it reports.

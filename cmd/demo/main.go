@@ -41,8 +41,8 @@ import (
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
-	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/redact"
 )
 
 func main() {

@@ -21,10 +21,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/preflight"
+	"github.com/dialq/dialq/producer"
 )
 
 type enqueueFlags struct {

@@ -21,10 +21,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/producer"
 )
 
 const (

@@ -16,10 +16,10 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/redact"
 )
 
