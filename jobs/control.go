@@ -5,11 +5,11 @@ import (
 	"fmt"
 
 	"github.com/dialq/dialq/batch"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/tasks"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/vendors/yccall"
 )
 
@@ -34,7 +34,7 @@ func (d *Deps) flashaiControl(ctx context.Context, _ *batch.Manifest, p tasks.Co
 // flashaiDelete removes numbers from every plan of the batch. Numbers are
 // normalised as enqueue did, so an operator may paste them in any spelling.
 func (d *Deps) flashaiDelete(ctx context.Context, m *batch.Manifest, p tasks.ControlPayload, name string) error {
-	norm, err := ingest.NewNormaliser(chunking.FlashAI, m.Region)
+	norm, err := ingest.NewNormaliser(registry.FlashAI, m.Region)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dialq/dialq/batch"
 	"github.com/dialq/dialq/campaign"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/quota"
@@ -67,6 +66,7 @@ type Deps struct {
 	Results       ResultsHook
 	FlashAINotify FlashAINotify
 
+	// The vendors' clients, set by their wirings (jobs/vendors.go).
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
 	Speech  *speech.Client
@@ -101,31 +101,6 @@ func (d *Deps) defaults() {
 	}
 }
 
-// Served lists the vendors d has a client for.
-func (d *Deps) Served() []string {
-	var out []string
-	for _, v := range chunking.Vendors {
-		if d.client(v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func (d *Deps) client(vendor string) bool {
-	switch vendor {
-	case chunking.NXCloud:
-		return d.NXCloud != nil
-	case chunking.Yccall:
-		return d.Yccall != nil
-	case chunking.Speech:
-		return d.Speech != nil
-	case chunking.FlashAI:
-		return d.FlashAI != nil
-	}
-	return false
-}
-
 // Queues are the queues a worker serving d's vendors takes tasks from, with their
 // weights: the control queue first, then each served vendor's own queue, and the
 // queue all parts shared before per-vendor queues, so old parts drain. A vendor no
@@ -144,22 +119,7 @@ func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
 func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
 	mux.Use(tracing.Middleware)
-	if d.NXCloud != nil {
-		mux.Handle(tasks.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
-	}
-	if d.Yccall != nil {
-		mux.Handle(tasks.TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
-		mux.Handle(tasks.TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
-	}
-	if d.Speech != nil {
-		mux.Handle(tasks.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
-	}
-	if d.FlashAI != nil {
-		mux.Handle(tasks.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
-		mux.Handle(tasks.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
-		mux.Handle(tasks.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
-		mux.HandleFunc(tasks.TypeFlashAIReconcile, d.flashaiReconcile)
-	}
+	registerVendors(mux, d) // jobs/vendors.go
 	mux.HandleFunc(tasks.TypeAnnounce, d.announce)
 }
 

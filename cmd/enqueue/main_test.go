@@ -361,8 +361,8 @@ func TestEnqueueExamples(t *testing.T) {
 				t.Errorf("batch id %q", s.Batch)
 			}
 			pending, err := h.inspector().ListPendingTasks(tasks.Queue(tt.vendor))
-			if err != nil || len(pending) != 1 || pending[0].Type != tasks.PartTypes[tt.vendor] {
-				t.Errorf("pending tasks %v, %v; want one %s", pending, err, tasks.PartTypes[tt.vendor])
+			if err != nil || len(pending) != 1 || pending[0].Type != tasks.PartType(tt.vendor) {
+				t.Errorf("pending tasks %v, %v; want one %s", pending, err, tasks.PartType(tt.vendor))
 			}
 		})
 	}

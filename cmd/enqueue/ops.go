@@ -15,11 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/batch"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/tasks"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // conn is an operator command's connection to Redis.
@@ -314,9 +314,9 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 // vendorControl is the control task of vendor's own batch controls, "" for none.
 func vendorControl(vendor string) string {
 	switch vendor {
-	case chunking.FlashAI:
+	case registry.FlashAI:
 		return tasks.TypeFlashAIControl
-	case chunking.Yccall:
+	case registry.Yccall:
 		return tasks.TypeYccallTaskSet
 	}
 	return ""
@@ -360,7 +360,7 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 		return err
 	}
 	defer c.Close()
-	if m.Vendor != chunking.FlashAI {
+	if m.Vendor != registry.FlashAI {
 		return usageErr("only flashai batches support deleting numbers")
 	}
 	targets, err := c.store.VendorTasks(ctx, m)
