@@ -25,6 +25,7 @@ import (
 	"github.com/dialq/dialq/intake"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/preflight"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 type enqueueFlags struct {
@@ -145,7 +146,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		return usageErr("-region: %v", err)
 	}
 	var checked *preflight.Result
-	if f.vendor == "flashai" {
+	if f.vendor == registry.FlashAI {
 		if checked, err = flashaiPreflight(ctx, e, campaignJSON, f.noVendorCheck); err != nil {
 			return err
 		}
