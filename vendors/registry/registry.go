@@ -114,6 +114,15 @@ func Names() []string {
 	return out
 }
 
+// OneOf spells the names for a message: "nxcloud, yccall, speech or flashai".
+func OneOf() string {
+	n := Names()
+	if len(n) == 1 {
+		return n[0]
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
+
 // Known reports whether name is a vendor's.
 func Known(name string) bool {
 	_, ok := Lookup(name)

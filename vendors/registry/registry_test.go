@@ -39,6 +39,9 @@ func TestEntries(t *testing.T) {
 	if got := strings.Join(Names(), ","); got != "nxcloud,yccall,speech,flashai" {
 		t.Errorf("Names() = %s", got)
 	}
+	if got := OneOf(); got != "nxcloud, yccall, speech or flashai" {
+		t.Errorf("OneOf() = %s", got)
+	}
 }
 
 // TestValidate keeps the messages enqueue prints (cmd/enqueue's tests check some).
