@@ -23,6 +23,8 @@ var limitsOf func(vendor string) (Limits, error)
 
 // SetLimits is called once, by vendors/registry's init, so that DefaultProfile and
 // Validate answer with the registry's limits.
+//
+// Deprecated: goes with DefaultProfile and Validate.
 func SetLimits(f func(vendor string) (Limits, error)) { limitsOf = f }
 
 func lookup(vendor string) (Limits, error) {
