@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func TestAgentExample(t *testing.T) {
@@ -15,7 +15,7 @@ func TestAgentExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse(chunking.FlashAI, data)
+	c, err := Parse(registry.FlashAI, data)
 	if err != nil {
 		t.Fatalf("examples/flashai-agent.json: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestAgentValidateNamesField(t *testing.T) {
 		{"notify", `"batch_name_prefix": "p"`, `"batch_name_prefix": "p", "notify_url": "ftp://x"`, "notify_url"},
 		{"unknown field", `"add_type": "1"`, `"add_type": "1", "agent_name": "x"`, ""},
 	}
-	if _, err := Parse(chunking.FlashAI, []byte(base)); err != nil {
+	if _, err := Parse(registry.FlashAI, []byte(base)); err != nil {
 		t.Fatalf("base: %v", err)
 	}
 	for _, tt := range tests {
@@ -55,7 +55,7 @@ func TestAgentValidateNamesField(t *testing.T) {
 			if !strings.Contains(base, tt.old) {
 				t.Fatalf("base has no %q", tt.old)
 			}
-			_, err := Parse(chunking.FlashAI, []byte(strings.Replace(base, tt.old, tt.new, 1)))
+			_, err := Parse(registry.FlashAI, []byte(strings.Replace(base, tt.old, tt.new, 1)))
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -72,7 +72,7 @@ func TestAgentValidateNamesField(t *testing.T) {
 		})
 	}
 	// Call type may be left out: it is optional in the seed.
-	if _, err := Parse(chunking.FlashAI, []byte(strings.Replace(base, `"call_type": 0, `, ``, 1))); err != nil {
+	if _, err := Parse(registry.FlashAI, []byte(strings.Replace(base, `"call_type": 0, `, ``, 1))); err != nil {
 		t.Errorf("without call_type: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance/policy"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Common settings every campaign may carry.
@@ -119,10 +120,19 @@ type Campaign interface {
 	Compliance() *Compliance
 }
 
-func (c *NXCloud) Vendor() string { return chunking.NXCloud }
-func (c *Yccall) Vendor() string  { return chunking.Yccall }
-func (c *Speech) Vendor() string  { return chunking.Speech }
-func (c *FlashAI) Vendor() string { return chunking.FlashAI }
+func (c *NXCloud) Vendor() string { return registry.NXCloud }
+func (c *Yccall) Vendor() string  { return registry.Yccall }
+func (c *Speech) Vendor() string  { return registry.Speech }
+func (c *FlashAI) Vendor() string { return registry.FlashAI }
+
+// settings makes each vendor's empty campaign, keyed by the registry's names;
+// TestEveryVendorHasSettings fails on a vendor of the registry missing here.
+var settings = map[string]func() Campaign{
+	registry.NXCloud: func() Campaign { return &NXCloud{} },
+	registry.Yccall:  func() Campaign { return &Yccall{} },
+	registry.Speech:  func() Campaign { return &Speech{} },
+	registry.FlashAI: func() Campaign { return &FlashAI{} },
+}
 
 // WebhookURL is where the batch's finished event goes, or "".
 func (c Common) WebhookURL() string { return c.Webhook }
@@ -138,19 +148,11 @@ func fieldErr(field, format string, args ...any) error {
 // Parse decodes vendor's campaign JSON strictly (an unknown field is an error: it is
 // usually a typo that would otherwise silently fall back to a default) and validates it.
 func Parse(vendor string, data []byte) (Campaign, error) {
-	var c Campaign
-	switch vendor {
-	case chunking.NXCloud:
-		c = &NXCloud{}
-	case chunking.Yccall:
-		c = &Yccall{}
-	case chunking.Speech:
-		c = &Speech{}
-	case chunking.FlashAI:
-		c = &FlashAI{}
-	default:
+	newCampaign, ok := settings[vendor]
+	if !ok {
 		return nil, fmt.Errorf("unknown vendor %q", vendor)
 	}
+	c := newCampaign()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func TestExamplesParse(t *testing.T) {
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		data, err := os.ReadFile(filepath.Join("..", "examples", v+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -78,6 +78,26 @@ func TestValidateNamesField(t *testing.T) {
 				t.Errorf("Parse with %s = %v; want a FieldError on %s", tt.new, err, tt.field)
 			}
 		})
+	}
+}
+
+// TestEveryVendorHasSettings: a vendor added to the registry needs its campaign
+// type here, and every one here is a registry's vendor.
+func TestEveryVendorHasSettings(t *testing.T) {
+	for _, v := range registry.Names() {
+		newCampaign, ok := settings[v]
+		if !ok {
+			t.Errorf("vendor %s has no campaign settings (campaign.settings)", v)
+			continue
+		}
+		if got := newCampaign().Vendor(); got != v {
+			t.Errorf("settings[%s]().Vendor() = %s", v, got)
+		}
+	}
+	for v := range settings {
+		if !registry.Known(v) {
+			t.Errorf("campaign settings for %s, which the registry does not list", v)
+		}
 	}
 }
 

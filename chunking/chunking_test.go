@@ -8,34 +8,44 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestProfileValidate(t *testing.T) {
+func TestProfileCheck(t *testing.T) {
+	oneCall := Limits{PartSize: 1000, CallSize: 1000}
+	capped := Limits{PartSize: 10000, CallSize: 10000, MaxPart: 10000, Unit: "numbers"}
+	appends := Limits{PartSize: 20000, CallSize: 1000, MaxPart: 20000, MaxCall: 1000, Appends: true, Unit: "customers"}
 	tests := []struct {
 		p       Profile
-		wantErr bool
+		l       Limits
+		wantErr string
 	}{
-		{Profile{NXCloud, 1000, 1000}, false},
-		{Profile{NXCloud, 2000, 1000}, true},
-		{Profile{Yccall, 10000, 10000}, false},
-		{Profile{Yccall, 10001, 10001}, true},
-		{Profile{Yccall, 5000, 5000}, false},
-		{Profile{Yccall, 10000, 5000}, true},
-		{Profile{Speech, 20000, 1000}, false},
-		{Profile{Speech, 20001, 1000}, true},
-		{Profile{Speech, 20000, 1001}, true},
-		{Profile{FlashAI, 500, 500}, false},
-		{Profile{FlashAI, 0, 0}, true},
-		{Profile{"acme", 10, 10}, true},
-		{Profile{Speech, 100, 200}, true},
+		{Profile{"a", 1000, 1000}, oneCall, ""},
+		{Profile{"a", 2000, 1000}, oneCall, "a: a part is one vendor task made by one call, so part size must equal call size"},
+		{Profile{"a", 5000, 5000}, oneCall, ""}, // no hard limit stated
+		{Profile{"a", 0, 0}, oneCall, "a: part and call sizes must be at least 1"},
+		{Profile{"b", 10000, 10000}, capped, ""},
+		{Profile{"b", 10001, 10001}, capped, "b: part size 10001 exceeds the vendor's 10,000 numbers a task"},
+		{Profile{"b", 10000, 5000}, capped, "b: a part is one vendor task made by one call, so part size must equal call size"},
+		{Profile{"c", 20000, 1000}, appends, ""},
+		{Profile{"c", 20001, 1000}, appends, "c: part size 20001 exceeds the vendor's 20,000 customers a task"},
+		{Profile{"c", 20000, 1001}, appends, "c: call size 1001 exceeds the vendor's 1,000 customers a call"},
+		{Profile{"c", 100, 200}, appends, "c: call size 200 exceeds part size 100"},
 	}
 	for _, tt := range tests {
-		if err := tt.p.Validate(); (err != nil) != tt.wantErr {
-			t.Errorf("%+v.Validate() = %v; want error %v", tt.p, err, tt.wantErr)
+		err := tt.p.Check(tt.l)
+		if got := fmt.Sprint(err); (err == nil) != (tt.wantErr == "") || err != nil && got != tt.wantErr {
+			t.Errorf("%+v.Check(%+v) = %v; want %q", tt.p, tt.l, err, tt.wantErr)
 		}
 	}
-	for _, v := range Vendors {
-		p, err := DefaultProfile(v)
-		if err != nil || p.Validate() != nil {
-			t.Errorf("DefaultProfile(%s) = %+v, %v; want a valid profile", v, p, err)
+	for _, l := range []Limits{oneCall, capped, appends} {
+		if err := l.Profile("x").Check(l); err != nil {
+			t.Errorf("%+v: default profile refused: %v", l, err)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{1: "1", 999: "999", 1000: "1,000", 20000: "20,000", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q; want %q", n, got, want)
 		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // A number is kept as its E.164 digits read as an integer (country code and
@@ -75,10 +75,11 @@ func NewConverter(vendor, region string) (*Converter, error) {
 	if cc == 0 {
 		return nil, errors.New("region " + strconv.Quote(region) + ": not a region libphonenumber knows")
 	}
-	if _, err := chunking.DefaultProfile(vendor); err != nil {
+	v, err := registry.Get(vendor)
+	if err != nil {
 		return nil, err
 	}
-	return &Converter{region: region, cc: strconv.Itoa(cc), national: vendor != chunking.NXCloud}, nil
+	return &Converter{region: region, cc: strconv.Itoa(cc), national: !v.International}, nil
 }
 
 // Key returns the E.164 key of phone in the converter's vendor form.

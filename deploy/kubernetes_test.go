@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 const k8sDir = "kubernetes"
@@ -238,6 +240,14 @@ func TestKubernetesManifests(t *testing.T) {
 	configMaps := map[string][]*corev1.ConfigMap{} // by name; redis/*.yaml are alternatives
 	for _, cm := range all[*corev1.ConfigMap](ms) {
 		configMaps[cm.Name] = append(configMaps[cm.Name], cm)
+	}
+	// Every vendor of the registry has its fleet rate in the worker's ConfigMap,
+	// where an operator looks for it.
+	for _, v := range registry.Names() {
+		name := strings.ToUpper(v) + "_RATE"
+		if !slices.ContainsFunc(configMaps["dialq-worker"], func(cm *corev1.ConfigMap) bool { _, ok := cm.Data[name]; return ok }) {
+			t.Errorf("ConfigMap dialq-worker has no %s", name)
+		}
 	}
 	secret, _ := find(ms, func(s *corev1.Secret) string { return s.Name }, "dialq-credentials")
 	if secret == nil {

@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // program says how to run an image's process locally when it listens on a port
@@ -172,7 +174,7 @@ func TestComposeUp(t *testing.T) {
 
 	finished := map[string]status{}
 	t.Run("enqueue", func(t *testing.T) {
-		for _, vendor := range []string{"nxcloud", "yccall", "speech", "flashai"} {
+		for _, vendor := range registry.Names() {
 			t.Run(vendor, func(t *testing.T) {
 				st := s.deliver(t, vendor)
 				finished[st.Batch] = st

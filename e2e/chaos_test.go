@@ -19,10 +19,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 var chaosDuration = flag.Duration("chaos.duration", 3*time.Minute, "how long the chaos test kills workers (and restarts Redis once)")
@@ -128,9 +128,9 @@ func TestChaos(t *testing.T) {
 	// appends), resuming from its checkpoint after a kill; the other vendors make
 	// a vendor task per call, so their parts are one call each.
 	const perVendor, callSize = 50000, 500
-	partSize := map[string]int{chunking.NXCloud: 500, chunking.Yccall: 500, chunking.Speech: 2000, chunking.FlashAI: 500}
+	partSize := map[string]int{registry.NXCloud: 500, registry.Yccall: 500, registry.Speech: 2000, registry.FlashAI: 500}
 	ids := map[string]string{}
-	for i, v := range chunking.Vendors {
+	for i, v := range registry.Names() {
 		list := strings.Join(numbers(perVendor, 10_000_000+i*perVendor), "\n") + "\n"
 		// A queue per vendor, so that all four progress at once instead of in
 		// the order they were enqueued.
@@ -138,7 +138,7 @@ func TestChaos(t *testing.T) {
 			"-queue", "chaos-"+v)["batch"].(string)
 	}
 	w.env["WORKER_QUEUES"] = "chaos-nxcloud=1,chaos-yccall=1,chaos-speech=1,chaos-flashai=1"
-	t.Logf("enqueued %d numbers in %s", perVendor*len(chunking.Vendors), time.Since(started).Round(time.Second))
+	t.Logf("enqueued %d numbers in %s", perVendor*len(registry.Names()), time.Since(started).Round(time.Second))
 
 	// Fleet-wide rates that spread the calls over most of the chaos, so that kills
 	// and the Redis restart land while parts are mid-way.
@@ -146,7 +146,7 @@ func TestChaos(t *testing.T) {
 	rate := float64(calls) / (0.7 * dur.Seconds())
 	w.env["WORKER_CONCURRENCY"] = "4"
 	w.env["LOG_LEVEL"] = "info"
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		w.env[strings.ToUpper(v)+"_RATE"] = fmt.Sprintf("%.2f", rate)
 	}
 	logDir := t.TempDir()
@@ -163,7 +163,7 @@ func TestChaos(t *testing.T) {
 
 	progress := func(label string) {
 		var parts []string
-		for _, v := range chunking.Vendors {
+		for _, v := range registry.Names() {
 			st, err := store.Status(context.Background(), ids[v])
 			if err != nil {
 				parts = append(parts, v+": "+err.Error())
@@ -216,13 +216,13 @@ func TestChaos(t *testing.T) {
 	lastLog := time.Now()
 	for {
 		settled := 0
-		for _, v := range chunking.Vendors {
+		for _, v := range registry.Names() {
 			st, err := store.Status(context.Background(), ids[v])
 			if err == nil && st.Pending == 0 && st.PartStates[ledger.PartQueued]+st.PartStates[ledger.PartRunning] == 0 {
 				settled++
 			}
 		}
-		if settled == len(chunking.Vendors) {
+		if settled == len(registry.Names()) {
 			break
 		}
 		if time.Now().After(settleBy) {
@@ -243,7 +243,7 @@ func TestChaos(t *testing.T) {
 	settleTime := time.Since(chaosEnd)
 
 	var report []string
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		st := w.status(ids[v]) // also checks that the states add up to what was read
 		if st.Read != perVendor || st.Rejected != 0 || st.Pending != 0 {
 			t.Errorf("%s: read %d, rejected %d, pending %d; want %d, 0, 0", v, st.Read, st.Rejected, st.Pending, perVendor)
@@ -255,7 +255,7 @@ func TestChaos(t *testing.T) {
 		if got < st.Delivered || got > st.Delivered+st.Uncertain {
 			t.Errorf("%s: the vendor holds %d numbers; the batch says delivered %d, uncertain %d", v, got, st.Delivered, st.Uncertain)
 		}
-		if v == chunking.FlashAI && st.Uncertain != 0 {
+		if v == registry.FlashAI && st.Uncertain != 0 {
 			t.Errorf("flashai reconciles by batch name, yet %d numbers are uncertain", st.Uncertain)
 		}
 		// Uncertain numbers the vendor never received were parked needlessly: a

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // clusterWorld is a world whose programs reach a 3-master Redis Cluster (AOF,
@@ -35,7 +35,7 @@ func TestClusterAllVendors(t *testing.T) {
 	phones := numbers(n, 500000)
 	list := "phone,name\n" + strings.Join(phones, ",x\n") + ",x\n" + "12345,bad\n"
 	ids := map[string]string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		sum := w.enqueue(v, list, "-part-size", "300")
 		if sum["accepted"].(float64) != n || sum["rejected"].(float64) != 1 {
 			t.Fatalf("%s summary %v", v, sum)
@@ -51,12 +51,12 @@ func TestClusterAllVendors(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			started := 0
-			for _, v := range chunking.Vendors {
+			for _, v := range registry.Names() {
 				if len(w.fake.Ledger(v).Numbers) > 0 {
 					started++
 				}
 			}
-			if started == len(chunking.Vendors) {
+			if started == len(registry.Names()) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -69,7 +69,7 @@ func TestClusterAllVendors(t *testing.T) {
 		}
 		<-first.done
 	}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		// A killed worker's part comes back when asynq's lease expires (≈1-2 min).
 		st := w.waitSettled(ids[v], 4*time.Minute)
 		got := int64(w.noneTwice(v))

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func list(phones []string) string { return strings.Join(phones, "\n") + "\n" }
@@ -20,7 +20,7 @@ func TestCancelUnderLoadWithBinaries(t *testing.T) {
 	w := setup(t)
 	w.fake.SetFaults(fakevendor.Faults{LatencyMillis: 150})
 	const partSize, concurrency = 50, 8
-	id := w.enqueue(chunking.NXCloud, list(numbers(4000, 400000)), "-part-size", "50")["batch"].(string)
+	id := w.enqueue(registry.NXCloud, list(numbers(4000, 400000)), "-part-size", "50")["batch"].(string)
 	w.startWorker("NXCLOUD_RATE=20")
 	deadline := time.Now().Add(time.Minute)
 	for w.status(id).Delivered < 300 {
@@ -30,12 +30,12 @@ func TestCancelUnderLoadWithBinaries(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	r := w.run("enqueue", "", nil, "cancel", id)
-	atCancel := len(w.fake.Ledger(chunking.NXCloud).Numbers)
+	atCancel := len(w.fake.Ledger(registry.NXCloud).Numbers)
 	if r.code != 0 || !strings.Contains(r.stdout, "cancelled") {
 		t.Fatalf("cancel: %+v", r)
 	}
 	st := w.waitSettled(id, time.Minute)
-	after := w.noneTwice(chunking.NXCloud)
+	after := w.noneTwice(registry.NXCloud)
 	if after-atCancel > concurrency*partSize {
 		t.Errorf("%d numbers reached the vendor after cancel returned; at most %d calls of %d were in flight",
 			after-atCancel, concurrency, partSize)
@@ -54,11 +54,11 @@ func TestCancelUnderLoadWithBinaries(t *testing.T) {
 // worker slot back.
 func TestThrottledVendorDoesNotDelayAnotherWithBinaries(t *testing.T) {
 	w := setup(t)
-	slow := w.enqueue(chunking.NXCloud, list(numbers(1000, 410000)), "-part-size", "10")["batch"].(string)
+	slow := w.enqueue(registry.NXCloud, list(numbers(1000, 410000)), "-part-size", "10")["batch"].(string)
 	w.startWorker("NXCLOUD_RATE=1")
 	time.Sleep(time.Second) // the NXCloud parts are taken first
 	start := time.Now()
-	fast := w.enqueue(chunking.FlashAI, list(numbers(2000, 420000)), "-part-size", "200")["batch"].(string)
+	fast := w.enqueue(registry.FlashAI, list(numbers(2000, 420000)), "-part-size", "200")["batch"].(string)
 	st := w.waitSettled(fast, 30*time.Second)
 	took := time.Since(start)
 	if !st.Finished || st.Delivered != 2000 {
@@ -88,16 +88,16 @@ func TestWorkerVendorsWithBinaries(t *testing.T) {
 		t.Fatal("a worker naming an unknown vendor kept running")
 	}
 	phones := numbers(300, 430000)
-	id := w.enqueue(chunking.NXCloud, list(phones), "-part-size", "100")["batch"].(string)
+	id := w.enqueue(registry.NXCloud, list(phones), "-part-size", "100")["batch"].(string)
 	w.startWorker("WORKER_VENDORS=flashai")
 	time.Sleep(3 * time.Second)
 	st := w.status(id)
-	if st.Pending != 300 || st.PartStates[ledger.PartQueued] != 3 || len(w.fake.Ledger(chunking.NXCloud).Numbers) != 0 {
+	if st.Pending != 300 || st.PartStates[ledger.PartQueued] != 3 || len(w.fake.Ledger(registry.NXCloud).Numbers) != 0 {
 		t.Fatalf("with only a flashai worker: %+v; want every nxcloud part queued", st)
 	}
 	w.startWorker("WORKER_VENDORS=nxcloud")
 	st = w.waitSettled(id, 30*time.Second)
-	if st.Delivered != 300 || w.noneTwice(chunking.NXCloud) != 300 {
+	if st.Delivered != 300 || w.noneTwice(registry.NXCloud) != 300 {
 		t.Fatalf("after an nxcloud worker came: %+v", st)
 	}
 }

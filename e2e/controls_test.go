@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Cancel of a FlashAI batch of many parts against a slow vendor (1 s a call) waits
@@ -19,7 +19,7 @@ import (
 func TestCancelSlowFlashAIWithBinaries(t *testing.T) {
 	w := setup(t)
 	w.fake.SetFaults(fakevendor.Faults{LatencyMillis: 200})
-	id := w.enqueue(chunking.FlashAI, list(numbers(2000, 440000)), "-part-size", "20")["batch"].(string)
+	id := w.enqueue(registry.FlashAI, list(numbers(2000, 440000)), "-part-size", "20")["batch"].(string)
 	w.startWorker("FLASHAI_RATE=20")
 	deadline := time.Now().Add(time.Minute)
 	for len(w.fake.FlashAIPlans()) < 60 {
@@ -62,7 +62,7 @@ func TestCancelSlowFlashAIWithBinaries(t *testing.T) {
 	// Calls that make the vendor dial: results polls (getBatch…) keep reading the
 	// plans after a cancel by design, and stops are what cancel sends.
 	dials := map[string]bool{"/flashai/addPlan": true, "/flashai/addAgentPlan": true, "/flashai/batchPlanRestart": true}
-	for _, c := range w.fake.Calls(chunking.FlashAI) {
+	for _, c := range w.fake.Calls(registry.FlashAI) {
 		if dials[c.Path] && c.At.After(returned) {
 			t.Errorf("%s %s started %s after cancel returned", c.Path, c.Name, c.At.Sub(returned))
 		}

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 var bin string
@@ -204,7 +204,7 @@ func numbers(n, offset int) []string {
 }
 
 func asSent(vendor, phone string) string {
-	if vendor == chunking.NXCloud {
+	if vendor == registry.NXCloud {
 		return "86" + phone
 	}
 	return phone
@@ -230,14 +230,14 @@ func TestEnqueueToWorkerAllVendors(t *testing.T) {
 	phones := numbers(3000, 0)
 	list := "phone,name\n" + strings.Join(phones, ",x\n") + ",x\n" + "12345,bad\n" + phones[7] + ",dup\n"
 	ids := map[string]string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		sum := w.enqueue(v, list, "-part-size", "700")
 		if sum["read"].(float64) != 3002 || sum["rejected"].(float64) != 2 || sum["accepted"].(float64) != 3000 {
 			t.Fatalf("%s summary %v", v, sum)
 		}
 		ids[v] = sum["batch"].(string)
 	}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		st := w.waitSettled(ids[v], 2*time.Minute)
 		if !st.Finished || st.Delivered != 3000 || st.Rejected != 2 {
 			t.Errorf("%s status %+v", v, st)
@@ -266,10 +266,10 @@ func TestWorkerKilledMidPart(t *testing.T) {
 	phones := numbers(6000, 100000)
 	list := strings.Join(phones, "\n") + "\n"
 	ids := map[string]string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		// A queue per vendor, so that all four are mid-part when the worker dies.
 		extra := []string{"-part-size", "100", "-queue", "q-" + v}
-		if v == chunking.Speech {
+		if v == registry.Speech {
 			extra = []string{"-part-size", "3000", "-call-size", "250", "-queue", "q-" + v}
 		}
 		ids[v] = w.enqueue(v, list, extra...)["batch"].(string)
@@ -280,7 +280,7 @@ func TestWorkerKilledMidPart(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ready := true
-		for _, v := range chunking.Vendors {
+		for _, v := range registry.Names() {
 			if len(w.fake.Ledger(v).Numbers) == 0 {
 				ready = false
 			}
@@ -299,7 +299,7 @@ func TestWorkerKilledMidPart(t *testing.T) {
 	<-first.done
 	killedAt := time.Now()
 	before := map[string]int{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		before[v] = len(w.fake.Ledger(v).Numbers)
 	}
 	t.Logf("killed the worker with %v numbers delivered", before)
@@ -307,7 +307,7 @@ func TestWorkerKilledMidPart(t *testing.T) {
 	// does that when it starts.
 	time.Sleep(62 * time.Second)
 	w.startWorker()
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		st := w.waitSettled(ids[v], 3*time.Minute)
 		// Uncertain calls may or may not have arrived: that is why they wait for
 		// an operator. Everything delivered did arrive, and nothing twice.
@@ -318,7 +318,7 @@ func TestWorkerKilledMidPart(t *testing.T) {
 		if st.Delivered+st.Uncertain != 6000 || st.Failed+st.Refused != 0 {
 			t.Errorf("%s: status %+v", v, st)
 		}
-		if v == chunking.FlashAI && st.Uncertain != 0 {
+		if v == registry.FlashAI && st.Uncertain != 0 {
 			t.Errorf("flashai reconciles by batch name, yet %d numbers are uncertain", st.Uncertain)
 		}
 		t.Logf("%s: delivered %d, uncertain %d, recovered %.0fs after the kill", v, st.Delivered, st.Uncertain, time.Since(killedAt).Seconds())
@@ -331,9 +331,9 @@ func TestGracefulShutdown(t *testing.T) {
 	w := setup(t)
 	w.fake.SetFaults(fakevendor.Faults{LatencyMillis: 300})
 	phones := numbers(4000, 200000)
-	id := w.enqueue(chunking.NXCloud, strings.Join(phones, "\n")+"\n", "-part-size", "100")["batch"].(string)
+	id := w.enqueue(registry.NXCloud, strings.Join(phones, "\n")+"\n", "-part-size", "100")["batch"].(string)
 	first := w.startWorker("WORKER_SHUTDOWN_TIMEOUT=10s")
-	for len(w.fake.Ledger(chunking.NXCloud).Numbers) == 0 {
+	for len(w.fake.Ledger(registry.NXCloud).Numbers) == 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -356,7 +356,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if st.Delivered != 4000 || !st.Finished {
 		t.Errorf("status %+v", st)
 	}
-	if n := w.noneTwice(chunking.NXCloud); n != 4000 {
+	if n := w.noneTwice(registry.NXCloud); n != 4000 {
 		t.Errorf("ledger holds %d; want 4000", n)
 	}
 }
@@ -365,18 +365,18 @@ func TestGracefulShutdown(t *testing.T) {
 func TestTwoWorkersShareTheRateLimit(t *testing.T) {
 	w := setup(t)
 	phones := numbers(800, 300000)
-	id := w.enqueue(chunking.NXCloud, strings.Join(phones, "\n")+"\n", "-part-size", "20")["batch"].(string)
+	id := w.enqueue(registry.NXCloud, strings.Join(phones, "\n")+"\n", "-part-size", "20")["batch"].(string)
 	start := time.Now()
 	w.startWorker("NXCLOUD_RATE=8")
 	w.startWorker("NXCLOUD_RATE=8")
 	w.waitSettled(id, time.Minute)
 	took := time.Since(start)
 	st := w.fake.Stats()
-	if st.Calls[chunking.NXCloud] != 40 {
-		t.Fatalf("calls = %d; want 40", st.Calls[chunking.NXCloud])
+	if st.Calls[registry.NXCloud] != 40 {
+		t.Fatalf("calls = %d; want 40", st.Calls[registry.NXCloud])
 	}
-	if st.MaxPerSec[chunking.NXCloud] > 9 {
-		t.Errorf("busiest second had %d calls; the fleet limit is 8 (per second: %v)", st.MaxPerSec[chunking.NXCloud], st.PerSecond[chunking.NXCloud])
+	if st.MaxPerSec[registry.NXCloud] > 9 {
+		t.Errorf("busiest second had %d calls; the fleet limit is 8 (per second: %v)", st.MaxPerSec[registry.NXCloud], st.PerSecond[registry.NXCloud])
 	}
 	if took < 4*time.Second {
 		t.Errorf("40 calls at 8/s took %s", took)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // TestEvictingRedisRefused runs the real binaries on a Redis that evicts when
@@ -57,7 +57,7 @@ func TestEvictionTurnedOnAtRunTime(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	calls := func() int { return w.fake.Stats().Calls[chunking.Yccall] }
+	calls := func() int { return w.fake.Stats().Calls[registry.Yccall] }
 	deadline := time.Now().Add(20 * time.Second)
 	for calls() < 3 {
 		if time.Now().After(deadline) {
@@ -87,14 +87,14 @@ func TestEvictionTurnedOnAtRunTime(t *testing.T) {
 	if now := calls(); now != stopped {
 		t.Fatalf("vendor calls went on while Redis evicts: %d then %d", stopped, now)
 	}
-	if held := len(w.fake.Ledger(chunking.Yccall).Numbers); held >= 400 {
+	if held := len(w.fake.Ledger(registry.Yccall).Numbers); held >= 400 {
 		t.Fatalf("all numbers sent before the change took effect; the test proves nothing")
 	}
 	if err := admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
 		t.Fatal(err)
 	}
 	st := w.waitSettled(id, 90*time.Second)
-	if got := w.noneTwice(chunking.Yccall); st.Delivered != 400 || got != 400 {
+	if got := w.noneTwice(registry.Yccall); st.Delivered != 400 || got != 400 {
 		t.Fatalf("after the fix: delivered %d, vendor holds %d numbers; want 400 each: %+v", st.Delivered, got, st)
 	}
 	if code := readyz(); code != http.StatusOK {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // writeFile writes a campaign (or any file) for a binary to read.
@@ -53,10 +53,10 @@ func TestAgentCampaignWithBinaries(t *testing.T) {
 	if !st.Finished || st.Delivered != 600 {
 		t.Fatalf("status %+v; want 600 delivered", st)
 	}
-	if n := w.noneTwice(chunking.FlashAI); n != 600 {
+	if n := w.noneTwice(registry.FlashAI); n != 600 {
 		t.Errorf("vendor holds %d numbers; want 600", n)
 	}
-	if got := w.fake.Ledger(chunking.FlashAI).Tasks; got != 3 {
+	if got := w.fake.Ledger(registry.FlashAI).Tasks; got != 3 {
 		t.Errorf("agent plans = %d; want 3", got)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // campaignWith writes the example NXCloud campaign with extra fields.
@@ -39,7 +39,7 @@ func campaignWith(t *testing.T, extra map[string]any) string {
 
 func (w *world) enqueueFile(campaign string, phones []string, partSize int) string {
 	w.t.Helper()
-	r := w.run("enqueue", list(phones), nil, "-vendor", chunking.NXCloud, "-campaign", campaign,
+	r := w.run("enqueue", list(phones), nil, "-vendor", registry.NXCloud, "-campaign", campaign,
 		"-part-size", fmt.Sprint(partSize), "-json", "-")
 	if r.code != 0 {
 		w.t.Fatalf("enqueue: %+v", r)
@@ -83,10 +83,10 @@ func TestQuotaTwoWorkers(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if n := w.noneTwice(chunking.NXCloud); n != 1000 {
+	if n := w.noneTwice(registry.NXCloud); n != 1000 {
 		t.Fatalf("vendor holds %d numbers; want 1000", n)
 	}
-	l := w.fake.Ledger(chunking.NXCloud)
+	l := w.fake.Ledger(registry.NXCloud)
 	if l.MaxInflight < 1 || l.MaxInflight > 2 {
 		t.Errorf("vendor served %d calls at once; NXCLOUD_INFLIGHT=2", l.MaxInflight)
 	}
@@ -193,7 +193,7 @@ func TestDailyCapNextDay(t *testing.T) {
 			t.Errorf("part %d waits until %v (%q); want the next day's start %v", p.Part, p.ResumeAt, p.WaitReason, midnight.UTC())
 		}
 	}
-	if n := len(w.fake.Ledger(chunking.NXCloud).Numbers); n != 150 {
+	if n := len(w.fake.Ledger(registry.NXCloud).Numbers); n != 150 {
 		t.Fatalf("day 1: the vendor holds %d numbers; want the cap, 150", n)
 	}
 	// The worker's next day starts in a few seconds of real time.
@@ -226,7 +226,7 @@ func TestDailyCapNextDay(t *testing.T) {
 	if st.Delivered != 400 {
 		t.Fatalf("finished with %+v", st)
 	}
-	if n := w.noneTwice(chunking.NXCloud); n != 400 {
+	if n := w.noneTwice(registry.NXCloud); n != 400 {
 		t.Fatalf("vendor holds %d numbers; want 400", n)
 	}
 }
@@ -258,7 +258,7 @@ func TestInflightSlotBackAfterSIGKILL(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if n, _ := inflight(); n == 1 && w.fake.Ledger(chunking.NXCloud).MaxInflight == 1 {
+		if n, _ := inflight(); n == 1 && w.fake.Ledger(registry.NXCloud).MaxInflight == 1 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -29,9 +29,9 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // randomSecret is a credential as a vendor console hands one out: long and random.
@@ -384,25 +384,25 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(7, 11))
 	taken := map[string]bool{}
 	phones := map[string][]string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		phones[v] = randomPhones(rng, 300, taken)
 	}
 	tokenPhones := randomPhones(rng, 200, taken)
 	// One poisoned number per vendor makes its calls fail as a whole until
 	// bisection isolates it; refused numbers come back one by one, with a reason
 	// that quotes the number as real vendors do.
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		w.fake.Poison(asSent(v, phones[v][17]))
 	}
-	for _, p := range []string{phones[chunking.Yccall][40], phones[chunking.Yccall][41], phones[chunking.FlashAI][40], phones[chunking.FlashAI][41], tokenPhones[5]} {
+	for _, p := range []string{phones[registry.Yccall][40], phones[registry.Yccall][41], phones[registry.FlashAI][40], phones[registry.FlashAI][41], tokenPhones[5]} {
 		w.fake.Refuse("number "+p+" is on the do-not-call list", p)
 	}
 
 	sizes := map[string][]string{
-		chunking.NXCloud: {"-part-size", "100"},
-		chunking.Yccall:  {"-part-size", "100"},
-		chunking.Speech:  {"-part-size", "150", "-call-size", "50"},
-		chunking.FlashAI: {"-part-size", "100"},
+		registry.NXCloud: {"-part-size", "100"},
+		registry.Yccall:  {"-part-size", "100"},
+		registry.Speech:  {"-part-size", "150", "-call-size", "50"},
+		registry.FlashAI: {"-part-size", "100"},
 	}
 	type run struct{ vendor, id, queue string }
 	var runs []run
@@ -422,17 +422,17 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 		}
 		return sum.Batch
 	}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		runs = append(runs, run{v, enqueue(v, phones[v], sizes[v]...), "dialq"})
 	}
-	runs = append(runs, run{chunking.Yccall, enqueue(chunking.Yccall, tokenPhones, "-part-size", "100", "-queue", "yc-token"), "yc-token"})
+	runs = append(runs, run{registry.Yccall, enqueue(registry.Yccall, tokenPhones, "-part-size", "100", "-queue", "yc-token"), "yc-token"})
 
 	// Wrong secrets: every call is refused for its signature, the error path of a
 	// misconfigured deployment. The wrong values must not leak either.
 	wrongNX, wrongFlash := randomSecret(t, 40), randomHex(t, 32)
 	scanSecrets["wrong NXCLOUD_ACCESS_SECRET"], scanSecrets["wrong FLASHAI_CLIENT_SECRET"] = wrongNX, wrongFlash
 	badPhones := map[string][]string{}
-	for _, v := range []string{chunking.NXCloud, chunking.FlashAI} {
+	for _, v := range []string{registry.NXCloud, registry.FlashAI} {
 		badPhones[v] = randomPhones(rng, 20, taken)
 		runs = append(runs, run{v, enqueue(v, badPhones[v], "-queue", "bad-creds"), "bad-creds"})
 	}
@@ -519,7 +519,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 	for v, list := range badPhones {
 		phones[v] = append(phones[v], list...)
 	}
-	phones[chunking.Yccall] = append(phones[chunking.Yccall], tokenPhones...)
+	phones[registry.Yccall] = append(phones[registry.Yccall], tokenPhones...)
 
 	// Operators' commands. Each run of a -race binary costs a second: the ones
 	// with something to show (poison, refusals, wrong secrets).
@@ -531,7 +531,7 @@ func TestNoSecretsOrNumbersLeak(t *testing.T) {
 	for _, r := range []run{runs[0], runs[1], runs[5]} {
 		failures = append(failures, w.run("enqueue", "", nil, "failures", r.id))
 	}
-	if !strings.Contains(failures[0].stdout, phones[chunking.NXCloud][17]) {
+	if !strings.Contains(failures[0].stdout, phones[registry.NXCloud][17]) {
 		t.Errorf("enqueue failures does not list the poisoned number:\n%s", failures[0].stdout)
 	}
 
@@ -707,7 +707,7 @@ func taskIDs(body string) string {
 // metric samples.
 func TestLeakScanner(t *testing.T) {
 	ls := newLeakScanner(map[string]string{"NXCLOUD_ACCESS_SECRET": "Zq8-secret-value-41"}, []string{"0f1e2d3c4b5a69788796a5b4c3d2e1f0"},
-		map[string][]string{chunking.NXCloud: {"13812345678"}})
+		map[string][]string{registry.NXCloud: {"13812345678"}})
 	for _, tc := range []struct {
 		text string
 		mode digitMode

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // TestSentinelFailoverDuringDelivery: enqueue and two workers reach Redis through
@@ -39,7 +39,7 @@ func sentinelFailover(t *testing.T, kill bool) {
 	phones := numbers(n, 700000)
 	list := strings.Join(phones, "\n") + "\n"
 	ids := map[string]string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		ids[v] = w.enqueue(v, list, "-part-size", "200")["batch"].(string)
 	}
 	workers := []*worker{w.startWorker(), w.startWorker()}
@@ -47,12 +47,12 @@ func sentinelFailover(t *testing.T, kill bool) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		started := 0
-		for _, v := range chunking.Vendors {
+		for _, v := range registry.Names() {
 			if len(w.fake.Ledger(v).Numbers) > 0 {
 				started++
 			}
 		}
-		if started == len(chunking.Vendors) {
+		if started == len(registry.Names()) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -66,9 +66,9 @@ func sentinelFailover(t *testing.T, kill bool) {
 	} else {
 		set.Failover()
 	}
-	t.Logf("failed over with %d nxcloud numbers delivered", len(w.fake.Ledger(chunking.NXCloud).Numbers))
+	t.Logf("failed over with %d nxcloud numbers delivered", len(w.fake.Ledger(registry.NXCloud).Numbers))
 
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		st := w.waitSettled(ids[v], 3*time.Minute)
 		got := int64(w.noneTwice(v))
 		if st.Delivered+st.Uncertain != n || st.Failed+st.Refused != 0 || st.Pending != 0 {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // passwordRedis runs redis-server with a password, over TLS when tlsDir is set
@@ -133,7 +133,7 @@ func deliverOverRedis(t *testing.T, w *world, password string) {
 	phones := numbers(600, 400000)
 	list := strings.Join(phones, "\n") + "\n"
 	ids := map[string]string{}
-	for _, v := range []string{chunking.NXCloud, chunking.FlashAI} {
+	for _, v := range []string{registry.NXCloud, registry.FlashAI} {
 		ids[v] = w.enqueue(v, list, "-part-size", "200")["batch"].(string)
 	}
 	wk, addr := w.startServing()
@@ -159,7 +159,7 @@ func deliverOverRedis(t *testing.T, w *world, password string) {
 	badURL := strings.Replace(w.env["REDIS_URL"], password, wrong, 1)
 	for _, args := range [][]string{
 		{"-vendor", "nxcloud", "-campaign", "../examples/nxcloud.json", "-"},
-		{"status", ids[chunking.NXCloud]},
+		{"status", ids[registry.NXCloud]},
 	} {
 		res := w.run("enqueue", list, []string{"REDIS_URL=" + badURL}, args...)
 		if res.code != 2 {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // A campaign's calling window that opens at the next minute holds the batch's parts
@@ -33,7 +33,7 @@ func TestWindowOpensWithBinaries(t *testing.T) {
 	if err := os.WriteFile(file, []byte(campaign), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := w.run("enqueue", list(numbers(200, 440000)), nil, "-vendor", chunking.NXCloud, "-campaign", file, "-part-size", "100", "-json", "-")
+	r := w.run("enqueue", list(numbers(200, 440000)), nil, "-vendor", registry.NXCloud, "-campaign", file, "-part-size", "100", "-json", "-")
 	if r.code != 0 {
 		t.Fatalf("enqueue: %+v", r)
 	}
@@ -59,15 +59,15 @@ func TestWindowOpensWithBinaries(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if n := len(w.fake.Ledger(chunking.NXCloud).Numbers); n != 0 && time.Now().Before(opens) {
+	if n := len(w.fake.Ledger(registry.NXCloud).Numbers); n != 0 && time.Now().Before(opens) {
 		t.Fatalf("%d numbers sent before the window opened", n)
 	}
 	st := w.waitSettled(id, time.Until(opens)+60*time.Second)
 	if st.Delivered != 200 || !st.Finished {
 		t.Fatalf("after the window opened: %+v", st)
 	}
-	if first := w.fake.Stats(); first.Calls[chunking.NXCloud] != 2 {
-		t.Errorf("vendor calls %d; want 2", first.Calls[chunking.NXCloud])
+	if first := w.fake.Stats(); first.Calls[registry.NXCloud] != 2 {
+		t.Errorf("vendor calls %d; want 2", first.Calls[registry.NXCloud])
 	}
 	t.Logf("window opened %s; batch finished %s later", opens.Format(time.RFC3339), time.Since(opens).Round(time.Second))
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // benchPrefixes are CN mobile prefixes valid with any eight digits after them.
@@ -33,7 +34,7 @@ func benchNumbers(n int) []string {
 // bounds enqueue: national (yccall) and international (nxcloud) forms.
 func BenchmarkNormalise(b *testing.B) {
 	nums := benchNumbers(4096)
-	for _, vendor := range []string{chunking.Yccall, chunking.NXCloud} {
+	for _, vendor := range []string{registry.Yccall, registry.NXCloud} {
 		b.Run(vendor, func(b *testing.B) {
 			n, err := NewNormaliser(vendor, "CN")
 			if err != nil {
@@ -104,7 +105,7 @@ func BenchmarkRun(b *testing.B) {
 						b.Fatal(err)
 					}
 					sink := &countingSink{}
-					c, err := Run(context.Background(), src, Options{Vendor: chunking.Yccall, Region: "CN", Workers: workers}, sink)
+					c, err := Run(context.Background(), src, Options{Vendor: registry.Yccall, Region: "CN", Workers: workers}, sink)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -17,12 +17,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // corpusDir is the bad-input corpus, shared with cmd/enqueue's tests.
 const corpusDir = "../testdata/badinput"
 
-var allVendors = chunking.Vendors
+var allVendors = registry.Names()
 
 // corpusCase is one input and what must become of it for each of vendors: either
 // the input is refused as a whole (inputErr), or exactly the lines in rejects are
@@ -113,10 +114,10 @@ var corpus = []corpusCase{
 	{file: "utf16le.txt", vendors: allVendors, inputErr: "UTF-16"},
 
 	{file: "crlf.txt", vendors: allVendors, accepted: []int64{1, 2, 4}},
-	{file: "crlf.csv", vendors: []string{chunking.Speech}, accepted: []int64{2, 3},
+	{file: "crlf.csv", vendors: []string{registry.Speech}, accepted: []int64{2, 3},
 		check: wantFields(map[int64]chunking.Record{2: {Name: "Li"}, 3: {Name: "Han"}})},
 	{file: "mixed_endings.txt", vendors: allVendors, accepted: []int64{1, 2, 3, 4, 6}},
-	{file: "mixed_endings.csv", vendors: []string{chunking.Speech}, accepted: []int64{2, 3, 4},
+	{file: "mixed_endings.csv", vendors: []string{registry.Speech}, accepted: []int64{2, 3, 4},
 		check: wantFields(map[int64]chunking.Record{2: {Name: "Li"}, 3: {Name: "Han"}, 4: {Name: "Wang"}})},
 	{file: "lone_cr.txt", vendors: allVendors, accepted: []int64{1, 2, 3},
 		check: func(t *testing.T, recs []chunking.Record) {
@@ -128,10 +129,10 @@ var corpus = []corpusCase{
 		}},
 	{file: "lone_cr.jsonl", vendors: allVendors, accepted: []int64{1, 2}},
 	// A lone CR inside quotes stays a line break (as encoding/csv does with CRLF).
-	{file: "lone_cr.csv", vendors: []string{chunking.Yccall, chunking.NXCloud}, accepted: []int64{2, 3, 5}},
-	{file: "lone_cr.csv", vendors: []string{chunking.Speech}, accepted: []int64{2, 3, 5},
+	{file: "lone_cr.csv", vendors: []string{registry.Yccall, registry.NXCloud}, accepted: []int64{2, 3, 5}},
+	{file: "lone_cr.csv", vendors: []string{registry.Speech}, accepted: []int64{2, 3, 5},
 		check: wantFields(map[int64]chunking.Record{2: {Name: "Li"}, 3: {Name: "Han\nMeimei"}, 5: {Name: "Wang"}})},
-	{file: "lone_cr.csv", vendors: []string{chunking.FlashAI}, accepted: []int64{2, 5},
+	{file: "lone_cr.csv", vendors: []string{registry.FlashAI}, accepted: []int64{2, 5},
 		rejects: map[int64]string{3: "name " + lineBreak}},
 
 	{file: "invalid_utf8.txt", vendors: allVendors, accepted: []int64{1, 3}, rejects: map[int64]string{2: "invalid UTF-8"}},
@@ -148,12 +149,12 @@ var corpus = []corpusCase{
 		3: "has 4 fields, the header has 3", 4: "has 2 fields, the header has 3",
 		5: "has 4 fields, the header has 3", 6: "has 1 fields, the header has 3",
 	}},
-	{file: "quoted_newline.csv", vendors: []string{chunking.Yccall, chunking.NXCloud}, accepted: []int64{2, 4, 6}},
-	{file: "quoted_newline.csv", vendors: []string{chunking.Speech}, accepted: []int64{2, 4, 6},
+	{file: "quoted_newline.csv", vendors: []string{registry.Yccall, registry.NXCloud}, accepted: []int64{2, 4, 6}},
+	{file: "quoted_newline.csv", vendors: []string{registry.Speech}, accepted: []int64{2, 4, 6},
 		check: wantFields(map[int64]chunking.Record{
 			2: {Name: "Li\nLei", Attach: "a1"}, 4: {Name: "Han", Attach: "a\nb"}, 6: {Phone: "13700137000", Name: "Wang", Attach: "a3"},
 		})},
-	{file: "quoted_newline.csv", vendors: []string{chunking.FlashAI}, accepted: []int64{6},
+	{file: "quoted_newline.csv", vendors: []string{registry.FlashAI}, accepted: []int64{6},
 		rejects: map[int64]string{2: "name " + lineBreak, 4: "attach " + lineBreak}},
 	// An unclosed quote swallows rows up to the next quote: one reject names them all.
 	{file: "unclosed_quote.csv", vendors: allVendors, accepted: []int64{2, 6},
@@ -163,7 +164,7 @@ var corpus = []corpusCase{
 
 	// Formula prefixes pass through to the vendor untouched (what the list said is
 	// what is sent); in the phone column libphonenumber reads past them.
-	{file: "formula.csv", vendors: []string{chunking.Speech}, accepted: []int64{2, 3, 4, 7},
+	{file: "formula.csv", vendors: []string{registry.Speech}, accepted: []int64{2, 3, 4, 7},
 		rejects: map[int64]string{5: letters, 6: "duplicate of line 2", 8: letters},
 		check: wantFields(map[int64]chunking.Record{
 			2: {Phone: "13800138000", Name: "=1+1", CustomerID: "+c1", Attach: "-a1", Company: "@co"},
@@ -171,10 +172,10 @@ var corpus = []corpusCase{
 			4: {Phone: "13700137000", Name: "Wang", CustomerID: "c3", Attach: "a3", Company: "co"},
 			7: {Phone: "13600136000", Name: "Qian", CustomerID: "c6", Attach: "a6", Company: "co"},
 		})},
-	{file: "formula.csv", vendors: []string{chunking.Yccall, chunking.NXCloud, chunking.FlashAI}, accepted: []int64{2, 3, 4, 7},
+	{file: "formula.csv", vendors: []string{registry.Yccall, registry.NXCloud, registry.FlashAI}, accepted: []int64{2, 3, 4, 7},
 		rejects: map[int64]string{5: letters, 6: "duplicate of line 2", 8: letters}},
 
-	{file: "flashai_separators.csv", vendors: []string{chunking.FlashAI}, accepted: []int64{7, 8},
+	{file: "flashai_separators.csv", vendors: []string{registry.FlashAI}, accepted: []int64{7, 8},
 		rejects: map[int64]string{
 			2: "attach " + sepField, 3: "name " + sepField, 4: "company " + sepField,
 			5: "param1 " + sepParam, 6: "param2 " + sepParam, 9: "param1 " + sepField,
@@ -185,14 +186,14 @@ var corpus = []corpusCase{
 			8: {Phone: "18800188000", Name: "Wu", Attach: "a-b~c", Company: "co-op", Params: []string{"p1", "p2"}},
 		})},
 	// The separators are FlashAI's alone.
-	{file: "flashai_separators.csv", vendors: []string{chunking.Yccall, chunking.Speech, chunking.NXCloud}, accepted: lines(2, 11)},
+	{file: "flashai_separators.csv", vendors: []string{registry.Yccall, registry.Speech, registry.NXCloud}, accepted: lines(2, 11)},
 
-	{file: "long_fields.csv", vendors: []string{chunking.Yccall}, accepted: []int64{2, 3, 4, 6, 8, 9},
+	{file: "long_fields.csv", vendors: []string{registry.Yccall}, accepted: []int64{2, 3, 4, 6, 8, 9},
 		rejects: map[int64]string{
 			5: "customer_id is 65 characters; yccall takes at most 64",
 			7: "attach is 256 characters; yccall takes at most 64",
 		}},
-	{file: "long_fields.csv", vendors: []string{chunking.Speech}, accepted: []int64{2},
+	{file: "long_fields.csv", vendors: []string{registry.Speech}, accepted: []int64{2},
 		rejects: map[int64]string{
 			3: "name is 21 characters; speech takes at most 20",
 			4: "name is 51 characters; speech takes at most 20",
@@ -203,7 +204,7 @@ var corpus = []corpusCase{
 			9: "company is 201 characters; speech takes at most 200",
 		},
 		check: wantFields(map[int64]chunking.Record{2: {Name: strings.Repeat("张", 20), CustomerID: "c1", Attach: "a1", Company: "co"}})},
-	{file: "long_fields.csv", vendors: []string{chunking.FlashAI}, accepted: []int64{2, 3, 5, 6, 8},
+	{file: "long_fields.csv", vendors: []string{registry.FlashAI}, accepted: []int64{2, 3, 5, 6, 8},
 		rejects: map[int64]string{
 			4: "name is 51 characters; flashai takes at most 50",
 			7: "attach is 256 characters; flashai takes at most 100",
@@ -211,10 +212,10 @@ var corpus = []corpusCase{
 		},
 		// FlashAI has no customer id: the over-long one is dropped, not refused.
 		check: wantFields(map[int64]chunking.Record{5: {Name: "Zhao", Attach: "a4", Company: "co"}})},
-	{file: "long_fields.csv", vendors: []string{chunking.NXCloud}, accepted: []int64{2, 3, 4, 5, 6, 8, 9},
+	{file: "long_fields.csv", vendors: []string{registry.NXCloud}, accepted: []int64{2, 3, 4, 5, 6, 8, 9},
 		rejects: map[int64]string{7: "attach is 256 characters; nxcloud takes at most 255"}},
 
-	{file: "numbers.txt", vendors: []string{chunking.Yccall}, accepted: []int64{1, 13, 14, 19},
+	{file: "numbers.txt", vendors: []string{registry.Yccall}, accepted: []int64{1, 13, 14, 19},
 		rejects: map[int64]string{
 			2: letters, 3: letters, 4: "has an extension", 5: letters, 6: invalidNum, 7: invalidNum, 8: invalidNum,
 			9: "too long to be a phone number", 10: "a US number: yccall dials CN numbers only",
@@ -222,14 +223,14 @@ var corpus = []corpusCase{
 			15: invalidNum, 16: invalidNum, 17: "not a phone number", 18: letters,
 		},
 		check: wantPhones("13800138000", "4008001234", "01065529988", "13900139000")},
-	{file: "numbers.txt", vendors: []string{chunking.FlashAI}, accepted: []int64{1, 14, 19},
+	{file: "numbers.txt", vendors: []string{registry.FlashAI}, accepted: []int64{1, 14, 19},
 		rejects: map[int64]string{
 			2: letters, 3: letters, 4: "has an extension", 5: letters, 6: invalidNum, 7: invalidNum, 8: invalidNum,
 			9: "too long to be a phone number", 10: "a US number", 11: "a GB number", 12: "a HK number",
 			13: "flashai takes 11- or 12-digit numbers only", 15: invalidNum, 16: invalidNum, 17: "not a phone number", 18: letters,
 		}},
 	// NXCloud dials abroad: other countries' numbers are accepted with their code.
-	{file: "numbers.txt", vendors: []string{chunking.NXCloud}, accepted: []int64{1, 10, 11, 12, 13, 14, 19},
+	{file: "numbers.txt", vendors: []string{registry.NXCloud}, accepted: []int64{1, 10, 11, 12, 13, 14, 19},
 		rejects: map[int64]string{
 			2: letters, 3: letters, 4: "has an extension", 5: letters, 6: invalidNum, 7: invalidNum, 8: invalidNum,
 			9: "too long to be a phone number", 15: invalidNum, 16: invalidNum, 17: "not a phone number", 18: letters,
@@ -241,11 +242,11 @@ var corpus = []corpusCase{
 			7: "duplicate of line 6", 8: "duplicate of line 6",
 		}},
 	{file: "jsonl_bad.jsonl", vendors: allVendors, accepted: []int64{1, 2, 11}, rejects: jsonlBadRejects},
-	{file: "jsonl_bad.jsonl", vendors: []string{chunking.FlashAI}, accepted: []int64{1, 2, 11}, rejects: jsonlBadRejects,
+	{file: "jsonl_bad.jsonl", vendors: []string{registry.FlashAI}, accepted: []int64{1, 2, 11}, rejects: jsonlBadRejects,
 		check: wantFields(map[int64]chunking.Record{1: {Name: "Li"}, 2: {}, 11: {Params: []string{"a", "b"}}})},
 
 	// Validation is the cost of a big input (and no vendor changes how it breaks off).
-	{file: "truncated.txt.gz", vendors: []string{chunking.Yccall}, inputErr: "unexpected EOF"},
+	{file: "truncated.txt.gz", vendors: []string{registry.Yccall}, inputErr: "unexpected EOF"},
 	{file: "gzip_header_only.gz", vendors: allVendors, inputErr: "gzip"},
 	{file: "gzip_bad_crc.gz", vendors: allVendors, inputErr: "gzip: invalid checksum"},
 
@@ -260,7 +261,7 @@ var corpus = []corpusCase{
 		gen: func() []byte {
 			return []byte(`{"phone":"13800138000"}` + "\n" + `{"phone":"13900139000","name":"` + strings.Repeat("n", 10<<20) + `"}` + "\n" + `{"phone":"13700137000"}` + "\n")
 		}},
-	{file: "10 MB CSV name", big: true, vendors: []string{chunking.FlashAI}, accepted: []int64{2, 4},
+	{file: "10 MB CSV name", big: true, vendors: []string{registry.FlashAI}, accepted: []int64{2, 4},
 		rejects: map[int64]string{3: fmt.Sprintf("name is %d characters; flashai takes at most 50", 10<<20)},
 		gen: func() []byte {
 			return []byte("phone,name\n13800138000,Li\n13900139000," + strings.Repeat("n", 10<<20) + "\n13700137000,Wang\n")
@@ -276,7 +277,7 @@ var corpus = []corpusCase{
 	{file: "line of MaxLineBytes+1", vendors: allVendors, rejects: map[int64]string{1: lineTooLong},
 		gen: func() []byte { return []byte(strings.Repeat(" ", MaxLineBytes-10) + "13800138000\r\n") }},
 	// Outcomes stay in input order across blocks and workers; the first occurrence wins.
-	{file: "1500 lone-CR lines, 500 duplicates", big: true, vendors: []string{chunking.Yccall, chunking.NXCloud}, accepted: lines(1, 1000),
+	{file: "1500 lone-CR lines, 500 duplicates", big: true, vendors: []string{registry.Yccall, registry.NXCloud}, accepted: lines(1, 1000),
 		rejects: func() map[int64]string {
 			m := map[int64]string{}
 			for l := int64(1001); l <= 1500; l++ {
@@ -511,7 +512,7 @@ func TestReadErrorNotLost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, wrap := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader} {
-				o := ingestWithin(t, time.Minute, wrap(&failOnce{data: []byte(tt.input), err: errDisk}), tt.f, chunking.Yccall)
+				o := ingestWithin(t, time.Minute, wrap(&failOnce{data: []byte(tt.input), err: errDisk}), tt.f, registry.Yccall)
 				checkInvariants(t, o)
 				var ie *InputError
 				if !errors.As(o.err, &ie) || !errors.Is(o.err, errDisk) {
@@ -529,7 +530,7 @@ func (stuck) Read([]byte) (int, error) { return 0, nil }
 
 func TestReaderWithoutProgress(t *testing.T) {
 	for _, f := range []Format{Auto, Lines, CSV, JSONL} {
-		o := ingestWithin(t, time.Minute, stuck{}, f, chunking.Yccall)
+		o := ingestWithin(t, time.Minute, stuck{}, f, registry.Yccall)
 		var ie *InputError
 		if !errors.As(o.err, &ie) || !errors.Is(o.err, io.ErrNoProgress) {
 			t.Errorf("%s: err = %v; want an *InputError for no progress", f, o.err)
@@ -541,7 +542,7 @@ func TestReaderWithoutProgress(t *testing.T) {
 // on the first data row used to panic the whole process.
 func TestCSVParseErrorFirstRow(t *testing.T) {
 	for _, input := range []string{"phone\n1\"3\n", "phone,name\n\"138\"x,Li\n13800138000,Li\n", "phone\n\"13800138000"} {
-		o := ingestWithin(t, time.Minute, strings.NewReader(input), CSV, chunking.Yccall)
+		o := ingestWithin(t, time.Minute, strings.NewReader(input), CSV, registry.Yccall)
 		checkInvariants(t, o)
 		if o.err != nil || o.counts.Rejected != 1 || o.sink.rejected[0].Line != 2 || !strings.HasPrefix(o.sink.rejected[0].Reason, "csv: ") {
 			t.Errorf("%q: %+v, %v; want one csv reject on line 2", input, o.sink, o.err)

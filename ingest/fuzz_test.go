@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func FuzzSource(f *testing.F) {
@@ -39,7 +39,7 @@ func FuzzSource(f *testing.F) {
 
 	formats := []Format{Auto, Lines, CSV, JSONL}
 	f.Fuzz(func(t *testing.T, data []byte, format uint8) {
-		for _, vendor := range chunking.Vendors {
+		for _, vendor := range registry.Names() {
 			src, err := Open(bytes.NewReader(data), formats[int(format)%len(formats)])
 			if err != nil {
 				var ie *InputError
@@ -69,7 +69,7 @@ func FuzzNormalise(f *testing.F) {
 	}
 	norms := map[string]*Normaliser{}
 	libOnly := map[string]*Normaliser{} // libphonenumber alone: the reference
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		n, err := NewNormaliser(v, "CN")
 		if err != nil {
 			f.Fatal(err)
@@ -95,16 +95,16 @@ func FuzzNormalise(f *testing.F) {
 			if key == 0 || phone == "" || digitsOnly(phone) != phone {
 				t.Fatalf("%s Normalise(%q) = %d, %q: want a key and digits", vendor, raw, key, phone)
 			}
-			if vendor == chunking.NXCloud && strconv.FormatUint(key, 10) != phone {
+			if vendor == registry.NXCloud && strconv.FormatUint(key, 10) != phone {
 				t.Fatalf("nxcloud Normalise(%q) = %d, %q: want the E.164 digits", raw, key, phone)
 			}
-			if vendor == chunking.FlashAI && (len(phone) < 11 || len(phone) > 12) {
+			if vendor == registry.FlashAI && (len(phone) < 11 || len(phone) > 12) {
 				t.Fatalf("flashai Normalise(%q) = %q: want 11 or 12 digits", raw, phone)
 			}
 			// What we send must read back as the same number: the vendor's form is
 			// stable, and a rejects file fed back in dedups against it.
 			again := phone
-			if vendor == chunking.NXCloud {
+			if vendor == registry.NXCloud {
 				again = "+" + phone
 			}
 			key2, phone2, reason2 := n.Normalise(again)

@@ -10,9 +10,9 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/phonenum"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // ValidatorEnv names the environment variable that selects the number validator:
@@ -45,10 +45,11 @@ func NewNormaliser(vendor, region string) (*Normaliser, error) {
 	if phonenumbers.GetCountryCodeForRegion(region) == 0 {
 		return nil, fmt.Errorf("region %q: not a region libphonenumber knows", region)
 	}
-	if _, err := chunking.DefaultProfile(vendor); err != nil {
+	v, err := registry.Get(vendor)
+	if err != nil {
 		return nil, err
 	}
-	n := &Normaliser{region: region, vendor: vendor, national: vendor != chunking.NXCloud}
+	n := &Normaliser{region: region, vendor: vendor, national: !v.International}
 	if os.Getenv(ValidatorEnv) != "libphonenumber" {
 		fast, err := phonenum.New(region)
 		if err != nil {
@@ -103,7 +104,7 @@ func (n *Normaliser) Normalise(raw string) (key uint64, phone string, reason str
 		return 0, "", fmt.Sprintf("a %s number: %s dials %s numbers only", region, n.vendor, n.region)
 	}
 	phone = n.nationalForm(num, nsn)
-	if n.vendor == chunking.FlashAI && (len(phone) < 11 || len(phone) > 12) {
+	if n.vendor == registry.FlashAI && (len(phone) < 11 || len(phone) > 12) {
 		return 0, "", "flashai takes 11- or 12-digit numbers only"
 	}
 	return key, phone, ""
@@ -138,7 +139,7 @@ func (n *Normaliser) normaliseFast(raw string) (key uint64, phone, reason string
 	if !ok {
 		return 0, "", "", false
 	}
-	if n.vendor == chunking.FlashAI && (len(national) < 11 || len(national) > 12) {
+	if n.vendor == registry.FlashAI && (len(national) < 11 || len(national) > 12) {
 		return 0, "", "flashai takes 11- or 12-digit numbers only", true
 	}
 	return key, string(national), "", true

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // The cached national prefix gives exactly what Format(NATIONAL) gives, for every
@@ -69,7 +69,7 @@ func TestNormaliseCompiledMatchesLibphonenumber(t *testing.T) {
 		func(s string) string { return "tel:" + s },
 	}
 	for _, region := range []string{"CN", "US", "GB", "HK"} {
-		for _, vendor := range []string{chunking.NXCloud, chunking.Yccall, chunking.Speech, chunking.FlashAI} {
+		for _, vendor := range []string{registry.NXCloud, registry.Yccall, registry.Speech, registry.FlashAI} {
 			fast, err := NewNormaliser(vendor, region)
 			if err != nil {
 				t.Fatal(err)

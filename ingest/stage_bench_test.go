@@ -8,6 +8,7 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // BenchmarkStage measures each stage of enqueue's ingest on one goroutine, per row,
@@ -58,7 +59,7 @@ func BenchmarkStage(b *testing.B) {
 	}
 	for _, path := range []string{"compiled", "libphonenumber"} {
 		b.Run("validate/"+path, func(b *testing.B) {
-			norm, err := NewNormaliser(chunking.Yccall, "CN")
+			norm, err := NewNormaliser(registry.Yccall, "CN")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func BenchmarkStage(b *testing.B) {
 			}
 			i := 0
 			for b.Loop() {
-				validate(norm, chunking.Yccall, &all[i%len(all)])
+				validate(norm, registry.Yccall, &all[i%len(all)])
 				i++
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/row")
@@ -88,7 +89,7 @@ func BenchmarkStage(b *testing.B) {
 	})
 	recs := make([]chunking.Record, 10_000)
 	for i := range recs {
-		v := validate(mustNormaliser(b), chunking.Yccall, &all[i])
+		v := validate(mustNormaliser(b), registry.Yccall, &all[i])
 		recs[i] = v.rec
 	}
 	b.Run("encode", func(b *testing.B) {
@@ -100,7 +101,7 @@ func BenchmarkStage(b *testing.B) {
 }
 
 func mustNormaliser(b *testing.B) *Normaliser {
-	n, err := NewNormaliser(chunking.Yccall, "CN")
+	n, err := NewNormaliser(registry.Yccall, "CN")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/vendors/speech"
 	"github.com/dialq/dialq/vendors/yccall"
 )
@@ -71,7 +72,7 @@ func phoneKey(cc, phone string) string {
 // and the vendor cannot tell a repeat, so nothing is ever resent blindly.
 type nxcloudCaller struct{ c *nxcloud.Client }
 
-func (nxcloudCaller) vendor() string                           { return chunking.NXCloud }
+func (nxcloudCaller) vendor() string                           { return registry.NXCloud }
 func (nxcloudCaller) resendSafe(*partRun, chunking.Range) bool { return false }
 
 func (n nxcloudCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
@@ -87,7 +88,7 @@ func (n nxcloudCaller) send(ctx context.Context, p *partRun, r chunking.Range, r
 // yccallCaller: one TaskCreat per call (a part is one vendor task of up to 10,000).
 type yccallCaller struct{ c *yccall.Client }
 
-func (yccallCaller) vendor() string                           { return chunking.Yccall }
+func (yccallCaller) vendor() string                           { return registry.Yccall }
 func (yccallCaller) resendSafe(*partRun, chunking.Range) bool { return false }
 
 func (y yccallCaller) send(ctx context.Context, p *partRun, r chunking.Range, recs []chunking.Record) (*sent, error) {
@@ -119,7 +120,7 @@ const (
 	speechSeqKey = "speech_seq"
 )
 
-func (speechCaller) vendor() string { return chunking.Speech }
+func (speechCaller) vendor() string { return registry.Speech }
 
 // resendSafe: a create is recognised by its unique task name; an append is not.
 func (speechCaller) resendSafe(p *partRun, _ chunking.Range) bool {
@@ -170,7 +171,7 @@ type flashaiCaller struct {
 	notify FlashAINotify
 }
 
-func (flashaiCaller) vendor() string                           { return chunking.FlashAI }
+func (flashaiCaller) vendor() string                           { return registry.FlashAI }
 func (flashaiCaller) resendSafe(*partRun, chunking.Range) bool { return true }
 
 func flashaiBatchName(p *partRun, r chunking.Range) string {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/vendors/yccall"
 )
 
@@ -34,7 +34,7 @@ func (d *Deps) flashaiControl(ctx context.Context, _ *ledger.Manifest, p queue.C
 // flashaiDelete removes numbers from every plan of the batch. Numbers are
 // normalised as enqueue did, so an operator may paste them in any spelling.
 func (d *Deps) flashaiDelete(ctx context.Context, m *ledger.Manifest, p queue.ControlPayload, name string) error {
-	norm, err := ingest.NewNormaliser(chunking.FlashAI, m.Region)
+	norm, err := ingest.NewNormaliser(registry.FlashAI, m.Region)
 	if err != nil {
 		return err
 	}

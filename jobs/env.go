@@ -9,12 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
-	"github.com/dialq/dialq/vendors/flashai"
-	"github.com/dialq/dialq/vendors/nxcloud"
-	"github.com/dialq/dialq/vendors/speech"
-	"github.com/dialq/dialq/vendors/yccall"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // ClientsFromEnv builds the client of every configured vendor; a half-configured
@@ -25,41 +21,24 @@ func ClientsFromEnv(getenv envconf.Getenv, rdb redis.UniversalClient, want strin
 	if want != "configured" && want != "" {
 		for _, v := range strings.Split(want, ",") {
 			v = strings.TrimSpace(v)
-			if !slices.Contains(chunking.Vendors, v) {
-				return nil, nil, fmt.Errorf("WORKER_VENDORS names %q: want a comma list of %s, or 'configured'", v, strings.Join(chunking.Vendors, ", "))
+			if !registry.Known(v) {
+				return nil, nil, fmt.Errorf("WORKER_VENDORS names %q: want a comma list of %s, or 'configured'", v, strings.Join(registry.Names(), ", "))
 			}
 			named[v] = true
 		}
 	}
 	wanted := func(v string) bool { return len(named) == 0 || named[v] }
+	// Every vendor's variables are read, wanted or not: a half-configured one is
+	// an error either way.
 	var problems []string
-	if cfg, ok, err := nxcloud.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("nxcloud") {
-		if d.NXCloud, err = nxcloud.NewClient(cfg); err != nil {
+	for _, v := range registry.Names() {
+		build, ok, err := wirings[v].fromEnv(getenv, rdb)
+		if err != nil {
 			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := yccall.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("yccall") {
-		if d.Yccall, err = yccall.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := speech.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, "speech: "+err.Error())
-	} else if ok && wanted("speech") {
-		if d.Speech, err = speech.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
-		}
-	}
-	if cfg, ok, err := flashai.ConfigFromEnv(getenv); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok && wanted("flashai") {
-		cfg.Nonces = flashai.NewRedisNonces(rdb)
-		if d.FlashAI, err = flashai.NewClient(cfg); err != nil {
-			problems = append(problems, err.Error())
+		} else if ok && wanted(v) {
+			if err := build(d); err != nil {
+				problems = append(problems, err.Error())
+			}
 		}
 	}
 	if len(problems) > 0 {

@@ -17,13 +17,14 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/ratelimit"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/webhook"
 )
 
 // Faults the vendor answers before acting: every vendor ends fully delivered, each
 // number once.
 func TestFaultsEndDelivered(t *testing.T) {
-	for _, vendor := range chunking.Vendors {
+	for _, vendor := range registry.Names() {
 		t.Run(vendor, func(t *testing.T) {
 			h := setup(t)
 			h.fake.SetFaults(fakevendor.Faults{ServerError: 0.15, Throttle: 0.1, RetryAfterSeconds: 1, SystemError: 0.15})
@@ -43,7 +44,7 @@ func TestFaultsEndDelivered(t *testing.T) {
 // timeout): vendors that recognise repeats are sent again and end delivered;
 // the others park the call as uncertain. Never twice.
 func TestAmbiguousFaults(t *testing.T) {
-	for _, vendor := range chunking.Vendors {
+	for _, vendor := range registry.Names() {
 		t.Run(vendor, func(t *testing.T) {
 			h := setup(t)
 			h.fake.SetFaults(fakevendor.Faults{Drop: 0.15, Malformed: 0.15})

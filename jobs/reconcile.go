@@ -11,10 +11,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/campaign"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // flashaiReconcile asks FlashAI, for each uncertain part of a batch, whether the
@@ -33,7 +33,7 @@ func (d *Deps) flashaiReconcile(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 	}
 	c, err := campaign.Parse(m.Vendor, m.Campaign)
-	if err != nil || m.Vendor != chunking.FlashAI {
+	if err != nil || m.Vendor != registry.FlashAI {
 		return fmt.Errorf("batch %s cannot be reconciled with FlashAI: %w", m.ID, asynq.SkipRetry)
 	}
 	parts, err := d.Lifecycle.Parts(ctx, m.ID, m.Parts)

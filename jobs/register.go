@@ -14,7 +14,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/campaign"
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/tracing"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
@@ -68,6 +67,7 @@ type Deps struct {
 	Results       ResultsHook
 	FlashAINotify FlashAINotify
 
+	// The vendors' clients, set by their wirings (jobs/vendors.go).
 	NXCloud *nxcloud.Client
 	Yccall  *yccall.Client
 	Speech  *speech.Client
@@ -102,31 +102,6 @@ func (d *Deps) defaults() {
 	}
 }
 
-// Served lists the vendors d has a client for.
-func (d *Deps) Served() []string {
-	var out []string
-	for _, v := range chunking.Vendors {
-		if d.client(v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func (d *Deps) client(vendor string) bool {
-	switch vendor {
-	case chunking.NXCloud:
-		return d.NXCloud != nil
-	case chunking.Yccall:
-		return d.Yccall != nil
-	case chunking.Speech:
-		return d.Speech != nil
-	case chunking.FlashAI:
-		return d.FlashAI != nil
-	}
-	return false
-}
-
 // Queues are the queues a worker serving d's vendors takes tasks from, with their
 // weights: the control queue first, then each served vendor's own queue, and the
 // queue all parts shared before per-vendor queues, so old parts drain. A vendor no
@@ -145,22 +120,7 @@ func Queues(d *Deps, controlWeight, partWeight int) map[string]int {
 func Register(mux *asynq.ServeMux, d *Deps) {
 	d.defaults()
 	mux.Use(tracing.Middleware)
-	if d.NXCloud != nil {
-		mux.Handle(queue.TypeNXCloudCreate, &engine{deps: d, caller: &nxcloudCaller{c: d.NXCloud}})
-	}
-	if d.Yccall != nil {
-		mux.Handle(queue.TypeYccallCreate, &engine{deps: d, caller: &yccallCaller{c: d.Yccall}})
-		mux.Handle(queue.TypeYccallTaskSet, &controlHandler{deps: d, run: d.yccallTaskSet})
-	}
-	if d.Speech != nil {
-		mux.Handle(queue.TypeSpeechCreate, &engine{deps: d, caller: &speechCaller{c: d.Speech}})
-	}
-	if d.FlashAI != nil {
-		mux.Handle(queue.TypeFlashAIAdd, &engine{deps: d, caller: &flashaiCaller{c: d.FlashAI, notify: d.FlashAINotify}})
-		mux.Handle(queue.TypeFlashAIControl, &controlHandler{deps: d, run: d.flashaiControl})
-		mux.Handle(queue.TypeFlashAIDelete, &controlHandler{deps: d, run: d.flashaiDelete})
-		mux.HandleFunc(queue.TypeFlashAIReconcile, d.flashaiReconcile)
-	}
+	registerVendors(mux, d) // jobs/vendors.go
 	mux.HandleFunc(queue.TypeAnnounce, d.announce)
 }
 

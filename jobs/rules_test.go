@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/campaign"
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/vendors/yccall"
 )
 
@@ -22,7 +22,7 @@ func TestCampaignAndClientAgree(t *testing.T) {
 	for _, scale := range []string{"1:1", "1:3", "1:999999", "1:1000000", "1:0", "2:1", "1:01", "1:", "1:1 "} {
 		t.Run(scale, func(t *testing.T) {
 			js := fmt.Sprintf(`{"assign_type":2,"assign_agent":"q","task_scale":%q,"task_name":"rules"}`, scale)
-			_, campaignErr := campaign.Parse(chunking.Yccall, []byte(js))
+			_, campaignErr := campaign.Parse(registry.Yccall, []byte(js))
 			_, clientErr := d.Yccall.TaskCreate(context.Background(), &yccall.TaskCreateRequest{
 				AssignType: 2, AssignAgent: "q", TaskScale: scale, TaskName: "rules",
 				Phones: []yccall.Phone{{Number: "13800138000", Time: time.Now()}},
@@ -39,7 +39,7 @@ func TestCampaignAndClientAgree(t *testing.T) {
 	}
 	// Every example campaign is accepted by validation; the end-to-end tests send
 	// each through its client.
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		var raw json.RawMessage = exampleCampaign(t, v)
 		if _, err := campaign.Parse(v, raw); err != nil {
 			t.Errorf("examples/%s.json: %v", v, err)

@@ -21,7 +21,7 @@ func endCallSpan(span trace.Span, vendor string, p *partRun, numbers, attempt in
 			outcome = vendors.ClassOf(err).String()
 		}
 		attrs := []attribute.KeyValue{
-			tracing.AttrVendor.String(vendor), tracing.AttrOp.String(queue.PartTypes[vendor]),
+			tracing.AttrVendor.String(vendor), tracing.AttrOp.String(queue.PartType(vendor)),
 			tracing.AttrBatch.String(p.m.ID), tracing.AttrPart.Int(p.part),
 			tracing.AttrNumbers.Int(numbers), tracing.AttrAttempt.Int(attempt), tracing.AttrOutcome.String(outcome),
 		}

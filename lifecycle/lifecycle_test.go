@@ -20,6 +20,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/internal/ledgerstore"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // testQueue is where the test batches' parts go: not the vendor's default queue, so
@@ -76,8 +77,8 @@ func (f *fixture) commit(t *testing.T, id string, parts, partSize, last int) *le
 		t.Fatal(err)
 	}
 	m := &ledger.Manifest{
-		ID: id, Vendor: chunking.Yccall, Region: "CN", Queue: testQueue, Campaign: json.RawMessage(`{"task":"t1"}`),
-		Profile: chunking.Profile{Vendor: chunking.Yccall, PartSize: partSize, CallSize: 5},
+		ID: id, Vendor: registry.Yccall, Region: "CN", Queue: testQueue, Campaign: json.RawMessage(`{"task":"t1"}`),
+		Profile: chunking.Profile{Vendor: registry.Yccall, PartSize: partSize, CallSize: 5},
 		Read:    accepted + 3, Accepted: accepted, Rejected: 1, Suppressed: 2, Parts: parts,
 		Created: time.UnixMilli(1_700_000_000_000).UTC(), Fingerprint: "fp-" + id,
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // partRow is one part on the batch page.
@@ -80,7 +81,7 @@ func (p *pages) detail(ctx context.Context, id string) (*detail, error) {
 	}
 	d.Samples = p.rates.samples(id)
 	d.Chart = newChart(d.Samples)
-	if p.fa != nil && st.Vendor == "flashai" {
+	if p.fa != nil && st.Vendor == registry.FlashAI {
 		d.VendorSide = p.vendorSummary(ctx, id, d.PartRows)
 		if d.LinesSide = p.batchLines(ctx, id, d.PartRows); d.LinesSide != nil {
 			d.VendorLines = d.LinesSide.Lines

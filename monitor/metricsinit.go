@@ -1,6 +1,8 @@
 package monitor
 
-import "github.com/dialq/dialq/chunking"
+import (
+	"github.com/dialq/dialq/vendors/registry"
+)
 
 // Label values known at start, so that every counter is exported (at 0) before its
 // first event: a rate() or an alert on a series that does not exist yet sees
@@ -14,7 +16,7 @@ var (
 
 // initLabels creates every known label set at 0.
 func (m *Metrics) initLabels() {
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		for _, o := range callOutcomes {
 			m.calls.WithLabelValues(v, o)
 		}

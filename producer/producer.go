@@ -23,6 +23,7 @@ import (
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Request describes one list to enqueue.
@@ -104,13 +105,14 @@ func CampaignJSON(vendor string, data []byte) (json.RawMessage, error) {
 
 // Profile returns vendor's profile with the sizes overridden where non-zero.
 func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
-	p, err := chunking.DefaultProfile(vendor)
+	p, err := registry.Profile(vendor)
 	if err != nil {
 		return p, &ConfigError{err}
 	}
+	v, _ := registry.Lookup(vendor)
 	if partSize > 0 {
 		p.PartSize = partSize
-		if vendor != chunking.Speech {
+		if !v.Limits.Appends {
 			// A part is one call for every vendor but speech, which appends.
 			p.CallSize = partSize
 		}
@@ -120,7 +122,7 @@ func Profile(vendor string, partSize, callSize int) (chunking.Profile, error) {
 	} else if p.CallSize > p.PartSize {
 		p.CallSize = p.PartSize // a small speech part is one create
 	}
-	if err := p.Validate(); err != nil {
+	if err := registry.Validate(p); err != nil {
 		return p, &ConfigError{err}
 	}
 	return p, nil

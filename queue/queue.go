@@ -13,18 +13,23 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/chunking"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
-// Task types. They are stored in Redis with every task: never rename one that has
-// been deployed; add a new one and drain the old.
+// Part task types: each vendor's is its registry entry's PartType (PartType). These
+// names stay for callers that name one vendor's; TestPartTypeNames keeps them the
+// registry's.
 const (
 	TypeNXCloudCreate = "dial:nxcloud:create"
 	TypeYccallCreate  = "dial:yccall:create"
 	// TypeSpeechCreate creates a speech task and appends the rest 1,000 at a time.
 	TypeSpeechCreate = "dial:speech:create"
 	TypeFlashAIAdd   = "dial:flashai:add"
+)
 
+// Control task types. They are stored in Redis with every task: never rename one
+// that has been deployed; add a new one and drain the old.
+const (
 	TypeFlashAIControl = "control:flashai:batch"
 	TypeFlashAIDelete  = "control:flashai:delete"
 	TypeYccallTaskSet  = "control:yccall:taskset"
@@ -47,12 +52,10 @@ const LegacyQueue = "dialq"
 // front of another vendor's.
 func For(vendor string) string { return "dialq-" + vendor }
 
-// PartTypes maps each vendor to its part task type.
-var PartTypes = map[string]string{
-	chunking.NXCloud: TypeNXCloudCreate,
-	chunking.Yccall:  TypeYccallCreate,
-	chunking.Speech:  TypeSpeechCreate,
-	chunking.FlashAI: TypeFlashAIAdd,
+// PartType is vendor's part task type, from the vendor registry; "" for no vendor.
+func PartType(vendor string) string {
+	v, _ := registry.Lookup(vendor)
+	return v.PartType
 }
 
 // PartPayload names a part; its records stay in the batch's Redis keys so that
@@ -84,8 +87,8 @@ func NewPartTask(vendor, id string, n, records int, opts ...asynq.Option) (*asyn
 // NewPartTaskWithHeaders is NewPartTask with task headers: enqueue's trace context,
 // which the worker continues.
 func NewPartTaskWithHeaders(headers map[string]string, vendor, id string, n, records int, opts ...asynq.Option) (*asynq.Task, error) {
-	typ, ok := PartTypes[vendor]
-	if !ok {
+	typ := PartType(vendor)
+	if typ == "" {
 		return nil, fmt.Errorf("no part task for vendor %q", vendor)
 	}
 	payload, err := json.Marshal(PartPayload{Batch: id, Part: n, Records: records})

@@ -1,6 +1,10 @@
 package queue
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dialq/dialq/vendors/registry"
+)
 
 func TestParsePartTaskID(t *testing.T) {
 	tests := []struct {
@@ -31,5 +35,17 @@ func TestParsePartTaskID(t *testing.T) {
 				t.Errorf("ParsePartTaskID(PartTaskID(%q, %d)) = %q, %d, %v", id, n, gotID, gotN, ok)
 			}
 		}
+	}
+}
+
+func TestPartTypeNames(t *testing.T) {
+	for vendor, typ := range map[string]string{registry.NXCloud: TypeNXCloudCreate, registry.Yccall: TypeYccallCreate,
+		registry.Speech: TypeSpeechCreate, registry.FlashAI: TypeFlashAIAdd} {
+		if got := PartType(vendor); got != typ {
+			t.Errorf("PartType(%s) = %q; this package names it %q", vendor, got, typ)
+		}
+	}
+	if got := PartType("acme"); got != "" {
+		t.Errorf("PartType(acme) = %q", got)
 	}
 }

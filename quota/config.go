@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance/window"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Environment variables read here.
@@ -109,12 +109,12 @@ func FromEnv(getenv func(string) string, environ []string) (*Config, error) {
 			if !ok || !oneWord(prefix) {
 				continue
 			}
-			if !slices.Contains(chunking.Vendors, strings.ToLower(prefix)) {
-				return nil, fmt.Errorf("%s: no vendor %q (vendors: %s); unset it or fix the name", name, strings.ToLower(prefix), strings.Join(chunking.Vendors, ", "))
+			if !slices.Contains(registry.Names(), strings.ToLower(prefix)) {
+				return nil, fmt.Errorf("%s: no vendor %q (vendors: %s); unset it or fix the name", name, strings.ToLower(prefix), strings.Join(registry.Names(), ", "))
 			}
 		}
 	}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		var vq Vendor
 		name := strings.ToUpper(v) + "_QUOTA"
 		if s := strings.TrimSpace(getenv(name)); s != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/lifecycle/ledger"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // ImportColumns name the columns of a vendor's export, as its header spells them.
@@ -85,7 +86,7 @@ func Import(ctx context.Context, batches ledger.Reader, st *Store, id string, in
 	if err != nil {
 		return nil, err
 	}
-	if m.Vendor == chunking.FlashAI {
+	if m.Vendor == registry.FlashAI {
 		return nil, errors.New("FlashAI results are polled from the vendor, not imported")
 	}
 	conv, err := compliance.NewConverter(m.Vendor, m.Region)

@@ -22,6 +22,7 @@ import (
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // TypePollFlashAI polls the results of one FlashAI part. It is stored with every
@@ -68,7 +69,7 @@ func newPollTask(id string, part, k int, in time.Duration) (*asynq.Task, error) 
 	// does), so its retry budget is out of reach; a poll a vendor keeps failing
 	// still ends at the window.
 	return asynq.NewTask(TypePollFlashAI, b, asynq.TaskID(pollTaskID(id, part, k)), asynq.ProcessIn(in),
-		asynq.MaxRetry(queue.PartMaxRetry), asynq.Timeout(10*time.Minute), asynq.Queue(queue.For(chunking.FlashAI))), nil
+		asynq.MaxRetry(queue.PartMaxRetry), asynq.Timeout(10*time.Minute), asynq.Queue(queue.For(registry.FlashAI))), nil
 }
 
 // FlashAI is the part of the FlashAI client a poll uses.
@@ -139,7 +140,7 @@ func (p *Poller) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	log := p.log().WithFields(logrus.Fields{"vendor": chunking.FlashAI, "batch": pl.Batch, "part": pl.Part})
+	log := p.log().WithFields(logrus.Fields{"vendor": registry.FlashAI, "batch": pl.Batch, "part": pl.Part})
 	m, err := p.Batches.Manifest(ctx, pl.Batch)
 	if errors.Is(err, ledger.ErrNotFound) || errors.Is(err, ledger.ErrLegacy) || errors.Is(err, ledger.ErrCorrupt) {
 		log.WithError(err).Warn("results poll: batch gone or corrupt; polling stops")
@@ -288,7 +289,7 @@ func (r *pollRun) wait(ctx context.Context) error {
 	if r.p.Limiter == nil {
 		return nil
 	}
-	_, err := r.p.Limiter.Wait(ctx, chunking.FlashAI, time.Second)
+	_, err := r.p.Limiter.Wait(ctx, registry.FlashAI, time.Second)
 	return err
 }
 
@@ -391,7 +392,7 @@ func (r *pollRun) store(ctx context.Context, sl Slice, res []Result, closed bool
 	if r.p.Metrics != nil {
 		for _, d := range []Disposition{Answered, NotAnswered, NotCalled} {
 			if n := delta.Of(d); n > 0 {
-				r.p.Metrics.AddResults(chunking.FlashAI, d.String(), int(n))
+				r.p.Metrics.AddResults(registry.FlashAI, d.String(), int(n))
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/quota"
 	"github.com/dialq/dialq/vendors/flashai"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Redials (campaign "recycle" block), every vendor: once a part's attempt k-1 has
@@ -139,7 +140,7 @@ func (rd *Redialer) schedule(ctx context.Context, m *ledger.Manifest, part, k in
 	}
 	b, _ := json.Marshal(RedialPayload{Batch: m.ID, Part: part, Attempt: k})
 	typ := TypeRedial
-	if m.Vendor == chunking.FlashAI {
+	if m.Vendor == registry.FlashAI {
 		typ = TypeRedialFlashAI
 	}
 	// asynq keeps a task's time in whole seconds and runs it once that second has
@@ -237,7 +238,7 @@ func (rd *Redialer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	log.WithFields(logrus.Fields{"numbers": len(idx), "refused": len(refused), "vendor_task": strings.ReplaceAll(out.ref, "\n", ",")}).Info("redialled")
-	if m.Vendor != chunking.FlashAI {
+	if m.Vendor != registry.FlashAI {
 		return nil // results come by import
 	}
 	if _, err := rd.Results.deliveredAt(ctx, m, sinceField(pl.Part, pl.Attempt)); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/dialq/dialq/vendors"
 	"github.com/dialq/dialq/vendors/flashai"
 	"github.com/dialq/dialq/vendors/nxcloud"
+	"github.com/dialq/dialq/vendors/registry"
 	"github.com/dialq/dialq/vendors/speech"
 	"github.com/dialq/dialq/vendors/yccall"
 )
@@ -284,7 +285,7 @@ func (rd *Redialer) send(ctx context.Context, m *ledger.Manifest, fc *campaign.F
 		return nil, err
 	}
 	if rd.Limiter != nil {
-		if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
+		if _, err := rd.Limiter.Wait(ctx, registry.FlashAI, time.Minute); err != nil {
 			return nil, err
 		}
 	}
@@ -335,7 +336,7 @@ func (rd *Redialer) send(ctx context.Context, m *ledger.Manifest, fc *campaign.F
 	held := map[string]bool{}
 	for page := 1; ; page++ {
 		if rd.Limiter != nil {
-			if _, err := rd.Limiter.Wait(ctx, chunking.FlashAI, time.Minute); err != nil {
+			if _, err := rd.Limiter.Wait(ctx, registry.FlashAI, time.Minute); err != nil {
 				return nil, err
 			}
 		}

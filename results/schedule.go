@@ -8,9 +8,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Scheduler starts and hurries polls.
@@ -40,7 +40,7 @@ func Register(mux *asynq.ServeMux, p *Poller) {
 // with all its calls recorded (settling it, or finding it settled), so a worker
 // that died in between does not lose the schedule; the task id makes repeats one.
 func (s *Scheduler) PartDelivered(ctx context.Context, m *ledger.Manifest, part int) error {
-	if m.Vendor != chunking.FlashAI {
+	if m.Vendor != registry.FlashAI {
 		return nil
 	}
 	ps, err := s.Batches.Progress(ctx, m.ID, part)
@@ -79,7 +79,7 @@ func (s *Scheduler) enqueue(ctx context.Context, id string, part int, in time.Du
 // the front, a missing one is queued; a poll already running is left to finish
 // (it reads the vendor anyway).
 func (s *Scheduler) PollNow(ctx context.Context, id string, part, attempt int) error {
-	err := s.Inspector.RunTask(queue.For(chunking.FlashAI), pollTaskID(id, part, attempt))
+	err := s.Inspector.RunTask(queue.For(registry.FlashAI), pollTaskID(id, part, attempt))
 	switch {
 	case err == nil:
 		return nil

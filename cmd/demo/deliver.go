@@ -12,11 +12,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/producer"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // demo is one run: the batches it enqueued and where it reports.
@@ -40,7 +40,7 @@ type tracked struct {
 func (d *demo) deliver(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisConnOpt, dir string, partSize int) error {
 	list := filepath.Join(dir, listFile)
 	fmt.Fprintf(d.out, "\nEnqueueing %s to each vendor, %d numbers a part\n", list, partSize)
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		sum, err := enqueue(ctx, rdb, aopt, dir, v, partSize)
 		if err != nil {
 			return fmt.Errorf("enqueue %s: %w", v, err)
@@ -67,7 +67,7 @@ func enqueue(ctx context.Context, rdb redis.UniversalClient, aopt asynq.RedisCon
 		return nil, err
 	}
 	callSize := 0
-	if vendor == chunking.Speech {
+	if vendor == registry.Speech {
 		// Speech's default call (1,000) is larger than the demo's part.
 		callSize = partSize
 	}

@@ -35,7 +35,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/jobs"
@@ -43,6 +42,7 @@ import (
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/queue"
 	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func main() {
@@ -287,7 +287,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.serve && ctx.Err() == nil {
 		fmt.Fprintf(stdout, "\nServing the dashboard at %s until Ctrl-C\n", dashboard)
-		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, queue.For(chunking.Yccall))
+		fmt.Fprintf(stdout, "  completed parts: %squeues/%s?status=completed\n", dashboard, queue.For(registry.Yccall))
 		<-ctx.Done()
 		fmt.Fprintln(stdout, "stopping")
 	}

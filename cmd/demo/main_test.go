@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // account is what the demo printed for one batch.
@@ -200,7 +200,7 @@ func TestServeKeepsDashboard(t *testing.T) {
 	// Each vendor's parts are in its own queue.
 	var body string
 	completed := 0
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		b := get(t, dash+"api/queues/"+queue.For(v)+"/completed_tasks?page_size=50")
 		body += b
 		var resp struct {

@@ -18,11 +18,11 @@ import (
 	"github.com/dialq/dialq/internal/redisconf"
 )
 
-// registry holds the subcommands' constructors (see register in main.go).
-var registry []func(e env) *ffcli.Command
+// commands holds the subcommands' constructors (see register in main.go).
+var commands []func(e env) *ffcli.Command
 
 // register adds a subcommand; call it from an init function beside the command.
-func register(newCmd ...func(e env) *ffcli.Command) { registry = append(registry, newCmd...) }
+func register(newCmd ...func(e env) *ffcli.Command) { commands = append(commands, newCmd...) }
 
 // cli is one run's command tree and the buffer its flag sets write to: flag's own
 // messages go there, so that help reaches stdout and a parse error is reported
@@ -34,7 +34,7 @@ type cli struct {
 
 func newCLI(e env) *cli {
 	c := &cli{root: rootCmd(e)}
-	for _, newCmd := range registry {
+	for _, newCmd := range commands {
 		c.root.Subcommands = append(c.root.Subcommands, newCmd(e))
 	}
 	c.root.Subcommands = append(c.root.Subcommands, helpCmd(e, c), completionCmd(e, c))

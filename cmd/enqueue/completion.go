@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Shell completion, generated from the command tree (ff v3 has none): every
@@ -16,7 +18,7 @@ import (
 
 // flagChoices are the values offered after a flag; other value flags complete files.
 var flagChoices = map[string]string{
-	"vendor": "nxcloud yccall speech flashai",
+	"vendor": strings.Join(registry.Names(), " "),
 	"format": "auto lines csv jsonl",
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/preflight"
 	"github.com/dialq/dialq/producer"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 type enqueueFlags struct {
@@ -43,7 +44,7 @@ func rootCmd(e env) *ffcli.Command {
 	fs, f := enqueueFlagSet(e)
 	version := fs.Bool("version", false, "print the version and exit")
 	return &ffcli.Command{
-		ShortUsage: "enqueue -vendor nxcloud|yccall|speech|flashai -campaign FILE.json [flags] FILE|-",
+		ShortUsage: "enqueue -vendor " + strings.Join(registry.Names(), "|") + " -campaign FILE.json [flags] FILE|-",
 		ShortHelp:  "Reads a phone-number list (lines, CSV or JSON Lines, gzip or not; - for stdin) and queues it as vendor-sized parts.",
 		LongHelp: `Every command takes -h (or: enqueue help COMMAND). Shell completion: enqueue completion bash|zsh|fish.
 Exit codes: 0 done; 1 usage or configuration error (nothing written); 2 input unreadable or
@@ -77,7 +78,7 @@ func enqueueFlagSet(e env) (*flag.FlagSet, *enqueueFlags) {
 	f := &enqueueFlags{}
 	fs, rf := newFlagSet("", true)
 	f.redis = rf
-	envString(fs, e, &f.vendor, "vendor", "DIALQ_VENDOR", "", "vendor: nxcloud, yccall, speech or flashai (required)")
+	envString(fs, e, &f.vendor, "vendor", "DIALQ_VENDOR", "", "vendor: "+registry.OneOf()+" (required)")
 	envString(fs, e, &f.campaignFile, "campaign", "DIALQ_CAMPAIGN", "", "campaign settings JSON `file` (required; see examples/)")
 	envString(fs, e, &f.region, "region", "DIALQ_REGION", "CN", "region for numbers without a country code")
 	fs.StringVar(&f.format, "format", "auto", "input format: auto, lines, csv or jsonl")
@@ -101,7 +102,7 @@ func checkEnqueueFlags(fs *flag.FlagSet, f *enqueueFlags, args []string) (*enque
 		return nil, "", usageErr("want exactly one input, a file or - for standard input (enqueue -h)")
 	}
 	if f.vendor == "" {
-		return nil, "", usageErr("-vendor is required: nxcloud, yccall, speech or flashai")
+		return nil, "", usageErr("-vendor is required: %s", registry.OneOf())
 	}
 	if f.campaignFile == "" {
 		return nil, "", usageErr("-campaign is required: the vendor task settings (see examples/%s.json)", f.vendor)
@@ -145,7 +146,7 @@ func runEnqueue(ctx context.Context, f *enqueueFlags, input string, e env) error
 		return usageErr("-region: %v", err)
 	}
 	var checked *preflight.Result
-	if f.vendor == "flashai" {
+	if f.vendor == registry.FlashAI {
 		if checked, err = flashaiPreflight(ctx, e, campaignJSON, f.noVendorCheck); err != nil {
 			return err
 		}

@@ -361,8 +361,8 @@ func TestEnqueueExamples(t *testing.T) {
 				t.Errorf("batch id %q", s.Batch)
 			}
 			pending, err := h.inspector().ListPendingTasks(queue.For(tt.vendor))
-			if err != nil || len(pending) != 1 || pending[0].Type != queue.PartTypes[tt.vendor] {
-				t.Errorf("pending tasks %v, %v; want one %s", pending, err, queue.PartTypes[tt.vendor])
+			if err != nil || len(pending) != 1 || pending[0].Type != queue.PartType(tt.vendor) {
+				t.Errorf("pending tasks %v, %v; want one %s", pending, err, queue.PartType(tt.vendor))
 			}
 		})
 	}

@@ -14,12 +14,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/csvcell"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // conn is an operator command's connection to Redis.
@@ -315,9 +315,9 @@ func runHold(ctx context.Context, verb string, url *redisconf.Config, args []str
 // vendorControl is the control task of vendor's own batch controls, "" for none.
 func vendorControl(vendor string) string {
 	switch vendor {
-	case chunking.FlashAI:
+	case registry.FlashAI:
 		return queue.TypeFlashAIControl
-	case chunking.Yccall:
+	case registry.Yccall:
 		return queue.TypeYccallTaskSet
 	}
 	return ""
@@ -361,7 +361,7 @@ func runDelete(ctx context.Context, url *redisconf.Config, args []string, wait t
 		return err
 	}
 	defer c.Close()
-	if m.Vendor != chunking.FlashAI {
+	if m.Vendor != registry.FlashAI {
 		return usageErr("only flashai batches support deleting numbers")
 	}
 	targets, err := c.life.VendorTasks(ctx, m)

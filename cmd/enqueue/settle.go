@@ -11,10 +11,10 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func init() { register(resolveCmd, reconcileCmd) }
@@ -135,7 +135,7 @@ func runReconcile(ctx context.Context, url *redisconf.Config, args []string, wai
 		return err
 	}
 	defer c.Close()
-	if m.Vendor != chunking.FlashAI {
+	if m.Vendor != registry.FlashAI {
 		return usageErr("reconcile is not possible for %s: its API cannot say which numbers it holds; ask the vendor about the tasks `enqueue status %s` lists, then enqueue resolve", m.Vendor, m.ID)
 	}
 	st, err := c.life.Status(ctx, m.ID)
@@ -166,7 +166,7 @@ func printUncertain(w io.Writer, st *ledger.Status) {
 		fmt.Fprintf(w, "  part %d\tuncertain, %d numbers: ask the vendor about %s\n", u.Part, u.Numbers, tasks)
 	}
 	fmt.Fprintf(w, "action\tuncertain parts wait for you: enqueue resolve %s -delivered|-not-delivered (-all | PART...)\n", st.Batch)
-	if st.Vendor == chunking.FlashAI {
+	if st.Vendor == registry.FlashAI {
 		fmt.Fprintf(w, "action\tor let FlashAI say: enqueue reconcile %s\n", st.Batch)
 	}
 }

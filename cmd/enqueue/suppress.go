@@ -13,7 +13,6 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/internal/csvcell"
@@ -21,6 +20,7 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/redact"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func init() { register(suppressCmd) }
@@ -225,7 +225,7 @@ func report(e env, asJSON bool, v any, format string, args ...any) error {
 // normaliseArgs validates numbers as enqueue does and returns them as E.164. An
 // invalid one is named by position and masked: stderr may end up in a log.
 func normaliseArgs(args []string, region string) ([]string, error) {
-	norm, err := ingest.NewNormaliser(chunking.NXCloud, region)
+	norm, err := ingest.NewNormaliser(registry.NXCloud, region)
 	if err != nil {
 		return nil, usageErr("-region: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/compliance"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // importSink feeds ingest's accepted rows (NXCloud form: country code and number)
@@ -73,7 +74,7 @@ func suppressImport(ctx context.Context, s *compliance.Store, f *suppressFlags, 
 		}
 		defer sink.rejects.Close()
 	}
-	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: chunking.NXCloud, Region: f.region}, sink)
+	counts, err := ingest.Run(ctx, src, ingest.Options{Vendor: registry.NXCloud, Region: f.region}, sink)
 	if err == nil && sink.rejects != nil {
 		if err = sink.rejects.Close(); err != nil {
 			return inputErr(fmt.Errorf("-rejects: %w (nothing imported)", err))

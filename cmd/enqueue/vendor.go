@@ -19,6 +19,7 @@ import (
 	"github.com/dialq/dialq/campaign"
 	"github.com/dialq/dialq/preflight"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func init() { register(vendorCmd) }
@@ -41,7 +42,7 @@ func vendorCmd(e env) *ffcli.Command {
 	fs, _ := newFlagSet("vendor", false)
 	ffs, _ := newFlagSet("vendor flashai", false)
 	flashaiCmd := &ffcli.Command{
-		Name: "flashai", ShortUsage: "enqueue vendor flashai scripts|params|lines|agents [-json]",
+		Name: registry.FlashAI, ShortUsage: "enqueue vendor flashai scripts|params|lines|agents [-json]",
 		ShortHelp: "what the FlashAI tenant has", LongHelp: vendorLong, FlagSet: ffs,
 	}
 	for _, k := range vendorKinds {
@@ -85,7 +86,7 @@ func vendorErr(err error) error {
 // flashaiPreflight checks a FlashAI campaign against the tenant before anything is
 // written; it returns the row check and the summary's note.
 func flashaiPreflight(ctx context.Context, e env, campaignJSON []byte, skip bool) (*preflight.Result, error) {
-	c, err := campaign.Parse("flashai", campaignJSON)
+	c, err := campaign.Parse(registry.FlashAI, campaignJSON)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
@@ -118,7 +119,7 @@ type statusLines struct {
 const linesTTL = 30 * time.Second
 
 func (s *statusLines) read(ctx context.Context, store ledger.Reader, st *ledger.Status) {
-	if s.skipped || st.Vendor != "flashai" || (!s.at.IsZero() && time.Since(s.at) < linesTTL) {
+	if s.skipped || st.Vendor != registry.FlashAI || (!s.at.IsZero() && time.Since(s.at) < linesTTL) {
 		return
 	}
 	client, cfg, configured, err := preflight.Client(s.e.getenv)

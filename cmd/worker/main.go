@@ -29,7 +29,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
-	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/redislog"
@@ -38,6 +37,7 @@ import (
 	"github.com/dialq/dialq/jobs/wiring"
 	"github.com/dialq/dialq/monitor"
 	"github.com/dialq/dialq/results"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 func main() {
@@ -93,7 +93,7 @@ func parseConfig(args []string, getenv envconf.Getenv, help io.Writer) (*config,
 	fs.StringVar(&c.vendors, "vendors", envconf.Or(getenv, "WORKER_VENDORS", "configured"), "comma list of vendors to serve, or 'configured' for every configured one (WORKER_VENDORS)")
 	writable := fs.String("monitoring-writable", envconf.Or(getenv, "MONITORING_WRITABLE", "false"), "let the dashboard change queues; needs MONITORING_USER/PASSWORD")
 	rateFlags := map[string]*string{}
-	for _, v := range chunking.Vendors {
+	for _, v := range registry.Names() {
 		name := strings.ToUpper(v) + "_RATE"
 		rateFlags[v] = fs.String("rate-"+v, envconf.Or(getenv, name, "0"), fmt.Sprintf("fleet-wide %s calls per second, 0 = unlimited (%s)", v, name))
 	}

@@ -153,7 +153,7 @@ func (c *Confirmer) ConfirmAfter(ctx context.Context, client redis.UniversalClie
 	return nil
 }
 
-// For ties c to client in the shape batch.WithConfirmer takes:
+// For ties c to client in the shape ledger.WithConfirmer takes:
 // Confirm(ctx, key, write).
 func (c *Confirmer) For(client redis.UniversalClient) Bound { return Bound{c: c, client: client} }
 

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Vendor is the vendor's name in errors, logs and the fake vendor's paths.
-const Vendor = "flashai"
+const Vendor = registry.FlashAI
 
 // The vendor's codes (envelope "code", a string).
 const (

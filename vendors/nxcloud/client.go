@@ -16,10 +16,11 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 const (
-	vendor = "nxcloud"
+	vendor = registry.NXCloud
 
 	// DefaultBaseURL is the vendor's main gateway; regional ones use the same path.
 	DefaultBaseURL = "https://api2.nxcloud.com"

@@ -15,10 +15,11 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // Vendor is this vendor's name in errors, logs and the fake's paths.
-const Vendor = "speech"
+const Vendor = registry.Speech
 
 // API paths below the tenant's base URL.
 const (

@@ -16,10 +16,11 @@ import (
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/redact"
 	"github.com/dialq/dialq/vendors"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 const (
-	vendor = "yccall"
+	vendor = registry.Yccall
 
 	// DefaultTimeout bounds each HTTP request.
 	DefaultTimeout = 15 * time.Second

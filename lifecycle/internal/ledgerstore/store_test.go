@@ -15,6 +15,7 @@ import (
 
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/vendors/registry"
 )
 
 // t0 is a creation time that survives the manifest's millisecond precision.
@@ -52,8 +53,8 @@ func manifest(id string, rejected int64, sizes ...int) *Manifest {
 		accepted += int64(n)
 	}
 	return &Manifest{
-		ID: id, Vendor: chunking.Yccall, Region: "CN", Queue: "dial", Campaign: json.RawMessage(`{"task":"t1"}`),
-		Profile: chunking.Profile{Vendor: chunking.Yccall, PartSize: 10, CallSize: 5},
+		ID: id, Vendor: registry.Yccall, Region: "CN", Queue: "dial", Campaign: json.RawMessage(`{"task":"t1"}`),
+		Profile: chunking.Profile{Vendor: registry.Yccall, PartSize: 10, CallSize: 5},
 		Read:    accepted + rejected, Accepted: accepted, Rejected: rejected, Duplicates: min(rejected, 1),
 		Parts: len(sizes), Created: t0, Source: "list.csv", Fingerprint: "fp-" + id,
 	}
@@ -318,7 +319,7 @@ func TestCommitConflict(t *testing.T) {
 		dump[key] = f.db.Client.Dump(f.ctx, key).Val()
 	}
 	other := manifest("b1", 2, 5)
-	other.Vendor, other.Fingerprint = chunking.NXCloud, "fp-other"
+	other.Vendor, other.Fingerprint = registry.NXCloud, "fp-other"
 	st := f.stage(t, []int{5}, 2)
 	existing, err := st.Commit(f.ctx, other)
 	var ce *ConflictError
@@ -567,7 +568,7 @@ func TestFinishPublishMissing(t *testing.T) {
 // A batch under the key layout before hash tags is named as such, not "not found".
 func TestLegacy(t *testing.T) {
 	f := setup(t)
-	if err := f.db.Client.HSet(f.ctx, LegacyManifestKey("old"), "vendor", chunking.Yccall, "parts", 1).Err(); err != nil {
+	if err := f.db.Client.HSet(f.ctx, LegacyManifestKey("old"), "vendor", registry.Yccall, "parts", 1).Err(); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -750,7 +751,7 @@ func TestPublish(t *testing.T) {
 		t.Fatalf("events = %v, %v; want one", evs, err)
 	}
 	v := evs[0].Values
-	if v["id"] != "b1:finished:1" || v["type"] != "batch.finished" || v["batch"] != "b1" || v["vendor"] != chunking.Yccall {
+	if v["id"] != "b1:finished:1" || v["type"] != "batch.finished" || v["batch"] != "b1" || v["vendor"] != registry.Yccall {
 		t.Errorf("event fields = %v", v)
 	}
 	var got Status
@@ -1040,7 +1041,7 @@ func TestManifestChecksum(t *testing.T) {
 		field, value string
 		corrupt      bool
 	}{
-		{"vendor", chunking.NXCloud, true},
+		{"vendor", registry.NXCloud, true},
 		{"queue", "elsewhere", true},
 		{"campaign", `{"task":"t2"}`, true},
 		{"profile", `{"vendor":"yccall","part_size":99}`, true},
