@@ -213,6 +213,11 @@ func (c *Cluster) WaitOK() {
 				if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
 					err = fmt.Errorf("replica not in sync")
 				}
+				// The master counts a replica online only after its first ack, a moment
+				// after the replica's link is up; a confirmed write (WAIT) needs that.
+				if strings.Contains(repl, "role:master") && strings.Count(repl, "state=online") < strings.Count(repl, ",state=") {
+					err = fmt.Errorf("master does not see its replicas online yet")
+				}
 			}
 			cl.Close()
 			if err != nil {
