@@ -69,8 +69,6 @@ func (c *Callbacks) Token(name string) string {
 // URL is a vendor batch name's notifyUrl.
 func (c *Callbacks) URL(name string) string { return c.base + CallbackPath + c.Token(name) }
 
-func tokenKey(token string) string { return "dialq:cb:" + token }
-
 // Issue remembers which part a vendor batch name belongs to and returns its
 // notifyUrl; the FlashAI caller sends it with addPlan.
 func (c *Callbacks) Issue(ctx context.Context, m *ledger.Manifest, part int, name string) (string, error) {

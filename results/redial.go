@@ -105,15 +105,7 @@ func redialTaskID(id string, part, k int) string {
 	return "results:redial:" + id + ":" + strconv.Itoa(part) + ":" + strconv.Itoa(k)
 }
 
-func sentKey(id string, part, k int) string {
-	return ledger.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":sent"
-}
-
 func redialField(part, k int) string { return "redial:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) }
-
-func refusedKey(id string, part, k int) string {
-	return ledger.Tag(id) + ":res:" + strconv.Itoa(part) + ":" + strconv.Itoa(k) + ":refused"
-}
 
 func recyclingOf(c campaign.Campaign) *campaign.Recycle {
 	if r, ok := c.(interface{ Recycling() *campaign.Recycle }); ok {

@@ -15,20 +15,6 @@ import (
 	"github.com/dialq/dialq/lifecycle/ledger"
 )
 
-// Keys, all under the batch's hash tag (ledger.Tag), so that a batch's results
-// live in its Cluster slot and each script touches one slot:
-//
-//	dialq:{<b>}:res                       HASH  counters (answered, not_answered,
-//	                                            not_called, bad), per slice
-//	                                            c:<part>:<attempt>:<lo>-<hi> = "a,n,c,closed,endCount",
-//	                                            since:<part> = when the part was delivered (ms)
-//	dialq:{<b>}:res:<part>:<attempt>:<lo>-<hi>  STRING one slice's results (codec.go)
-//
-// Every key expires: at least DefaultRetention (the batch's retention) after its
-// last write, and never before the batch's manifest.
-func hashKey(id string) string            { return ledger.Tag(id) + ":res" }
-func sliceKey(id string, sl Slice) string { return ledger.Tag(id) + ":res:" + sl.field() }
-
 // Store keeps results in Redis.
 type Store struct {
 	rdb redis.UniversalClient
