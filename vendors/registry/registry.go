@@ -4,7 +4,7 @@
 // list or switch over vendors elsewhere loops over All or looks an entry up.
 //
 // It is pure (no Redis, asynq or HTTP) and links no vendor client, so that the
-// producer (intake, tasks, campaign, ingest) can use it without linking them. What
+// producer (producer, queue, campaign, ingest) can use it without linking them. What
 // does need the client, building it from the environment and the caller that
 // delivers a part, is the worker's: one table in jobs (jobs/vendors.go) keyed by
 // these names, kept whole by a test there.
