@@ -6,8 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,34 +56,7 @@ type world struct {
 
 func setup(t *testing.T) *world {
 	t.Helper()
-	db := testredis.New(t)
-	var mu sync.RWMutex
-	var handler http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		h := handler
-		mu.RUnlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	env, err := fakevendor.DemoEnv(srv.URL, filepath.Join(t.TempDir(), "speech.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := fakevendor.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := fakevendor.New(cfg)
-	mu.Lock()
-	handler = fake
-	mu.Unlock()
-	env["REDIS_URL"] = db.URL
-	env["WORKER_HTTP_ADDR"] = "127.0.0.1:0"
-	env["LOG_LEVEL"] = "warn"
-	env["WORKER_CONCURRENCY"] = "8"
-	env["XDG_CACHE_HOME"] = t.TempDir() // enqueue's FlashAI tenant cache stays with the test
-	return &world{t: t, db: db, fake: fake, env: env}
+	return newWorld(t, testredis.New(t), nil, nil)
 }
 
 func (w *world) environ(extra ...string) []string {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/internal/testworld"
 )
 
 // newWorld is setup with a Redis of the caller's choosing and environment
@@ -27,37 +26,17 @@ import (
 // watch the traffic).
 func newWorld(t *testing.T, db *testredis.DB, override map[string]string, wrap func(http.Handler) http.Handler) *world {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	env, err := fakevendor.DemoEnv(base, filepath.Join(t.TempDir(), "speech.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range override {
-		if v == "" {
-			delete(env, k)
-		} else {
-			env[k] = v
-		}
-	}
-	cfg, err := fakevendor.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	fake := fakevendor.New(cfg)
-	var h http.Handler = fake
+	v := testworld.StartVendorEnv(t, override, nil)
 	if wrap != nil {
-		h = wrap(fake)
+		v.SetHandler(wrap(v.Fake))
 	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
+	env := v.Env
 	env["REDIS_URL"] = db.URL
 	env["WORKER_HTTP_ADDR"] = "127.0.0.1:0"
 	env["LOG_LEVEL"] = "warn"
 	env["WORKER_CONCURRENCY"] = "8"
 	env["XDG_CACHE_HOME"] = t.TempDir() // enqueue's FlashAI tenant cache stays with the test
-	return &world{t: t, db: db, fake: fake, env: env}
+	return &world{t: t, db: db, fake: v.Fake, env: env}
 }
 
 // result is what a finished command printed and how it exited.

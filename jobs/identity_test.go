@@ -14,6 +14,7 @@ import (
 	"github.com/dialq/dialq/chunking"
 	"github.com/dialq/dialq/fakevendor"
 	"github.com/dialq/dialq/ingest"
+	"github.com/dialq/dialq/internal/testworld"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/producer"
@@ -246,10 +247,10 @@ func TestThrottledVendorDoesNotStallOthers(t *testing.T) {
 // vendor name refuses to start.
 func TestWorkerServesOnlyItsVendors(t *testing.T) {
 	h := setup(t)
-	if _, _, err := jobs.ClientsFromEnv(getenv(h.env), h.db.Client, "flashai,nope"); err == nil || !strings.Contains(err.Error(), "nope") {
+	if _, _, err := jobs.ClientsFromEnv(testworld.Getenv(h.env), h.db.Client, "flashai,nope"); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("WORKER_VENDORS with an unknown name: %v; want an error naming it", err)
 	}
-	only, _, err := jobs.ClientsFromEnv(getenv(h.env), h.db.Client, "flashai")
+	only, _, err := jobs.ClientsFromEnv(testworld.Getenv(h.env), h.db.Client, "flashai")
 	if err != nil {
 		t.Fatal(err)
 	}

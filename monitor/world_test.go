@@ -2,11 +2,7 @@ package monitor
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,16 +12,14 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sirupsen/logrus"
 
 	"github.com/dialq/dialq/fakevendor"
-	"github.com/dialq/dialq/ingest"
 	"github.com/dialq/dialq/internal/redisconf"
 	"github.com/dialq/dialq/internal/testredis"
+	"github.com/dialq/dialq/internal/testworld"
 	"github.com/dialq/dialq/jobs"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
-	"github.com/dialq/dialq/producer"
 	"github.com/dialq/dialq/vendors/flashai"
 )
 
@@ -67,48 +61,15 @@ func (c *countingSummarizer) GetBatchPlanCallSummary(ctx context.Context, name s
 func newWorld(t *testing.T, cfg HTTPConfig) *world {
 	t.Helper()
 	db := testredis.New(t)
-	var mu sync.RWMutex
-	var handler http.Handler = http.NotFoundHandler()
-	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		h := handler
-		mu.RUnlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(vendor.Close)
-	env, err := fakevendor.DemoEnv(vendor.URL, filepath.Join(t.TempDir(), "speech.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	getenv := func(k string) string { return env[k] }
-	fcfg, err := fakevendor.ConfigFromEnv(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fcfg.Seed = 42
-	fake := fakevendor.New(fcfg)
-	mu.Lock()
-	handler = fake
-	mu.Unlock()
-
-	deps, _, err := jobs.ClientsFromEnv(getenv, db.Client, "configured")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.SetOutput(testLog{t})
-	log.SetLevel(logrus.WarnLevel)
+	v := testworld.StartVendor(t, testworld.Seed(42))
+	deps := testworld.Deps(t, v.Env, db.Client, testworld.Logger(t))
 	store := lifecycle.New(db.Client, nil, nil, nil)
-	deps.Log = logrus.NewEntry(log)
-	deps.Retry = jobs.Retry{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Elapsed: 3 * time.Second,
-		MaxInlineWait: time.Second, ThrottleCap: 100, RepeatCap: 5, AuthAttempts: 3, PauseRecheck: 200 * time.Millisecond}
 	aopt := redisconf.AsynqOpt(db.Opt)
-	lc, li := asynq.NewClient(aopt), asynq.NewInspector(aopt)
-	t.Cleanup(func() { lc.Close(); li.Close() })
+	lc, li := testworld.Queue(t, aopt)
 	deps.Lifecycle = lifecycle.New(db.Client, lc, li, deps.Log)
 	deps.Gate = compliance.NewGate(compliance.NewStore(db.Client))
 
-	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: fake, env: env, store: store, deps: deps}
+	w := &world{t: t, db: db, aopt: redisconf.AsynqOpt(db.Opt), fake: v.Fake, env: v.Env, store: store, deps: deps}
 	cfg.RedisConnOpt = w.aopt
 	cfg.Registry = prometheus.NewRegistry()
 	cfg.Batches = store
@@ -126,54 +87,21 @@ func newWorld(t *testing.T, cfg HTTPConfig) *world {
 	return w
 }
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // startWorker runs the jobs handlers in process until stop or the test's end.
 func (w *world) startWorker() (stop func()) {
 	w.t.Helper()
-	mux := asynq.NewServeMux()
-	jobs.Register(mux, w.deps)
-	srv := jobs.NewServer(w.aopt, w.deps, jobs.ServerOptions{
-		Concurrency: 2, ShutdownTimeout: 5 * time.Second,
-		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond,
-		RetryDelay: func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond },
-	})
-	if err := srv.Start(mux); err != nil {
-		w.t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(srv.Shutdown) }
-	w.t.Cleanup(stop)
+	opt := testworld.ServerOptions()
+	// Fewer workers and a flat retry delay, as these tests were written with.
+	opt.Concurrency = 2
+	opt.RetryDelay = func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond }
+	_, stop = testworld.StartWorker(w.t, w.aopt, w.deps, opt)
 	return stop
 }
 
 // enqueue puts list through the real enqueue path with the example campaign.
 func (w *world) enqueue(vendor, list string, partSize int) string {
 	w.t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "examples", vendor+".json"))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c, err := producer.CampaignJSON(vendor, data)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	p, err := producer.Profile(vendor, partSize, 0)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	sum, err := producer.Enqueue(context.Background(), w.db.Client, w.aopt, strings.NewReader(list), producer.Request{
-		Vendor: vendor, Region: "CN", Format: ingest.Auto, Campaign: c, Profile: p, Source: "list.csv",
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return sum.Batch
+	return testworld.Enqueue(w.t, w.db, testworld.Batch{Vendor: vendor, List: list, PartSize: partSize, Source: "list.csv"}).Batch
 }
 
 // waitSettled waits until batch id has nothing pending and no part queued or running.
@@ -223,13 +151,7 @@ func (w *world) status(id string) *ledger.Status {
 }
 
 // phones makes n distinct valid CN mobile numbers.
-func phones(n, offset int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("139%08d", offset+i)
-	}
-	return out
-}
+func phones(n, offset int) []string { return testworld.Phones(n, offset) }
 
 // listOf is a one-column list of the numbers followed by the junk rows.
 func listOf(numbers []string, junk ...string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/dialq/dialq/internal/testworld"
 	"github.com/dialq/dialq/lifecycle"
 	"github.com/dialq/dialq/lifecycle/ledger"
 	"github.com/dialq/dialq/queue"
@@ -210,7 +211,7 @@ func total(m map[string]int) int {
 func TestRedialQuota(t *testing.T) {
 	w := setup(t, fakeCallsOff(), time.Hour, time.Hour)
 	env := map[string]string{"NXCLOUD_QUOTA": "5/2s"}
-	cfg, err := quota.FromEnv(getenv(env), []string{"NXCLOUD_QUOTA=5/2s"})
+	cfg, err := quota.FromEnv(testworld.Getenv(env), []string{"NXCLOUD_QUOTA=5/2s"})
 	if err != nil {
 		t.Fatal(err)
 	}
