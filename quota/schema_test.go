@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/dialq/dialq/internal/luacheck"
-	"github.com/google/go-cmp/cmp"
 )
 
 // known is every name the quota scripts may spell: the window kinds, and
@@ -27,22 +26,10 @@ func TestScriptCheckCatchesUnknownNames(t *testing.T) {
 	if err != nil || scripts["takeScript"] == "" {
 		t.Fatalf("takeScript not found: %v", err)
 	}
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
-		{"take as written", scripts["takeScript"], nil},
-		{"misspelt kind", `if kind == 'slide' then return 0 end`, []string{"slide"}},
-		{"unknown table key", `local w = {s = 1, hour = 2}`, []string{"hour"}},
-		{"unknown field", `redis.call('HGET', KEYS[1], 'taken')`, []string{"taken"}},
-	}
-	k := known()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := luacheck.Unknown(tt.src, k)
-			if !cmp.Equal(got, tt.want) {
-				t.Errorf("Unknown(%q) = %q; want %q", tt.src, got, tt.want)
-			}
-		})
-	}
+	luacheck.ExpectUnknown(t, known(), []luacheck.Case{
+		{Name: "take as written", Src: scripts["takeScript"], Want: nil},
+		{Name: "misspelt kind", Src: `if kind == 'slide' then return 0 end`, Want: []string{"slide"}},
+		{Name: "unknown table key", Src: `local w = {s = 1, hour = 2}`, Want: []string{"hour"}},
+		{Name: "unknown field", Src: `redis.call('HGET', KEYS[1], 'taken')`, Want: []string{"taken"}},
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/dialq/dialq/internal/luacheck"
-	"github.com/google/go-cmp/cmp"
 )
 
 // known is every name the results scripts may spell (schema.go).
@@ -26,22 +25,10 @@ func TestScriptCheckCatchesUnknownNames(t *testing.T) {
 	if err != nil || scripts["recordScript"] == "" {
 		t.Fatalf("recordScript not found: %v", err)
 	}
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
-		{"record as written", scripts["recordScript"], nil},
-		{"misspelt counter", `redis.call('HINCRBY', KEYS[1], 'redialed', ARGV[3])`, []string{"redialed"}},
-		{"unknown prefix", `if string.sub(cur, 1, 4) == 'due:' then return 0 end`, []string{"due"}},
-		{"unknown table key", `local c = {answered = 1, busy = 2}`, []string{"busy"}},
-	}
-	k := known()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := luacheck.Unknown(tt.src, k)
-			if !cmp.Equal(got, tt.want) {
-				t.Errorf("Unknown(%q) = %q; want %q", tt.src, got, tt.want)
-			}
-		})
-	}
+	luacheck.ExpectUnknown(t, known(), []luacheck.Case{
+		{Name: "record as written", Src: scripts["recordScript"], Want: nil},
+		{Name: "misspelt counter", Src: `redis.call('HINCRBY', KEYS[1], 'redialed', ARGV[3])`, Want: []string{"redialed"}},
+		{Name: "unknown prefix", Src: `if string.sub(cur, 1, 4) == 'due:' then return 0 end`, Want: []string{"due"}},
+		{Name: "unknown table key", Src: `local c = {answered = 1, busy = 2}`, Want: []string{"busy"}},
+	})
 }

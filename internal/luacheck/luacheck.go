@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,4 +173,23 @@ func Check(t testing.TB, dir string, min int, known map[string]bool, where strin
 		}
 	}
 	return scripts
+}
+
+// Case is a script source and the unknown names Unknown must find in it.
+type Case struct {
+	Name, Src string
+	Want      []string
+}
+
+// ExpectUnknown runs each case as a subtest of t: the proof, in each package, that
+// its schema check can fail.
+func ExpectUnknown(t *testing.T, known map[string]bool, cases []Case) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			if got := Unknown(c.Src, known); !slices.Equal(got, c.Want) {
+				t.Errorf("Unknown(%q) = %q; want %q", c.Src, got, c.Want)
+			}
+		})
+	}
 }

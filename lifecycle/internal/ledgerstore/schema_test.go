@@ -51,28 +51,16 @@ func TestScriptsNameOnlyConstants(t *testing.T) {
 
 // TestScriptCheckCatchesUnknownNames proves the check above can fail.
 func TestScriptCheckCatchesUnknownNames(t *testing.T) {
-	tests := []struct {
-		name, src string
-		want      []string
-	}{
-		{"settle as written", settleSource(t), nil},
-		{"daily mark, misspelt control", `if ctl == 'pausd' then return -3 end`, []string{"pausd"}},
-		{"daily mark, unknown wait field", `redis.call('HDEL', KEYS[2], 'resume_at', 'wait_why')`, []string{"wait_why"}},
-		{"misspelt state", `if st == 'done' or st == 'runing' then return 0 end`, []string{"runing"}},
-		{"unknown table key", `local final = {done = true, finshed = true}`, []string{"finshed"}},
-		{"unknown field", `redis.call('HGET', KEYS[1], 'finish_generation')`, []string{"finish_generation"}},
-		{"unknown range prefix", `string.match(f, '^sent:(%d+)-(%d+)$')`, []string{"sent"}},
-		{"state that does not exist", `redis.call('HSET', KEYS[1], 'state', 'archived')`, []string{"archived"}},
-	}
-	k := known()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := luacheck.Unknown(tt.src, k)
-			if len(got) != len(tt.want) || (len(got) > 0 && !cmp.Equal(got, tt.want)) {
-				t.Errorf("Unknown(%q) = %q; want %q", tt.src, got, tt.want)
-			}
-		})
-	}
+	luacheck.ExpectUnknown(t, known(), []luacheck.Case{
+		{Name: "settle as written", Src: settleSource(t), Want: nil},
+		{Name: "daily mark, misspelt control", Src: `if ctl == 'pausd' then return -3 end`, Want: []string{"pausd"}},
+		{Name: "daily mark, unknown wait field", Src: `redis.call('HDEL', KEYS[2], 'resume_at', 'wait_why')`, Want: []string{"wait_why"}},
+		{Name: "misspelt state", Src: `if st == 'done' or st == 'runing' then return 0 end`, Want: []string{"runing"}},
+		{Name: "unknown table key", Src: `local final = {done = true, finshed = true}`, Want: []string{"finshed"}},
+		{Name: "unknown field", Src: `redis.call('HGET', KEYS[1], 'finish_generation')`, Want: []string{"finish_generation"}},
+		{Name: "unknown range prefix", Src: `string.match(f, '^sent:(%d+)-(%d+)$')`, Want: []string{"sent"}},
+		{Name: "state that does not exist", Src: `redis.call('HSET', KEYS[1], 'state', 'archived')`, Want: []string{"archived"}},
+	})
 }
 
 func settleSource(t *testing.T) string {
